@@ -1,0 +1,95 @@
+package ckpt
+
+import (
+	"io"
+	"math"
+	"math/bits"
+
+	"ladle/core/dtype"
+)
+
+// Info describes one tensor of a checkpoint: its name, element type and shape.
+// A scalar has an empty (non-nil or nil) shape and one element.
+type Info struct {
+	Name  string
+	DType dtype.DType
+	Shape []int64
+}
+
+// NumElements is the product of the shape; -1 if it overflows int64 or a dimension is negative.
+func (t Info) NumElements() int64 { return NumElements(t.Shape) }
+
+// Bytes is the size of the tensor's data: NumElements x DType.Size(); -1 on overflow.
+func (t Info) Bytes() int64 {
+	n := t.NumElements()
+	if n < 0 {
+		return -1
+	}
+	hi, lo := bits.Mul64(uint64(n), uint64(t.DType.Size()))
+	if hi != 0 || lo > math.MaxInt64 {
+		return -1
+	}
+	return int64(lo)
+}
+
+// NumElements is the product of shape, or -1 when a dimension is negative or the
+// product does not fit in an int64. The empty shape (a scalar) has one element.
+func NumElements(shape []int64) int64 {
+	n := uint64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return -1
+		}
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 || lo > math.MaxInt64 {
+			return -1
+		}
+		n = lo
+	}
+	return int64(n)
+}
+
+// Source is an opened checkpoint. It lists its tensors up front (from the header or
+// the pickle) and reads each tensor's data only when asked, so a caller that streams
+// tensor by tensor never holds more than one of them.
+//
+// Tensor data is always given in safetensors layout: row-major (C-contiguous),
+// little-endian, Info.Bytes() bytes, whatever the file stores.
+type Source interface {
+	// Path is the file or folder the checkpoint was opened from ("" for an in-memory one).
+	Path() string
+	// Format names the container: "safetensors" or "pytorch".
+	Format() string
+	// Metadata is the string map stored beside the tensors (safetensors' __metadata__); may be empty.
+	Metadata() map[string]string
+	// Tensors lists the tensors in file order. The caller must not modify the result.
+	Tensors() []Info
+	// Tensor returns a reader over the named tensor's bytes. Reads through it are
+	// independent of other readers and safe to run in parallel.
+	Tensor(name string) (*io.SectionReader, error)
+	// Close releases the underlying file(s).
+	Close() error
+}
+
+// Lookup returns the Info of the named tensor in src.
+func Lookup(src Source, name string) (Info, bool) {
+	for _, t := range src.Tensors() {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Info{}, false
+}
+
+// ReadAll reads the whole of the named tensor's data.
+func ReadAll(src Source, name string) ([]byte, error) {
+	r, err := src.Tensor(name)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, r.Size())
+	if _, err := r.ReadAt(b, 0); err != nil && !(err == io.EOF && len(b) == 0) {
+		return nil, &FormatError{File: src.Path(), Tensor: name, Msg: "reading data: " + err.Error()}
+	}
+	return b, nil
+}

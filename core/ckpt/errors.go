@@ -1,0 +1,49 @@
+package ckpt
+
+import "fmt"
+
+// FormatError reports a malformed checkpoint: the bytes do not follow the format
+// (truncated, inconsistent offsets, bad JSON, ...). It names the file and, when the
+// problem is in one tensor, that tensor.
+type FormatError struct {
+	File   string // path of the file, "" when unknown
+	Tensor string // tensor name, "" when the problem is not in one tensor
+	Msg    string // what is wrong
+}
+
+func (e *FormatError) Error() string {
+	return describe(e.File, e.Tensor, "malformed checkpoint: "+e.Msg)
+}
+
+// UnsupportedError reports a well-formed checkpoint that uses something Ladle does
+// not handle (an unknown dtype, TorchScript, a storage type, ...).
+type UnsupportedError struct {
+	File   string
+	Tensor string
+	Msg    string
+}
+
+func (e *UnsupportedError) Error() string {
+	return describe(e.File, e.Tensor, "unsupported: "+e.Msg)
+}
+
+// NotFoundError reports a tensor name that the checkpoint does not hold.
+type NotFoundError struct {
+	File   string
+	Tensor string
+}
+
+func (e *NotFoundError) Error() string {
+	return describe(e.File, "", fmt.Sprintf("no tensor named %q", e.Tensor))
+}
+
+func describe(file, tensor, msg string) string {
+	s := msg
+	if tensor != "" {
+		s = fmt.Sprintf("tensor %q: %s", tensor, s)
+	}
+	if file != "" {
+		s = file + ": " + s
+	}
+	return s
+}

@@ -1,0 +1,5 @@
+module ladle
+
+go 1.26
+
+require github.com/nlpodyssey/gopickle v0.2.0 // indirect
