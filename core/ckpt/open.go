@@ -24,8 +24,8 @@ type Format struct {
 	Open func(r io.ReaderAt, size int64, path string) (Source, error)
 }
 
-// SniffLen is how many leading bytes Open gives to Format.Sniff.
-const SniffLen = 64
+// SniffLen is how many leading bytes Open gives to Format.Sniff (512 reaches a tar header's magic).
+const SniffLen = 512
 
 var (
 	formatsMu   sync.RWMutex
