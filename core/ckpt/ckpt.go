@@ -93,3 +93,15 @@ func ReadAll(src Source, name string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Sink receives a checkpoint's tensors in the order declared when it was created
+// (the safetensors header comes first, so the list of tensors is known up front).
+// A tensor's data may be written whole with WriteTensor or in parts: BeginTensor,
+// then Write until Info.Bytes() bytes have gone in.
+type Sink interface {
+	WriteTensor(name string, data []byte) error
+	BeginTensor(name string) error
+	Write(p []byte) (int, error)
+	// Close finishes the checkpoint; it fails if a declared tensor is incomplete.
+	Close() error
+}

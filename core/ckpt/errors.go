@@ -9,11 +9,14 @@ type FormatError struct {
 	File   string // path of the file, "" when unknown
 	Tensor string // tensor name, "" when the problem is not in one tensor
 	Msg    string // what is wrong
+	Err    error  // the kind of problem, for errors.Is (a format package's sentinel); may be nil
 }
 
 func (e *FormatError) Error() string {
 	return describe(e.File, e.Tensor, "malformed checkpoint: "+e.Msg)
 }
+
+func (e *FormatError) Unwrap() error { return e.Err }
 
 // UnsupportedError reports a well-formed checkpoint that uses something Ladle does
 // not handle (an unknown dtype, TorchScript, a storage type, ...).
@@ -21,11 +24,14 @@ type UnsupportedError struct {
 	File   string
 	Tensor string
 	Msg    string
+	Err    error // the kind of problem, for errors.Is; may be nil
 }
 
 func (e *UnsupportedError) Error() string {
 	return describe(e.File, e.Tensor, "unsupported: "+e.Msg)
 }
+
+func (e *UnsupportedError) Unwrap() error { return e.Err }
 
 // NotFoundError reports a tensor name that the checkpoint does not hold.
 type NotFoundError struct {
