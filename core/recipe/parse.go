@@ -1,0 +1,478 @@
+package recipe
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Error is a mistake in a recipe, with the line it is on when known.
+type Error struct {
+	File string // the recipe file, "" when parsed from memory
+	Line int    // 1-based; 0 when unknown
+	Path string // where in the recipe, e.g. "models[1].parameters.density"
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	} else if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// mergekit keys that are accepted and ignored: they configure tokenizers and chat
+// templates, which a tensor merge of local checkpoints has no use for.
+var ignoredKeys = map[string]bool{"tokenizer_source": true, "tokenizer": true, "chat_template": true}
+
+var topKeys = []string{"merge_method", "base_model", "models", "parameters", "dtype", "out_dtype", "ladle", "slices", "modules", "tokenizer_source", "tokenizer", "chat_template"}
+
+// Parse reads a recipe in mergekit's YAML (JSON is YAML too). file names the recipe
+// in errors; dir is the folder relative model paths resolve against.
+func Parse(data []byte, file, dir string) (*Recipe, error) {
+	p := &parser{file: file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if len(doc.Content) == 0 {
+		return nil, &Error{File: file, Msg: "the recipe is empty; it needs at least merge_method and models"}
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, p.errAt(root, "", "a recipe is a mapping of keys (merge_method, models, ...), not a %s", kindName(root))
+	}
+	r := &Recipe{Dir: dir, Parameters: map[string]Setting{}, Ladle: Options{TrimScope: DefaultTrimScope, RescaleMode: DefaultRescaleMod}}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		key := k.Value
+		if seen[key] {
+			return nil, p.errAt(k, key, "the key appears twice")
+		}
+		seen[key] = true
+		var err error
+		switch key {
+		case "merge_method":
+			r.MergeMethod, err = p.str(v, key)
+		case "base_model":
+			r.BaseModel, err = p.modelRef(v, key)
+		case "models":
+			r.Models, err = p.models(v)
+		case "parameters":
+			r.Parameters, err = p.params(v, key)
+		case "dtype":
+			r.DType, err = p.str(v, key)
+		case "out_dtype":
+			r.OutDType, err = p.str(v, key)
+		case "ladle":
+			r.Ladle, err = p.ladle(v)
+		case "slices", "modules":
+			err = p.errAt(k, key, "mergekit's %s (layer ranges of transformer stacks) are not supported by Ladle; list whole models under `models`", key)
+		default:
+			if ignoredKeys[key] {
+				r.Ignored = append(r.Ignored, key)
+				continue
+			}
+			err = p.errAt(k, key, "unknown key%s", didYouMean(key, topKeys))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if r.MergeMethod == "" {
+		return nil, &Error{File: file, Path: "merge_method", Msg: "missing: say which method merges the models (for example merge_method: linear)"}
+	}
+	if len(r.Models) == 0 {
+		return nil, &Error{File: file, Path: "models", Msg: "missing: list the models to merge (models: [{model: a.safetensors}, ...])"}
+	}
+	return r, nil
+}
+
+type parser struct{ file string }
+
+func (p *parser) errAt(n *yaml.Node, path, format string, args ...any) error {
+	return &Error{File: p.file, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		return "scalar " + strconv.Quote(n.Value)
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "document"
+}
+
+func (p *parser) str(n *yaml.Node, path string) (string, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return "", p.errAt(n, path, "expected a string, found a %s", kindName(n))
+	}
+	return n.Value, nil
+}
+
+// modelRef accepts a path, or mergekit's mapping form {model: path} / {model: {path: p}}.
+func (p *parser) modelRef(n *yaml.Node, path string) (string, error) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "lora" {
+				return "", p.errAt(n.Content[i], path+".lora", "LoRA adapters are not supported; merge the adapter into its model first")
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			switch n.Content[i].Value {
+			case "model", "path":
+				return p.modelRef(n.Content[i+1], path+"."+n.Content[i].Value)
+			}
+		}
+		return "", p.errAt(n, path, "expected a model path")
+	}
+	s, err := p.str(n, path)
+	if err == nil && s == "" {
+		err = p.errAt(n, path, "the model path is empty")
+	}
+	return s, err
+}
+
+func (p *parser) models(n *yaml.Node) ([]Model, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, p.errAt(n, "models", "expected a list of {model: PATH, parameters: {...}}, found a %s", kindName(n))
+	}
+	var out []Model
+	for i, item := range n.Content {
+		path := fmt.Sprintf("models[%d]", i)
+		if item.Kind == yaml.ScalarNode { // a bare path is a convenience mergekit lacks
+			s, err := p.modelRef(item, path)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Model{Path: s, Parameters: map[string]Setting{}})
+			continue
+		}
+		if item.Kind != yaml.MappingNode {
+			return nil, p.errAt(item, path, "expected {model: PATH, parameters: {...}}, found a %s", kindName(item))
+		}
+		m := Model{Parameters: map[string]Setting{}}
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			k, v := item.Content[j], item.Content[j+1]
+			var err error
+			switch k.Value {
+			case "model":
+				m.Path, err = p.modelRef(v, path+".model")
+			case "parameters":
+				m.Parameters, err = p.params(v, path+".parameters")
+			default:
+				err = p.errAt(k, path+"."+k.Value, "unknown key%s", didYouMean(k.Value, []string{"model", "parameters"}))
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if m.Path == "" {
+			return nil, p.errAt(item, path, "the entry has no `model:` path")
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (p *parser) params(n *yaml.Node, path string) (map[string]Setting, error) {
+	out := map[string]Setting{}
+	if n.Tag == "!!null" {
+		return out, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, p.errAt(n, path, "expected a mapping of parameter names to values, found a %s", kindName(n))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if _, dup := out[k.Value]; dup {
+			return nil, p.errAt(k, path+"."+k.Value, "the parameter appears twice")
+		}
+		s, err := p.setting(v, path+"."+k.Value)
+		if err != nil {
+			return nil, err
+		}
+		out[k.Value] = s
+	}
+	return out, nil
+}
+
+// setting reads a scalar, a gradient list, or a list of {filter, value}.
+func (p *parser) setting(n *yaml.Node, path string) (Setting, error) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		v, err := p.scalar(n, path)
+		return Setting{Scalar: v}, err
+	case yaml.MappingNode: // a single {filter, value}
+		c, err := p.cond(n, path)
+		return Setting{Conds: []Cond{c}}, err
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			return Setting{}, p.errAt(n, path, "an empty list has no value")
+		}
+		if n.Content[0].Kind == yaml.MappingNode {
+			var conds []Cond
+			for i, item := range n.Content {
+				if item.Kind != yaml.MappingNode {
+					return Setting{}, p.errAt(item, fmt.Sprintf("%s[%d]", path, i), "mix of {filter, value} entries and plain values")
+				}
+				c, err := p.cond(item, fmt.Sprintf("%s[%d]", path, i))
+				if err != nil {
+					return Setting{}, err
+				}
+				conds = append(conds, c)
+			}
+			return Setting{Conds: conds}, nil
+		}
+		var nums []float64
+		var strs []string
+		for i, item := range n.Content {
+			v, err := p.scalar(item, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return Setting{}, err
+			}
+			switch x := v.(type) {
+			case float64:
+				nums = append(nums, x)
+			case string:
+				strs = append(strs, x)
+			default:
+				return Setting{}, p.errAt(item, fmt.Sprintf("%s[%d]", path, i), "a gradient holds numbers, found %v", v)
+			}
+		}
+		if nums != nil && strs != nil {
+			return Setting{}, p.errAt(n, path, "a gradient mixes numbers and strings")
+		}
+		if strs != nil {
+			return Setting{Strings: strs}, nil
+		}
+		return Setting{Gradient: nums}, nil
+	}
+	return Setting{}, p.errAt(n, path, "expected a value, found a %s", kindName(n))
+}
+
+func (p *parser) cond(n *yaml.Node, path string) (Cond, error) {
+	var c Cond
+	var hasValue bool
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "filter":
+			if v.Tag == "!!null" {
+				continue
+			}
+			s, err := p.str(v, path+".filter")
+			if err != nil {
+				return c, err
+			}
+			c.Filter = s
+		case "value":
+			s, err := p.setting(v, path+".value")
+			if err != nil {
+				return c, err
+			}
+			if len(s.Conds) > 0 {
+				return c, p.errAt(v, path+".value", "a filter's value is a number, a string or a gradient, not more filters")
+			}
+			c.Value, hasValue = s, true
+		default:
+			return c, p.errAt(k, path+"."+k.Value, "unknown key in a {filter, value} entry%s", didYouMean(k.Value, []string{"filter", "value"}))
+		}
+	}
+	if !hasValue {
+		return c, p.errAt(n, path, "a {filter, value} entry needs a value")
+	}
+	return c, nil
+}
+
+// scalar decodes a YAML scalar to float64, bool or string. Integers become float64:
+// every numeric parameter is used as a number.
+func (p *parser) scalar(n *yaml.Node, path string) (any, error) {
+	if n.Kind != yaml.ScalarNode {
+		return nil, p.errAt(n, path, "expected a single value, found a %s", kindName(n))
+	}
+	switch n.Tag {
+	case "!!int", "!!float":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil {
+			var i int64
+			if err2 := n.Decode(&i); err2 == nil {
+				return float64(i), nil
+			}
+			if err2 := n.Decode(&f); err2 != nil {
+				return nil, p.errAt(n, path, "%q is not a number", n.Value)
+			}
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, p.errAt(n, path, "%q is not a finite number", n.Value)
+		}
+		return f, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, p.errAt(n, path, "%q is not a boolean", n.Value)
+		}
+		return b, nil
+	case "!!null":
+		return nil, p.errAt(n, path, "the value is empty")
+	}
+	return n.Value, nil
+}
+
+var ladleKeys = []string{"seed", "trim_scope", "rescale_mode", "allow_nonfinite", "sparse", "threads", "eval", "layers"}
+
+func (p *parser) ladle(n *yaml.Node) (Options, error) {
+	o := Options{TrimScope: DefaultTrimScope, RescaleMode: DefaultRescaleMod}
+	if n.Tag == "!!null" {
+		return o, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return o, p.errAt(n, "ladle", "expected a mapping of Ladle settings (%s)", strings.Join(ladleKeys, ", "))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		path := "ladle." + k.Value
+		var err error
+		switch k.Value {
+		case "seed":
+			var s uint64
+			if err = v.Decode(&s); err != nil {
+				err = p.errAt(v, path, "the seed is a whole number from 0 to 2^64-1, found %q", v.Value)
+			}
+			o.Seed, o.SeedSet = s, true
+		case "trim_scope":
+			o.TrimScope, err = p.choice(v, path, TrimScopeTensor, TrimScopeModel)
+		case "rescale_mode":
+			o.RescaleMode, err = p.choice(v, path, RescalePaper, RescaleL1)
+		case "sparse":
+			o.Sparse, err = p.choice(v, path, SparseRequire, "allow")
+			if o.Sparse == "allow" {
+				o.Sparse = ""
+			}
+		case "allow_nonfinite":
+			if err = v.Decode(&o.AllowNonFinite); err != nil {
+				err = p.errAt(v, path, "expected true or false, found %q", v.Value)
+			}
+		case "threads":
+			if err = v.Decode(&o.Threads); err != nil || o.Threads < 0 {
+				err = p.errAt(v, path, "expected a number of threads (0 for one per core), found %q", v.Value)
+			}
+		case "layers":
+			var pats []string
+			if err = v.Decode(&pats); err != nil {
+				err = p.errAt(v, path, "expected a list of tensor-name patterns")
+			}
+			o.Layers = pats
+		case "eval":
+			o.Eval, err = p.eval(v)
+		default:
+			err = p.errAt(k, path, "unknown Ladle setting%s (known: %s)", didYouMean(k.Value, ladleKeys), strings.Join(ladleKeys, ", "))
+		}
+		if err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+func (p *parser) choice(n *yaml.Node, path string, choices ...string) (string, error) {
+	s, err := p.str(n, path)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range choices {
+		if s == c {
+			return s, nil
+		}
+	}
+	return "", p.errAt(n, path, "%q is not one of %s%s", s, strings.Join(choices, ", "), didYouMean(s, choices))
+}
+
+func (p *parser) eval(n *yaml.Node) (*EvalOptions, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, p.errAt(n, "ladle.eval", "expected {arch: ARCH.json, data: DATA.safetensors, split: NAME}")
+	}
+	e := &EvalOptions{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		path := "ladle.eval." + k.Value
+		var err error
+		switch k.Value {
+		case "arch":
+			e.Arch, err = p.str(v, path)
+		case "data":
+			e.Data, err = p.str(v, path)
+		case "split":
+			e.Split, err = p.str(v, path)
+		default:
+			err = p.errAt(k, path, "unknown key%s", didYouMean(k.Value, []string{"arch", "data", "split"}))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if e.Data == "" {
+		return nil, p.errAt(n, "ladle.eval.data", "missing: the held-out data to evaluate on")
+	}
+	return e, nil
+}
+
+// didYouMean suggests the closest known name, or returns "".
+func didYouMean(name string, known []string) string {
+	best, bestD := "", max(3, 1+len(name)/3)
+	sorted := append([]string(nil), known...)
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// DidYouMean is didYouMean for other packages' checks of names against a list.
+func DidYouMean(name string, known []string) string { return didYouMean(name, known) }
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
