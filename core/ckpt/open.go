@@ -68,6 +68,9 @@ const IndexSuffix = ".safetensors.index.json"
 func Open(path string) (Source, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file or folder", path)
+		}
 		return nil, err
 	}
 	if fi.IsDir() {

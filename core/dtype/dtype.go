@@ -81,13 +81,13 @@ func (d DType) IsFloat() bool {
 }
 
 // Parse returns the DType with the given safetensors name. Names are case-sensitive,
-// as in safetensors headers; a few common aliases are accepted for command-line use
-// by ParseLoose.
+// as in safetensors headers, so that a misspelt header is caught rather than guessed
+// at; ParseLoose accepts the looser spellings of recipes and command lines.
 func Parse(name string) (DType, error) {
-	for d, n := range names {
-		if d != int(Invalid) && n == name {
-			return DType(d), nil
+	for _, d := range All {
+		if names[d] == name {
+			return d, nil
 		}
 	}
-	return Invalid, fmt.Errorf("unknown dtype %q", name)
+	return Invalid, fmt.Errorf("unknown dtype %q (safetensors dtypes are %v)", name, All)
 }

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// runCLI runs one command line in-process and returns its exit status and output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageMistakesExitTwo(t *testing.T) {
+	cases := [][]string{
+		{},
+		{"inspct"},
+		{"inspect"},
+		{"inspect", "--bogus", "x"},
+		{"convert", "in.pt"},
+		{"convert", "a", "b", "-o", "c"},
+		{"convert", "in.pt", "-o", "out.safetensors", "--dtype", "I32"},
+		{"convert", "in.pt", "-o", "out.safetensors", "--dtype", "F128"},
+	}
+	for _, args := range cases {
+		code, _, stderr := runCLI(t, args...)
+		if code != 2 {
+			t.Errorf("ladle %v: exit %d, want 2 (stderr %q)", args, code, stderr)
+		}
+	}
+	if _, _, stderr := runCLI(t, "inspct"); !strings.Contains(stderr, `did you mean "inspect"`) {
+		t.Errorf("no suggestion for a misspelt command: %q", stderr)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, stdout, _ := runCLI(t, "help")
+	if code != 0 || !strings.Contains(stdout, "inspect") || !strings.Contains(stdout, "convert") {
+		t.Errorf("help: exit %d, %q", code, stdout)
+	}
+	code, stdout, _ = runCLI(t, "help", "convert")
+	if code != 0 || !strings.Contains(stdout, "--dtype") {
+		t.Errorf("help convert: exit %d, %q", code, stdout)
+	}
+}
+
+func TestFlagsAnywhere(t *testing.T) {
+	for _, args := range [][]string{{"--json", "a", "b"}, {"a", "--json", "b"}, {"a", "b", "--json"}} {
+		fs := newTestFlagSet()
+		pos, err := parseFlags(fs.set, args)
+		if err != nil || strings.Join(pos, ",") != "a,b" || !*fs.json {
+			t.Errorf("%v: positional %v, json %v, err %v", args, pos, *fs.json, err)
+		}
+	}
+}

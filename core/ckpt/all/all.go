@@ -1,0 +1,7 @@
+// Package all registers every checkpoint format Ladle reads with ckpt.Open.
+// Import it for its side effect: import _ "ladle/core/ckpt/all".
+package all
+
+import (
+	_ "ladle/core/ckpt/safetensors" // safetensors files and sharded indexes
+)
