@@ -195,3 +195,71 @@ func TestConvertKeepsMetadataAndAddsFormat(t *testing.T) {
 		}
 	}
 }
+
+// Converting a PyTorch checkpoint keeps every tensor bit for bit.
+func TestConvertPyTorchIsBitExact(t *testing.T) {
+	for _, rel := range []string{"burn-mnist/run-a.pt", "burn-mnist/run-b-whole-module.pt", "candle/fortran_tensor_3d.pth", "pytorch/burn-legacy_uncloned_views.pt", "pytorch/burn-bfloat16.pt"} {
+		in := ckpttest.Fixture(t, rel)
+		out := filepath.Join(t.TempDir(), "out.safetensors")
+		if code, _, stderr := runCLI(t, "convert", in, "-o", out); code != 0 {
+			t.Fatalf("%s: exit %d: %s", rel, code, stderr)
+		}
+		src, err := ckpt.Open(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, err := ckpt.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dst.Format() != "safetensors" || len(dst.Tensors()) != len(src.Tensors()) {
+			t.Fatalf("%s: converted to %s with %d tensors, from %d", rel, dst.Format(), len(dst.Tensors()), len(src.Tensors()))
+		}
+		for i, info := range src.Tensors() {
+			got := dst.Tensors()[i]
+			if got.Name != info.Name || got.DType != info.DType || !sameShape(got.Shape, info.Shape) {
+				t.Errorf("%s: tensor %d is %s %s%v, want %s %s%v", rel, i, got.Name, got.DType, got.Shape, info.Name, info.DType, info.Shape)
+			}
+			a, _ := ckpt.ReadAll(src, info.Name)
+			b, _ := ckpt.ReadAll(dst, info.Name)
+			if !bytes.Equal(a, b) {
+				t.Errorf("%s: %s changed in conversion", rel, info.Name)
+			}
+		}
+		src.Close()
+		dst.Close()
+	}
+}
+
+func sameShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// The values of a converted file are those the source repository saved: conv1.weight of
+// burn-mnist/run-a.pt starts as decoded from the file by an independent decoder.
+func TestConvertRunAValues(t *testing.T) {
+	in := ckpttest.Fixture(t, "burn-mnist/run-a.pt")
+	out := filepath.Join(t.TempDir(), "run-a.safetensors")
+	if code, _, stderr := runCLI(t, "convert", in, "-o", out, "--dtype", "F16"); code != 0 {
+		t.Fatal(stderr)
+	}
+	_, f32 := readTensor(t, in, "fc2.bias")
+	info, f16 := readTensor(t, out, "fc2.bias")
+	if info.DType != dtype.F16 {
+		t.Fatalf("fc2.bias is %s", info.DType)
+	}
+	for i := 0; i < 10; i++ {
+		x := math.Float32frombits(binary.LittleEndian.Uint32(f32[4*i:]))
+		if got, want := binary.LittleEndian.Uint16(f16[2*i:]), dtype.F32ToF16(x); got != want {
+			t.Errorf("fc2.bias[%d] = %v became %#04x, want %#04x", i, x, got, want)
+		}
+	}
+}

@@ -3,5 +3,6 @@
 package all
 
 import (
+	_ "ladle/core/ckpt/pytorch"     // torch.save files: zip, legacy and tar
 	_ "ladle/core/ckpt/safetensors" // safetensors files and sharded indexes
 )

@@ -1,0 +1,210 @@
+package pytorch
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/nlpodyssey/gopickle/types"
+
+	"ladle/core/ckpt"
+)
+
+// openZip reads the zip format of torch >= 1.6: <folder>/data.pkl holds the
+// pickle, and storage key k is the record <folder>/data/k, stored
+// uncompressed. Only the zip directory, data.pkl, byteorder and the local
+// headers of the storages the state dict uses are read here.
+func openZip(r io.ReaderAt, size int64, path string) (ckpt.Source, error) {
+	fail := func(format string, args ...any) error {
+		return &ckpt.FormatError{File: path, Msg: fmt.Sprintf(format, args...)}
+	}
+	zr, err := zip.NewReader(r, size)
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		return nil, fail("not a readable zip archive: %v", err)
+	}
+	files := make(map[string]*zip.File, len(zr.File))
+	for _, f := range zr.File {
+		if _, dup := files[f.Name]; !dup {
+			files[f.Name] = f
+		}
+	}
+	prefix, err := zipPrefix(zr.File)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	if files[prefix+"constants.pkl"] != nil || hasPrefix(zr.File, prefix+"code/") {
+		return nil, &ckpt.UnsupportedError{File: path, Msg: "a TorchScript archive (torch.jit.save); " +
+			"load it in Python and save its state_dict() with torch.save"}
+	}
+	bigEndian, err := zipByteOrder(files[prefix+"byteorder"])
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	data, err := zipPickle(r, size, files[prefix+"data.pkl"])
+	if err != nil {
+		return nil, fail("%sdata.pkl: %v", prefix, err)
+	}
+
+	b := newBuilder(path)
+	b.inlineStorage = b.zipStorage
+	root, err := unpickle(data, b.findClass, func(pid any) (any, error) {
+		t, ok := pid.(*types.Tuple)
+		if !ok || t.Len() == 0 || t.Get(0) != "storage" {
+			return nil, fmt.Errorf("persistent id is %s, not a storage", describe(pid))
+		}
+		return b.zipStorage(t)
+	})
+	if err != nil {
+		return nil, pickleError(path, prefix+"data.pkl", err)
+	}
+	tensors, err := selectTensors(path, root, len(data))
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range tensors {
+		if n.t.view != nil {
+			locateZip(n.t.view.st, files, prefix, size, bigEndian)
+		}
+	}
+	return build(r, path, tensors)
+}
+
+// zipStorage handles a ('storage', storage_type, key, location, numel) persistent id.
+func (b *builder) zipStorage(t *types.Tuple) (any, error) {
+	cls, key, numel, err := parseStoragePID(t)
+	if err != nil {
+		return nil, err
+	}
+	nbytes := mulBytes(numel, cls.Size)
+	if nbytes < 0 {
+		return nil, fmt.Errorf("storage %q: %d elements of %d bytes overflow", key, numel, cls.Size)
+	}
+	return &storageView{st: b.storage(key, cls, nbytes), nbytes: -1}, nil
+}
+
+// zipPrefix finds the archive's folder: torch names every record
+// <folder>/<record>, with any folder name (archive/, the file's base name, ...).
+func zipPrefix(files []*zip.File) (string, error) {
+	prefix, found := "", 0
+	for _, f := range files {
+		if f.Name == "data.pkl" || (strings.HasSuffix(f.Name, "/data.pkl") && strings.Count(f.Name, "/") == 1) {
+			prefix = strings.TrimSuffix(f.Name, "data.pkl")
+			found++
+		}
+	}
+	switch found {
+	case 0:
+		return "", errors.New("the zip archive has no data.pkl record: not a torch.save file")
+	case 1:
+		return prefix, nil
+	}
+	return "", errors.New("the zip archive has several data.pkl records")
+}
+
+func hasPrefix(files []*zip.File, prefix string) bool {
+	for _, f := range files {
+		if strings.HasPrefix(f.Name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// zipByteOrder reads the byteorder record (torch >= 2.1); without one the
+// data is little-endian.
+func zipByteOrder(f *zip.File) (bigEndian bool, err error) {
+	if f == nil {
+		return false, nil
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return false, fmt.Errorf("byteorder record: %v", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 16))
+	if err != nil {
+		return false, fmt.Errorf("byteorder record: %v", err)
+	}
+	switch string(b) {
+	case "little":
+		return false, nil
+	case "big":
+		return true, nil
+	}
+	return false, fmt.Errorf("byteorder record says %q, not little or big", b)
+}
+
+// zipPickle returns data.pkl's bytes, scanned by readPickle.
+func zipPickle(r io.ReaderAt, size int64, f *zip.File) ([]byte, error) {
+	if f.Method == zip.Store {
+		off, err := f.DataOffset()
+		if err != nil {
+			return nil, err
+		}
+		end := addBytes(off, int64(min(f.UncompressedSize64, uint64(size))))
+		if end < 0 || end > size {
+			return nil, errors.New("the record runs past the end of the file")
+		}
+		return readPickle(r, off, end)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxPickleBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	return readPickle(bytes.NewReader(data), 0, int64(len(data)))
+}
+
+// locateZip finds where storage st's bytes are. Problems are kept in st.err
+// and reported for the tensors that use st.
+func locateZip(st *storage, files map[string]*zip.File, prefix string, size int64, bigEndian bool) {
+	if st.located || st.err != nil {
+		return
+	}
+	name := prefix + "data/" + st.key
+	f := files[name]
+	if f == nil {
+		st.err = fmt.Errorf("storage %q is missing: the zip has no record %s", st.key, name)
+		return
+	}
+	if f.UncompressedSize64 < uint64(st.nbytes) {
+		st.err = fmt.Errorf("record %s holds %d bytes but storage %q needs %d", name, f.UncompressedSize64, st.key, st.nbytes)
+		return
+	}
+	off, err := f.DataOffset()
+	if err != nil {
+		st.err = fmt.Errorf("record %s: %v", name, err)
+		return
+	}
+	switch f.Method {
+	case zip.Store:
+		if f.CompressedSize64 != f.UncompressedSize64 {
+			st.err = fmt.Errorf("record %s is stored but its sizes differ", name)
+			return
+		}
+		if end := addBytes(off, st.nbytes); end < 0 || end > size {
+			st.err = fmt.Errorf("record %s runs past the end of the file", name)
+			return
+		}
+		st.off = off
+	case zip.Deflate:
+		if end := addBytes(off, int64(min(f.CompressedSize64, uint64(size)))); end < 0 || end > size ||
+			f.CompressedSize64 > uint64(size) {
+			st.err = fmt.Errorf("record %s runs past the end of the file", name)
+			return
+		}
+		st.zf = f
+	default:
+		st.err = unsupportedf("record %s uses zip compression method %d", name, f.Method)
+		return
+	}
+	st.located = true
+	st.bigEndian = bigEndian
+}
