@@ -123,9 +123,6 @@ func ladleNode(o Options) *yaml.Node {
 	if o.Sparse != "" {
 		add(m, "sparse", scalarNode(o.Sparse))
 	}
-	if len(o.Layers) > 0 {
-		add(m, "layers", flowList(o.Layers))
-	}
 	if o.Eval != nil {
 		e := mapping()
 		if o.Eval.Arch != "" {

@@ -224,8 +224,15 @@ func (p *parser) setting(n *yaml.Node, path string) (Setting, error) {
 	case yaml.ScalarNode:
 		v, err := p.scalar(n, path)
 		return Setting{Scalar: v}, err
-	case yaml.MappingNode: // a single {filter, value}
-		c, err := p.cond(n, path)
+	case yaml.MappingNode:
+		if !isCond(n) { // an object-valued parameter, e.g. quantize: {levels: 16}
+			var obj map[string]any
+			if err := n.Decode(&obj); err != nil {
+				return Setting{}, p.errAt(n, path, "%v", err)
+			}
+			return Setting{Scalar: normaliseNumbers(obj)}, nil
+		}
+		c, err := p.cond(n, path) // a single {filter, value}
 		return Setting{Conds: []Cond{c}}, err
 	case yaml.SequenceNode:
 		if len(n.Content) == 0 {
@@ -270,6 +277,37 @@ func (p *parser) setting(n *yaml.Node, path string) (Setting, error) {
 		return Setting{Gradient: nums}, nil
 	}
 	return Setting{}, p.errAt(n, path, "expected a value, found a %s", kindName(n))
+}
+
+// isCond tells a {filter, value} condition from an object-valued parameter.
+func isCond(n *yaml.Node) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k == "filter" || k == "value" {
+			return true
+		}
+	}
+	return false
+}
+
+// normaliseNumbers turns the integers YAML decodes into float64, as scalars are.
+func normaliseNumbers(v any) any {
+	switch x := v.(type) {
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case uint64:
+		return float64(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normaliseNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normaliseNumbers(e)
+		}
+	}
+	return v
 }
 
 func (p *parser) cond(n *yaml.Node, path string) (Cond, error) {
@@ -340,7 +378,17 @@ func (p *parser) scalar(n *yaml.Node, path string) (any, error) {
 	return n.Value, nil
 }
 
-var ladleKeys = []string{"seed", "trim_scope", "rescale_mode", "allow_nonfinite", "sparse", "threads", "eval", "layers"}
+var ladleKeys = []string{"seed", "trim_scope", "rescale_mode", "allow_nonfinite", "sparse", "threads", "eval"}
+
+// IsLadleKey reports whether name is a setting of the `ladle:` block.
+func IsLadleKey(name string) bool {
+	for _, k := range ladleKeys {
+		if k == name {
+			return true
+		}
+	}
+	return false
+}
 
 func (p *parser) ladle(n *yaml.Node) (Options, error) {
 	o := Options{TrimScope: DefaultTrimScope, RescaleMode: DefaultRescaleMod}
@@ -378,12 +426,6 @@ func (p *parser) ladle(n *yaml.Node) (Options, error) {
 			if err = v.Decode(&o.Threads); err != nil || o.Threads < 0 {
 				err = p.errAt(v, path, "expected a number of threads (0 for one per core), found %q", v.Value)
 			}
-		case "layers":
-			var pats []string
-			if err = v.Decode(&pats); err != nil {
-				err = p.errAt(v, path, "expected a list of tensor-name patterns")
-			}
-			o.Layers = pats
 		case "eval":
 			o.Eval, err = p.eval(v)
 		default:

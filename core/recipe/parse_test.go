@@ -132,9 +132,9 @@ func TestNormaliseRoundTrips(t *testing.T) {
 merge_method: dare_ties
 base_model: base.safetensors
 models: [a.safetensors, {model: b.safetensors, parameters: {density: 0.5, weight: [{filter: "fc", value: [0.1, 0.9]}]}}]
-parameters: {lambda: 1.5}
 out_dtype: bfloat16
-ladle: {seed: 18446744073709551615, trim_scope: model, eval: {data: val.safetensors}, layers: [conv1, conv2]}
+parameters: {lambda: 1.5, quantize: {levels: 16, type: linear}, layers: [conv1, conv2]}
+ladle: {seed: 18446744073709551615, trim_scope: model, eval: {data: val.safetensors}}
 `} {
 		r, err := Parse([]byte(src), "", "")
 		if err != nil {

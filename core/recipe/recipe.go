@@ -38,7 +38,6 @@ type Options struct {
 	Sparse         string // "" or "require": fail when inputs' zero patterns differ
 	Threads        int    // 0: one per core
 	Eval           *EvalOptions
-	Layers         []string // name patterns of the tensors an RWS signature covers
 }
 
 // EvalOptions tell greedy soup and friends how to evaluate a candidate.

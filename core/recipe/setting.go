@@ -102,3 +102,7 @@ func (s Setting) values() []any {
 	}
 	return out
 }
+
+// Leaves lists every value the setting can produce for some tensor and layer position,
+// so that types and ranges can be checked before any tensor is read.
+func (s Setting) Leaves() []any { return s.values() }

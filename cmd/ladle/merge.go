@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"ladle/core/ckpt"
+	"ladle/core/ckpt/safetensors"
+	"ladle/core/plan"
+	"ladle/core/recipe"
+)
+
+func init() {
+	register(&command{
+		name:    "merge",
+		args:    "RECIPE.yaml -o OUT.safetensors [--seed N] [--threads N] [--shard-size SIZE]",
+		summary: "merge checkpoints as a mergekit-style recipe says (linear, ties, dare_ties, ...)",
+		run:     runMerge,
+	})
+}
+
+func runMerge(ctx *cmdContext, args []string) error {
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	out := fs.String("o", "", "output safetensors file (a folder with --shard-size)")
+	seed := fs.String("seed", "", "seed of the random methods (overrides the recipe's ladle.seed)")
+	threads := fs.Int("threads", 0, "threads to use (0: one per core); the output does not depend on it")
+	shard := fs.String("shard-size", "", "write a sharded checkpoint into the folder -o, shards at most this big (e.g. 2GB, 500MB)")
+	quiet := fs.Bool("quiet", false, "print no progress")
+	positional, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 {
+		return usagef("want one recipe file, got %d", len(positional))
+	}
+	if *out == "" {
+		return usagef("no output: give -o OUT.safetensors")
+	}
+	opts := plan.Options{Threads: *threads}
+	if *seed != "" {
+		if opts.Seed, err = strconv.ParseUint(*seed, 10, 64); err != nil {
+			return usagef("--seed must be a whole number from 0 to 2^64-1, not %q", *seed)
+		}
+		opts.SeedSet = true
+	}
+	if *threads < 0 {
+		return usagef("--threads must be 0 or more")
+	}
+	var shardBytes int64
+	if *shard != "" {
+		if shardBytes, err = parseSize(*shard); err != nil {
+			return usagef("--shard-size: %v", err)
+		}
+	}
+	recipePath := positional[0]
+	data, err := os.ReadFile(recipePath)
+	if err != nil {
+		return err
+	}
+	r, err := recipe.Parse(data, recipePath, filepath.Dir(recipePath))
+	if err != nil {
+		return err
+	}
+	for _, k := range r.Ignored {
+		fmt.Fprintf(ctx.stderr, "note: %s: %s does not apply to a tensor merge and is ignored\n", recipePath, k)
+	}
+	p, err := plan.Prepare(r, plan.FileOpener(r.Dir))
+	if err != nil {
+		return fmt.Errorf("%s: %w", recipePath, err)
+	}
+	defer p.Close()
+
+	runCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	for v := 0; v < p.Outputs(); v++ {
+		dest := outputPath(*out, p.OutputLabel(v))
+		opts.Output = v
+		start := time.Now()
+		bar := newProgressBar(ctx.stderr, *quiet, dest)
+		opts.Progress = bar.update
+		if err := writeMerge(runCtx, p, dest, shardBytes, opts); err != nil {
+			bar.abandon()
+			if runCtx.Err() != nil {
+				return fmt.Errorf("interrupted; nothing was written to %s", dest)
+			}
+			return err
+		}
+		bar.finish()
+		elapsed := time.Since(start)
+		gb := float64(p.BytesTotal()) / 1e9
+		fmt.Fprintf(ctx.stdout, "wrote %s: %d tensors, %s of input in %.2fs (%.2f GB/s)\n", dest, len(p.OutputTensors()), formatBytes(p.BytesTotal()), elapsed.Seconds(), gb/max(elapsed.Seconds(), 1e-9))
+		if sig, full, ok := p.SignatureSize(); ok {
+			fmt.Fprintf(ctx.stdout, "signature: %s against %s for the full checkpoint (%.1fx smaller)\n", formatBytes(sig), formatBytes(full), float64(full)/float64(max(sig, 1)))
+		}
+	}
+	return nil
+}
+
+// writeMerge runs one output of the plan into a file, or a sharded folder, that
+// appears only when complete.
+func writeMerge(ctx context.Context, p *plan.Plan, dest string, shardBytes int64, opts plan.Options) error {
+	tensors, md := p.OutputTensors(), p.Metadata(opts)
+	if shardBytes > 0 {
+		sw, err := safetensors.NewShardedWriter(dest, "model", tensors, md, shardBytes)
+		if err != nil {
+			return err
+		}
+		if err := p.Execute(ctx, sw, opts); err != nil {
+			sw.Abort()
+			return err
+		}
+		return sw.Close()
+	}
+	f, err := ckpt.CreateAtomic(dest)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	buf := bufio.NewWriterSize(f, 4<<20)
+	w, err := safetensors.NewWriter(buf, tensors, md)
+	if err != nil {
+		return err
+	}
+	if err := p.Execute(ctx, w, opts); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := buf.Flush(); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+// outputPath inserts a label before the extension: out.safetensors, alpha-0.3 →
+// out.alpha-0.3.safetensors.
+func outputPath(out, label string) string {
+	if label == "" {
+		return out
+	}
+	ext := filepath.Ext(out)
+	return strings.TrimSuffix(out, ext) + "." + label + ext
+}
+
+// parseSize reads sizes such as 2GB, 500MB, 1.5GiB or 1000000 (bytes).
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"TIB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"B", 1}}
+	u := strings.ToUpper(strings.TrimSpace(s))
+	mult := 1.0
+	for _, unit := range units {
+		if strings.HasSuffix(u, unit.suffix) {
+			u, mult = strings.TrimSpace(strings.TrimSuffix(u, unit.suffix)), unit.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(u, 64)
+	if err != nil || f <= 0 || f*mult > 1<<62 {
+		return 0, fmt.Errorf("%q is not a size such as 2GB, 500MB or 1.5GiB", s)
+	}
+	return int64(f * mult), nil
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// progressBar draws a bar on a terminal, or prints a plain line at every tenth of the
+// work when the output is a file or a pipe.
+type progressBar struct {
+	w        io.Writer
+	tty      bool
+	quiet    bool
+	dest     string
+	start    time.Time
+	lastDraw time.Time
+	lastTick int
+	drawn    bool
+}
+
+func newProgressBar(w io.Writer, quiet bool, dest string) *progressBar {
+	return &progressBar{w: w, tty: isTerminal(w), quiet: quiet, dest: dest, start: time.Now(), lastTick: -1}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (b *progressBar) update(pr plan.Progress) {
+	if b.quiet {
+		return
+	}
+	frac := 1.0
+	if pr.BytesTotal > 0 {
+		frac = float64(pr.BytesDone) / float64(pr.BytesTotal)
+	} else if pr.TensorsTotal > 0 {
+		frac = float64(pr.TensorsDone) / float64(pr.TensorsTotal)
+	}
+	elapsed := time.Since(b.start).Seconds()
+	rate := float64(pr.BytesDone) / 1e9 / max(elapsed, 1e-9)
+	if b.tty {
+		if time.Since(b.lastDraw) < 100*time.Millisecond && pr.TensorsDone < pr.TensorsTotal {
+			return
+		}
+		b.lastDraw = time.Now()
+		const width = 30
+		filled := int(frac * width)
+		fmt.Fprintf(b.w, "\r[%s%s] %3.0f%%  %d/%d tensors  %s/%s  %.2f GB/s  %.1fs ",
+			strings.Repeat("#", filled), strings.Repeat(" ", width-filled), 100*frac, pr.TensorsDone, pr.TensorsTotal,
+			formatBytes(pr.BytesDone), formatBytes(pr.BytesTotal), rate, elapsed)
+		b.drawn = true
+		return
+	}
+	if tick := int(frac * 10); tick > b.lastTick {
+		b.lastTick = tick
+		fmt.Fprintf(b.w, "merging %s: %3.0f%%, %d/%d tensors, %s of %s read, %.1fs\n", b.dest, 100*frac, pr.TensorsDone, pr.TensorsTotal,
+			formatBytes(pr.BytesDone), formatBytes(pr.BytesTotal), elapsed)
+	}
+}
+
+func (b *progressBar) finish() {
+	if b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}
+
+func (b *progressBar) abandon() { b.finish() }

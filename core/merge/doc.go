@@ -1,0 +1,79 @@
+// Package merge is Ladle's registry of merge methods and their per-tensor mathematics.
+// METHODS.md (shared/METHODS.md in the project) is the contract; this package
+// implements it and its tests check it.
+//
+// One registry: every method declares itself (name, summary, paper, parameters with
+// type, default, range, documentation, per-model or global, base and model-count needs)
+// and the UI builds its forms from All(), the recipe layer validates against the same
+// declarations, and the executor runs Method.Merge once per float tensor with a Job.
+//
+// Invariants (each has tests):
+//
+//   - Arithmetic. Inputs and outputs are float32. A task vector δᵢ = θᵢ − θ0 and a
+//     sparsified/rescaled delta (δ/density, δ/p) are float32 values, computed as float32
+//     code computes them. Sums over models, sign votes and final combinations are
+//     accumulated in float64 in recipe order and rounded to float32 once. Tensor-wide
+//     reductions (norms, dot products, L1 sums) use package tensor's fixed block order.
+//     So the output is bit-identical whatever Job.Workers is, and, since every product
+//     that is then added is converted explicitly (forbidding FMA fusion), the same
+//     natively and in wasm: the golden-output test passes unchanged under
+//     GOOS=js GOARCH=wasm and under GOAMD64=v3 (which lets the compiler fuse). One
+//     caveat: slerp's sin/acos come from package math, whose pure-Go code could in
+//     principle be compiled with fused operations on arm64/ppc64/s390x; amd64 and wasm
+//     agree.
+//
+//   - Determinism of random methods. DARE and DELLA draw element e of model i from
+//     tensor.NewRNG(Job.Seed, Job.ModelIDs[i], Job.Tensor).Float64(e) and keep the entry
+//     when the draw is below its keep probability. Nothing else is random.
+//
+//   - Exact selection. TIES' trim keeps exactly floor(density·numel) entries (k computed
+//     in float64, as mergekit), equal magnitudes broken by lower index; breadcrumbs uses
+//     the same order (its top is the k largest in that order); DELLA ranks each row by
+//     ascending magnitude, equal magnitudes in ascending index order.
+//
+//   - Sparse soups. Exact zeros shared by every input stay exact zeros in every method's
+//     output (rws_extract's optional quantisation excepted: its linear grid between min
+//     and max need not contain 0). With Options.Sparse == "require", differing zero
+//     patterns are an error.
+//
+//   - Honest errors. Merge never panics: mismatched lengths, missing base, wrong model
+//     counts, unknown or ill-typed parameters, values out of range, zero denominators,
+//     and NaN or Inf in the output (unless Options.AllowNonFinite) all return an *Error
+//     that names the method and the tensor and says what to do. Dropping entries never
+//     hides a NaN or Inf input: a dropped entry is δ·0, which stays NaN.
+//
+// Evaluation order (what the reference implementations in the tests restate):
+//
+//	linear            float32(Σᵢ wᵢ·θᵢ / Σ wᵢ)           Σ in recipe order, from the first product
+//	task arithmetic   float32(θ0 + λ·(Σᵢ wᵢ·δ'ᵢ / den))   den = Σw when normalize and |Σw| ≥ 1e-8, else 1
+//	ties consensus    float32(θ0 + λ·(Σ agreeing uᵢ / div)), uᵢ = wᵢ·δ'ᵢ, div = Σ agreeing wᵢ (0 → 1)
+//	DARE              δ' = δ / float32(density) if u < density else δ·0 (l1: float32(δ·(‖δ‖₁/‖δ_kept‖₁)))
+//	DELLA             δ' = δ / float32(p) if u < p, p = (density − ε) + (2ε/(n−1))·(r−1)
+//	model_stock       float32(t·(Σθᵢ/N) + (1−t)·θ0)        an |1 + (N−1)cos| < 1e-12 counts as zero
+//	slerp, wise_ft    float32(s0·v0 + s1·v1)
+//
+// δ, δ' are float32; everything else is float64 until the final conversion.
+//
+// What the executor (core/plan) does around Merge:
+//
+//   - Integer and bool tensors are never merged: copy them from the base model (or the
+//     first model when the method has no base). Other float dtypes are converted to
+//     float32 before Merge and the output to out_dtype after.
+//   - Parameters: resolve gradients and filters to one value per tensor; put per-model
+//     values in ModelParams[i] (a per-model name in the global Params applies to models
+//     that do not set it, as in mergekit); put `ladle:` settings in Options
+//     (Method.ParseOptions) and the seed in Seed.
+//   - A Multi parameter given as a list (wise_ft's alpha) asks for one output per value:
+//     Method.Expand splits the Params; run the whole merge once per entry.
+//   - ties with trim_scope: model: before merging, stream each model's deltas through a
+//     tensor.GlobalTopK (two passes over the float tensors the method merges, positions
+//     = checkpoint order), then pass Cuts[i] = g.Cut(pos) for each tensor. The model's
+//     density must be one value for the whole model.
+//   - fisher: load each model's `fisher:` checkpoint and pass the tensor in Fisher[i].
+//   - rws_extract: run it only on the tensors RWSLayers selects (Base = θ_pre, Models =
+//     [θ_clean, θ_robust], once per corruption). With `quantize` of at most 256 levels,
+//     give it a Quant: store Quant.Codes as a U8 tensor with Quant.Min/Max/Levels
+//     beside it (tensor.DequantizeLinear reverses it); otherwise store the float output.
+//   - rws_patch / rws_remove: Base = θ_target; Models = the signatures that hold this
+//     tensor (dequantised), with their alpha; none means the target is copied.
+package merge

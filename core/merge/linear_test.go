@@ -1,0 +1,92 @@
+package merge
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func TestLinearHand(t *testing.T) {
+	j := &Job{Tensor: "w", Models: [][]float32{f32(1, 2), f32(3, 4)},
+		ModelParams: []Params{mp("weight", 1.0), mp("weight", 3)}}
+	// (1·1 + 3·3)/4 = 2.5, (1·2 + 3·4)/4 = 3.5
+	assertEqual(t, "normalized", mergeOK(t, "linear", j), f32(2.5, 3.5))
+	j.Params = mp("normalize", false)
+	assertEqual(t, "unnormalized", mergeOK(t, "linear", j), f32(10, 14))
+	// Uniform soup by default.
+	assertEqual(t, "uniform", mergeOK(t, "linear", &Job{Tensor: "w", Models: [][]float32{f32(1, 2), f32(3, 4)}}), f32(2, 3))
+	// Σw = 0 with normalize is an error.
+	j = &Job{Tensor: "w", Models: [][]float32{f32(1), f32(3)}, ModelParams: []Params{mp("weight", 1.0), mp("weight", -1.0)}}
+	mergeErr(t, "linear", j, "sum to 0", "normalize: false")
+	j.Params = mp("normalize", false)
+	assertEqual(t, "negative weights", mergeOK(t, "linear", j), f32(-2))
+}
+
+func TestLinearAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, n := range []int{1, 7, 5000, 10001} {
+		models := [][]float32{randT(r, n), randT(r, n), randT(r, n)}
+		ws := []float64{0.2, 1.7, -0.4}
+		for _, norm := range []bool{true, false} {
+			j := &Job{Tensor: "x", Models: models, Params: mp("normalize", norm),
+				ModelParams: []Params{mp("weight", ws[0]), mp("weight", ws[1]), mp("weight", ws[2])}}
+			assertEqual(t, "linear", mergeOK(t, "linear", j), refLinear(models, ws, norm))
+		}
+	}
+}
+
+// A soup of identical models is that model, bit for bit, whatever the weights.
+func TestLinearIdenticalModels(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	x := randT(r, 20000)
+	for _, ws := range [][]float64{{1, 1, 1}, {0.1, 0.3, 0.7}, {1.0 / 3, 1.0 / 3, 1.0 / 3}, {5, -2, 0.25}} {
+		var mps []Params
+		for _, w := range ws {
+			mps = append(mps, mp("weight", w))
+		}
+		j := &Job{Tensor: "x", Models: [][]float32{x, x, x}, ModelParams: mps}
+		assertEqual(t, "identical", mergeOK(t, "linear", j), x)
+	}
+}
+
+func TestWiseFT(t *testing.T) {
+	j := &Job{Tensor: "w", Models: [][]float32{f32(0, 4, 2), f32(4, 0, 2)}, Params: mp("alpha", 0.25)}
+	assertEqual(t, "alpha 0.25", mergeOK(t, "wise_ft", j), f32(1, 3, 2))
+	r := rand.New(rand.NewPCG(3, 3))
+	z, f := randT(r, 3000), randT(r, 3000)
+	j = &Job{Tensor: "w", Models: [][]float32{z, f}}
+	j.Params = mp("alpha", 0)
+	assertEqual(t, "alpha 0", mergeOK(t, "wise_ft", j), z)
+	j.Params = mp("alpha", 1)
+	assertEqual(t, "alpha 1", mergeOK(t, "wise_ft", j), f)
+	j.Params = nil // default 0.5 equals the uniform linear soup
+	assertEqual(t, "alpha 0.5", mergeOK(t, "wise_ft", j), refLinear([][]float32{z, f}, []float64{0.5, 0.5}, false))
+	// WiSE-FT is linear of two models.
+	j.Params = mp("alpha", 0.3)
+	lin := &Job{Tensor: "w", Models: [][]float32{z, f}, Params: mp("normalize", false),
+		ModelParams: []Params{mp("weight", 0.7), mp("weight", 0.3)}}
+	assertClose(t, "wise_ft vs linear", mergeOK(t, "wise_ft", j), mergeOK(t, "linear", lin), 1e-7, 0)
+}
+
+func TestWiseFTAlphaList(t *testing.T) {
+	m := method(t, "wise_ft")
+	ps, err := m.Expand(Params{"alpha": []any{0.0, 0.5, 1.0}})
+	if err != nil || len(ps) != 3 || ps[1]["alpha"] != 0.5 {
+		t.Fatalf("Expand: %v %v", ps, err)
+	}
+	z, f := f32(0, 2), f32(2, 0)
+	want := [][]float32{z, f32(1, 1), f}
+	for i, p := range ps {
+		assertEqual(t, "expanded", mergeOK(t, "wise_ft", &Job{Tensor: "w", Models: [][]float32{z, f}, Params: p}), want[i])
+	}
+	if ps, err := m.Expand(Params{"alpha": 0.2}); err != nil || len(ps) != 1 {
+		t.Errorf("scalar Expand: %v %v", ps, err)
+	}
+	if _, err := m.Expand(Params{"alpha": []any{0.2, 7.0}}); err == nil {
+		t.Error("alpha 7 accepted by Expand")
+	}
+	if _, err := m.Expand(Params{"alpha": []any{}}); err == nil {
+		t.Error("empty list accepted")
+	}
+	// An unexpanded list is an error, not a silent gradient.
+	mergeErr(t, "wise_ft", &Job{Tensor: "w", Models: [][]float32{z, f}, Params: Params{"alpha": []any{0.1, 0.2}}}, "Expand")
+}

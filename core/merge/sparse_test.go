@@ -1,0 +1,98 @@
+package merge
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// jobFor builds a valid job for any registered method over the given inputs (base plus
+// models, all of the same length), with parameters that exercise the method.
+func jobFor(m *Method, name string, base []float32, models [][]float32) *Job {
+	j := &Job{Tensor: name, Models: models, Seed: 11, Params: Params{}}
+	if m.NeedsBase {
+		j.Base = base
+	}
+	mps := make([]Params, len(models))
+	for i := range mps {
+		mps[i] = Params{}
+		if _, ok := m.Param("density"); ok {
+			mps[i]["density"] = 0.5
+		}
+	}
+	j.ModelParams = mps
+	switch m.Name {
+	case "slerp":
+		j.Params["t"] = 0.4
+	case "nearswap":
+		j.Params["t"] = 0.05
+	case "fisher":
+		j.Params["fisher"] = "f"
+		for i, x := range models {
+			f := make([]float32, len(x))
+			for e := range f {
+				f[e] = 0.5 + float32((e+i)%3)
+			}
+			j.Fisher = append(j.Fisher, f)
+		}
+	}
+	return j
+}
+
+// modelsFor returns how many non-base models to give a method in generic tests.
+func modelsFor(m *Method) int {
+	n := max(m.MinModels, 3)
+	if m.MaxModels > 0 {
+		n = min(n, m.MaxModels)
+	}
+	return n
+}
+
+// Sparse soups: exact zeros shared by every input stay exact zeros, for every method.
+func TestSparseZerosPreserved(t *testing.T) {
+	r := rand.New(rand.NewPCG(30, 30))
+	const n = 9000
+	zeroAt := func(e int) bool { return e%3 == 0 || e%7 == 0 }
+	mask := func(x []float32) []float32 {
+		for e := range x {
+			if zeroAt(e) {
+				x[e] = 0
+			}
+		}
+		return x
+	}
+	for _, m := range All() {
+		base := mask(randT(r, n))
+		var models [][]float32
+		for range modelsFor(m) {
+			models = append(models, mask(near(r, base, 0.3)))
+		}
+		j := jobFor(m, "sparse.weight", base, models)
+		j.Shape = []int64{90, 100}
+		j.Options.Sparse = SparseRequire
+		out := mergeOK(t, m.Name, j)
+		nz := 0
+		for e, v := range out {
+			if zeroAt(e) && v != 0 {
+				t.Fatalf("%s: element %d = %v, want an exact zero", m.Name, e, v)
+			}
+			if v != 0 {
+				nz++
+			}
+		}
+		if nz == 0 && m.Name != "rws_patch" {
+			t.Errorf("%s: output is all zeros", m.Name)
+		}
+	}
+}
+
+func TestSparseRequireRejectsDifferentPatterns(t *testing.T) {
+	a, b := f32(0, 1, 2), f32(0, 0, 2)
+	j := &Job{Tensor: "fc.weight", Models: [][]float32{a, b}, Options: Options{Sparse: SparseRequire}}
+	mergeErr(t, "linear", j, "zero patterns differ", "element 1", "model 1")
+	// Without the option, linear merges anyway.
+	j.Options.Sparse = ""
+	assertEqual(t, "allowed", mergeOK(t, "linear", j), f32(0, 0.5, 2))
+	// The base counts for methods that use it.
+	j = &Job{Tensor: "fc.weight", Base: f32(1, 1, 2), Models: [][]float32{a}, Options: Options{Sparse: SparseRequire}}
+	mergeErr(t, "task_arithmetic", j, "base model")
+}

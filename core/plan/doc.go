@@ -1,0 +1,25 @@
+// Package plan is Ladle's merge executor: it turns a parsed recipe into a checked Plan
+// (Prepare) and streams the merge into a checkpoint Sink (Execute).
+//
+// Invariants (each has tests):
+//
+//   - Validation first. Prepare checks the method, every parameter (name, type, range),
+//     the base model, the model count, that every file opens, and that every model holds
+//     the same tensors with the same shapes, before any tensor data is read. Errors name
+//     the recipe key or the file and the tensor.
+//   - Streaming. Execute merges one tensor at a time, reading it from each input when it
+//     is needed, so peak memory is about (inputs + 1) × the largest tensor in float32
+//     plus I/O buffers, whatever the size of the checkpoints. Buffers are reused from
+//     tensor to tensor.
+//   - Determinism. The output bytes depend only on the recipe, the inputs and the seed:
+//     not on the number of threads (each tensor is split into ranges whose results do not
+//     depend on the split; reductions use fixed-order float64 sums), not on the order of
+//     tensors inside non-base inputs, and not on the platform (native or wasm). Random
+//     methods draw from the counter-based generator of package tensor.
+//   - Integer and bool tensors are copied from the base (or first) model byte for byte.
+//   - Output order is the base's (or first model's) tensor order; floating-point tensors
+//     take out_dtype, else their dtype in the base.
+//   - Cancellation through the context is honoured between tensors and between chunks;
+//     a cancelled or failed Execute returns an error and the caller discards the sink
+//     (native: the temporary file is removed).
+package plan

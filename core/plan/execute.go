@@ -1,0 +1,346 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"ladle/core/ckpt"
+	"ladle/core/dtype"
+	"ladle/core/merge"
+	"ladle/core/recipe"
+)
+
+// Progress reports how far Execute has come. Bytes count input data read.
+type Progress struct {
+	Tensor       string // the tensor just finished
+	TensorsDone  int
+	TensorsTotal int
+	BytesDone    int64
+	BytesTotal   int64
+}
+
+// Options tune one run of Execute. The zero value uses one thread per core.
+type Options struct {
+	// Threads bounds the goroutines that read, decode and merge a tensor; 0 means
+	// runtime.GOMAXPROCS. The output does not depend on it.
+	Threads int
+	// Seed, when SeedSet, overrides the recipe's ladle.seed (the --seed flag).
+	Seed    uint64
+	SeedSet bool
+	// Output picks which output to write when the recipe asks for several (0 .. Outputs()-1).
+	Output int
+	// Progress, when set, is called after each tensor, from Execute's goroutine.
+	Progress func(Progress)
+}
+
+// OutputTensors lists the tensors of the merged checkpoint, in order: the sink must be
+// created with exactly this list.
+func (p *Plan) OutputTensors() []ckpt.Info {
+	if p.rws != nil {
+		return p.rws.outputs
+	}
+	out := make([]ckpt.Info, len(p.inputs))
+	for i, t := range p.inputs {
+		out[i] = t
+		if t.DType.IsFloat() && p.OutDType != dtype.Invalid {
+			out[i].DType = p.OutDType
+		}
+	}
+	return out
+}
+
+// Metadata is the merged checkpoint's __metadata__: the normalised recipe (with the
+// seed actually used, and this output's value of a list-valued parameter), the
+// architecture spec when the reference model carries one, and "format": "pt".
+func (p *Plan) Metadata(opts Options) map[string]string {
+	r := *p.Recipe
+	r.Ladle.Seed, r.Ladle.SeedSet = p.Recipe.Ladle.Seed, p.Recipe.Ladle.SeedSet
+	if opts.SeedSet {
+		r.Ladle.Seed, r.Ladle.SeedSet = opts.Seed, true
+	}
+	if v := p.variants[min(opts.Output, len(p.variants)-1)]; len(v) > 0 {
+		params := map[string]recipe.Setting{}
+		for k, s := range r.Parameters {
+			params[k] = s
+		}
+		for k, val := range v {
+			params[k] = recipe.Scalar(val)
+		}
+		r.Parameters = params
+	}
+	md := map[string]string{"format": "pt", recipe.MetadataKey: string(r.Normalise())}
+	if arch, ok := p.ref.Metadata()["ladle.arch"]; ok {
+		md["ladle.arch"] = arch
+	}
+	if p.rws != nil {
+		for k, v := range p.rws.metadata {
+			md[k] = v
+		}
+	}
+	return md
+}
+
+// BytesTotal is how many bytes of input data Execute reads (one pass; a model-wide
+// trim reads the models twice more).
+func (p *Plan) BytesTotal() int64 {
+	var total int64
+	for _, t := range p.inputs {
+		if p.rws != nil && p.rws.extract && !p.rws.selected[t.Name] {
+			continue
+		}
+		if !t.DType.IsFloat() || !p.computes(t.Name) {
+			total += t.Bytes()
+			continue
+		}
+		for _, src := range p.readers(t.Name) {
+			if info, ok := ckpt.Lookup(src, t.Name); ok {
+				total += info.Bytes()
+			}
+		}
+	}
+	return total
+}
+
+// Execute runs the merge, writing the tensors of OutputTensors into sink in order. On
+// error (or cancellation) the sink holds a partial checkpoint that the caller must
+// discard.
+func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error {
+	if opts.Output < 0 || opts.Output >= len(p.variants) {
+		return fmt.Errorf("output %d does not exist: the recipe makes %d", opts.Output, len(p.variants))
+	}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	seed := p.seed
+	if opts.SeedSet {
+		seed = opts.Seed
+	}
+	x := &executor{plan: p, ctx: ctx, sink: sink, threads: threads, seed: seed, variant: p.variants[opts.Output], progress: opts.Progress}
+	x.bytesTotal = p.BytesTotal()
+	x.tensorsTotal = len(p.OutputTensors())
+	if p.options.TrimScope == merge.TrimModel {
+		if err := x.modelWideTrim(); err != nil {
+			return err
+		}
+	}
+	if p.rws != nil && p.rws.extract {
+		return x.runExtract()
+	}
+	for _, t := range p.inputs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		if t.DType.IsFloat() && p.computes(t.Name) {
+			err = x.mergeTensor(t)
+		} else {
+			err = x.copyTensor(t)
+		}
+		if err != nil {
+			return err
+		}
+		x.report(t.Name)
+	}
+	return nil
+}
+
+// computes reports whether the method merges this float tensor (rws_patch leaves the
+// tensors no signature holds as they are).
+func (p *Plan) computes(name string) bool {
+	if p.Method.PartialModels {
+		return len(p.readers(name)) > 1
+	}
+	return true
+}
+
+// readers lists the inputs read for a tensor: the base (when the method has one), then
+// the models that hold it.
+func (p *Plan) readers(name string) []ckpt.Source {
+	var out []ckpt.Source
+	if p.Base != nil {
+		out = append(out, p.Base)
+	}
+	for _, m := range p.Models {
+		if _, ok := ckpt.Lookup(m, name); ok || !p.Method.PartialModels {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+type executor struct {
+	plan         *Plan
+	ctx          context.Context
+	sink         ckpt.Sink
+	threads      int
+	seed         uint64
+	variant      merge.Params
+	progress     func(Progress)
+	bufs         [][]float32 // reused input buffers: base, then models
+	fisherBufs   [][]float32
+	out          []float32
+	done         int
+	bytesDone    int64
+	bytesTotal   int64
+	tensorsTotal int
+	cuts         []*globalCut
+}
+
+func (x *executor) report(name string) {
+	x.done++
+	if x.progress != nil {
+		x.progress(Progress{Tensor: name, TensorsDone: x.done, TensorsTotal: x.tensorsTotal,
+			BytesDone: x.bytesDone, BytesTotal: x.bytesTotal})
+	}
+}
+
+// copyTensor passes a tensor through from the reference model unchanged.
+func (x *executor) copyTensor(t ckpt.Info) error {
+	src := x.plan.ref
+	r, err := src.Tensor(t.Name)
+	if err != nil {
+		return err
+	}
+	if err := x.sink.BeginTensor(t.Name); err != nil {
+		return err
+	}
+	to := t.DType
+	if t.DType.IsFloat() && x.plan.OutDType != dtype.Invalid {
+		to = x.plan.OutDType
+	}
+	if err := ckpt.ConvertTensor(x.sink, r, t, to); err != nil {
+		return fmt.Errorf("%s: %w", src.Path(), err)
+	}
+	x.bytesDone += t.Bytes()
+	return nil
+}
+
+// job builds the merge job of one tensor: inputs read into reused buffers, parameters
+// resolved for the tensor's name and layer position.
+func (x *executor) job(t ckpt.Info) (*merge.Job, error) {
+	p := x.plan
+	n := int(t.NumElements())
+	readers := p.readers(t.Name)
+	for len(x.bufs) < len(readers) {
+		x.bufs = append(x.bufs, nil)
+	}
+	inputs := make([][]float32, len(readers))
+	for k, src := range readers {
+		info, _ := ckpt.Lookup(src, t.Name)
+		x.bufs[k] = grow(x.bufs[k], n)
+		if err := readF32(x.ctx, src, info, x.bufs[k], x.threads); err != nil {
+			return nil, err
+		}
+		if p.rws != nil && p.rws.sigs != nil {
+			if err := x.dequantise(src, t.Name, x.bufs[k]); err != nil {
+				return nil, err
+			}
+		}
+		x.bytesDone += info.Bytes()
+		inputs[k] = x.bufs[k]
+	}
+	j := &merge.Job{Tensor: t.Name, Shape: t.Shape, Seed: x.seed, Options: p.options, Workers: x.threads}
+	if p.Base != nil {
+		j.Base, inputs = inputs[0], inputs[1:]
+	}
+	j.Models = inputs
+	tpos := p.positions[t.Name]
+	j.Params = merge.Params{}
+	for _, prm := range p.Method.Params {
+		if prm.Ladle || prm.PerModel {
+			continue
+		}
+		if v, ok := p.param(prm, -1, t.Name, tpos); ok {
+			j.Params[prm.Name] = v
+		}
+	}
+	for k, v := range x.variant {
+		j.Params[k] = v
+	}
+	for k, src := range p.Models {
+		if p.Method.PartialModels {
+			if _, ok := ckpt.Lookup(src, t.Name); !ok {
+				continue
+			}
+		}
+		mp := merge.Params{}
+		for _, prm := range p.Method.Params {
+			if !prm.PerModel || prm.Name == "fisher" {
+				continue
+			}
+			if v, ok := p.param(prm, p.modelIdx[k], t.Name, tpos); ok {
+				mp[prm.Name] = v
+			}
+		}
+		j.ModelParams = append(j.ModelParams, mp)
+		j.ModelIDs = append(j.ModelIDs, p.modelIdx[k])
+	}
+	if p.fisher != nil {
+		if err := x.readFisher(j, t); err != nil {
+			return nil, err
+		}
+	}
+	if x.cuts != nil {
+		for _, c := range x.cuts {
+			cut, err := c.cut(t.Name)
+			if err != nil {
+				return nil, err
+			}
+			j.Cuts = append(j.Cuts, cut)
+		}
+	}
+	return j, nil
+}
+
+// param resolves a parameter for one tensor (model < 0: global), without the default.
+func (p *Plan) param(prm merge.Param, model int, tensor string, t float64) (any, bool) {
+	var s recipe.Setting
+	var ok bool
+	if model >= 0 {
+		s, ok = p.Recipe.Models[model].Parameters[prm.Name]
+	}
+	if !ok {
+		s, ok = p.Recipe.Parameters[prm.Name]
+	}
+	if !ok {
+		return nil, false
+	}
+	switch {
+	case prm.Type == merge.StringList && s.Strings != nil:
+		return s.Strings, true
+	case prm.Multi && s.Gradient != nil:
+		return nil, false // the variant supplies it
+	}
+	return p.Recipe.Param(prm.Name, model, tensor, t)
+}
+
+func (x *executor) mergeTensor(t ckpt.Info) error {
+	j, err := x.job(t)
+	if err != nil {
+		return err
+	}
+	n := int(t.NumElements())
+	x.out = grow(x.out, n)
+	if err := x.plan.Method.Merge(j, x.out); err != nil {
+		return err
+	}
+	if err := x.ctx.Err(); err != nil {
+		return err
+	}
+	to := t.DType
+	if x.plan.OutDType != dtype.Invalid {
+		to = x.plan.OutDType
+	}
+	if i := ckpt.OverflowIndex(x.out, to); i >= 0 && !x.plan.options.AllowNonFinite {
+		return fmt.Errorf("tensor %q: merged element %d is %g, too large for out_dtype %s (it would become infinity); use out_dtype: bfloat16 or float32", t.Name, i, x.out[i], to)
+	}
+	if err := x.sink.BeginTensor(t.Name); err != nil {
+		return err
+	}
+	if err := writeF32(x.sink, x.out, to); err != nil {
+		return fmt.Errorf("writing tensor %q: %w", t.Name, err)
+	}
+	return nil
+}
