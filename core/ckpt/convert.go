@@ -129,3 +129,9 @@ func overflowAt64(xs []float64, limit float64) int {
 	}
 	return -1
 }
+
+// OverflowIndex returns the index of the first finite value that would become infinite
+// when rounded to `to`, or -1 when every value fits.
+func OverflowIndex(values []float32, to dtype.DType) int {
+	return overflowAt32(values, finiteLimit(to))
+}

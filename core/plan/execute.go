@@ -37,7 +37,7 @@ type Options struct {
 // OutputTensors lists the tensors of the merged checkpoint, in order: the sink must be
 // created with exactly this list.
 func (p *Plan) OutputTensors() []ckpt.Info {
-	if p.rws != nil {
+	if p.rws != nil && p.rws.extract {
 		return p.rws.outputs
 	}
 	out := make([]ckpt.Info, len(p.inputs))
@@ -267,7 +267,7 @@ func (x *executor) job(t ckpt.Info) (*merge.Job, error) {
 		}
 		mp := merge.Params{}
 		for _, prm := range p.Method.Params {
-			if !prm.PerModel || prm.Name == "fisher" {
+			if !prm.PerModel {
 				continue
 			}
 			if v, ok := p.param(prm, p.modelIdx[k], t.Name, tpos); ok {
