@@ -1,0 +1,44 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"ladle/core/merge"
+)
+
+func TestMethodsJSONListsTheRegistry(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "methods", "--json")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var infos []merge.MethodInfo
+	if err := json.Unmarshal([]byte(stdout), &infos); err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != len(merge.Names()) {
+		t.Fatalf("%d methods listed, the registry has %d", len(infos), len(merge.Names()))
+	}
+	for _, want := range []string{"linear", "task_arithmetic", "ties", "dare_ties", "rws_patch", "slerp", "model_stock"} {
+		found := false
+		for _, m := range infos {
+			if m.Name == want {
+				found = m.Summary != "" && m.Paper != "" && len(m.Params) > 0
+			}
+		}
+		if !found {
+			t.Errorf("%s is missing or undocumented", want)
+		}
+	}
+}
+
+func TestMethodsText(t *testing.T) {
+	code, stdout, _ := runCLI(t, "methods", "ties")
+	if code != 0 || !strings.Contains(stdout, "ties:") || !strings.Contains(stdout, "density") || !strings.Contains(stdout, "arxiv.org") {
+		t.Errorf("exit %d:\n%s", code, stdout)
+	}
+	if code, _, stderr := runCLI(t, "methods", "tie"); code != 1 || !strings.Contains(stderr, "unknown merge method") {
+		t.Errorf("unknown method: exit %d, %q", code, stderr)
+	}
+}

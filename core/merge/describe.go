@@ -1,0 +1,59 @@
+package merge
+
+// MethodInfo is a method's self-description as data: what `ladle methods --json`
+// prints and what the playground builds its forms from.
+type MethodInfo struct {
+	Name      string      `json:"name"`
+	Summary   string      `json:"summary"`
+	Paper     string      `json:"paper"`
+	NeedsBase bool        `json:"needs_base"`
+	MinModels int         `json:"min_models"`
+	MaxModels int         `json:"max_models,omitempty"`
+	Random    bool        `json:"random,omitempty"`
+	Roles     []string    `json:"roles,omitempty"`
+	Params    []ParamInfo `json:"params"`
+}
+
+// ParamInfo describes one parameter.
+type ParamInfo struct {
+	Name     string      `json:"name"`
+	Type     string      `json:"type"`
+	Default  any         `json:"default,omitempty"`
+	Required bool        `json:"required,omitempty"`
+	Min      *float64    `json:"min,omitempty"`
+	Max      *float64    `json:"max,omitempty"`
+	Choices  []string    `json:"choices,omitempty"`
+	Doc      string      `json:"doc"`
+	PerModel bool        `json:"per_model,omitempty"`
+	Ladle    bool        `json:"ladle,omitempty"`
+	Multi    bool        `json:"multi,omitempty"`
+	Fields   []ParamInfo `json:"fields,omitempty"`
+}
+
+// Describe lists every method as data, sorted by name.
+func Describe() []MethodInfo {
+	var out []MethodInfo
+	for _, m := range All() {
+		out = append(out, m.Info())
+	}
+	return out
+}
+
+// Info describes one method as data.
+func (m *Method) Info() MethodInfo {
+	info := MethodInfo{Name: m.Name, Summary: m.Summary, Paper: m.Paper, NeedsBase: m.NeedsBase,
+		MinModels: m.MinModels, MaxModels: m.MaxModels, Random: m.Random, Roles: m.Roles, Params: []ParamInfo{}}
+	for _, p := range m.Params {
+		info.Params = append(info.Params, paramInfo(p))
+	}
+	return info
+}
+
+func paramInfo(p Param) ParamInfo {
+	pi := ParamInfo{Name: p.Name, Type: p.Type.String(), Default: p.Default, Required: p.Required, Min: p.Min, Max: p.Max,
+		Choices: p.Choices, Doc: p.Doc, PerModel: p.PerModel, Ladle: p.Ladle, Multi: p.Multi}
+	for _, f := range p.Fields {
+		pi.Fields = append(pi.Fields, paramInfo(f))
+	}
+	return pi
+}
