@@ -133,5 +133,8 @@ func overflowAt64(xs []float64, limit float64) int {
 // OverflowIndex returns the index of the first finite value that would become infinite
 // when rounded to `to`, or -1 when every value fits.
 func OverflowIndex(values []float32, to dtype.DType) int {
+	if to == dtype.F32 || to == dtype.F64 { // float32 values always fit
+		return -1
+	}
 	return overflowAt32(values, finiteLimit(to))
 }

@@ -126,9 +126,6 @@ func (sw *ShardedWriter) finishShard() error {
 	if err == nil {
 		err = sw.buf.Flush()
 	}
-	if err == nil {
-		err = sw.tmp.Sync()
-	}
 	if cerr := sw.tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bufio"
+	_ "embed"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"ladle/core/ckpt"
+	"ladle/core/ckpt/safetensors"
+	"ladle/core/dtype"
+)
+
+//go:embed bench_numpy.py
+var numpyBench string
+
+func init() {
+	register(&command{
+		name:    "bench",
+		args:    "[--size 256MB] [--models 4] [--tensor 32MB] [--methods linear,ties,...] [--numpy] [--dir DIR]",
+		summary: "generate checkpoints and measure each method's throughput (GB/s of input read) and peak memory",
+		run:     runBench,
+	})
+}
+
+// benchMethods are the methods `ladle bench` times by default, with the parameters
+// that make them do their full work.
+var benchMethods = map[string]string{
+	"linear":           "",
+	"task_arithmetic":  "",
+	"ties":             "parameters: {density: 0.2}\n",
+	"dare_ties":        "parameters: {density: 0.2}\n",
+	"breadcrumbs_ties": "parameters: {density: 0.2}\n",
+	"della":            "parameters: {density: 0.5}\n",
+	"model_stock":      "",
+}
+
+func runBench(ctx *cmdContext, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	sizeFlag := fs.String("size", "256MB", "size of each generated checkpoint")
+	models := fs.Int("models", 4, "number of models merged (a base is generated besides)")
+	tensorFlag := fs.String("tensor", "32MB", "size of each tensor (the largest tensor bounds memory)")
+	methods := fs.String("methods", "linear,ties,dare_ties,task_arithmetic,model_stock", "methods to time")
+	withNumpy := fs.Bool("numpy", false, "also time the same linear and ties merges in numpy over memory-mapped inputs (needs python3 with numpy)")
+	dir := fs.String("dir", "", "folder for the generated checkpoints (default: a temporary folder, removed afterwards)")
+	threads := fs.Int("threads", 0, "threads for ladle merge (0: one per core)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	size, err := parseSize(*sizeFlag)
+	if err != nil {
+		return usagef("--size: %v", err)
+	}
+	tensorSize, err := parseSize(*tensorFlag)
+	if err != nil {
+		return usagef("--tensor: %v", err)
+	}
+	if *models < 2 {
+		return usagef("--models must be at least 2")
+	}
+	work := *dir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "ladle-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(ctx.stdout, "generating a base and %d models of %s each (F32, tensors of %s) in %s\n", *models, formatBytes(size), formatBytes(tensorSize), work)
+	names := []string{"base.safetensors"}
+	for i := 0; i < *models; i++ {
+		names = append(names, fmt.Sprintf("model%d.safetensors", i))
+	}
+	var largest int64
+	for i, n := range names {
+		l, err := generateCheckpoint(filepath.Join(work, n), size, tensorSize, uint64(i))
+		if err != nil {
+			return err
+		}
+		largest = l
+	}
+	fmt.Fprintf(ctx.stdout, "%-18s %10s %10s %12s %14s   %s\n", "method", "input", "seconds", "GB/s", "peak RSS", "bound 3x(inputs+1)xlargest+100MB")
+	for _, m := range strings.Split(*methods, ",") {
+		m = strings.TrimSpace(m)
+		params, ok := benchMethods[m]
+		if !ok {
+			return usagef("--methods: %q is not one of the benchmarked methods (%s)", m, strings.Join(sortedNames(benchMethods), ", "))
+		}
+		inputs := *models
+		base := ""
+		if m != "linear" {
+			base = "base_model: base.safetensors\n"
+			inputs++
+		}
+		recipePath := filepath.Join(work, m+".yaml")
+		list := strings.Join(names[1:], ", ")
+		if err := os.WriteFile(recipePath, []byte("merge_method: "+m+"\n"+base+"models: ["+list+"]\n"+params), 0o644); err != nil {
+			return err
+		}
+		out := filepath.Join(work, m+".out.safetensors")
+		secs, rss, err := timeProcess(exec.Command(self, "merge", recipePath, "-o", out, "--quiet", "--threads", fmt.Sprint(*threads)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", m, err)
+		}
+		os.Remove(out)
+		read := int64(inputs) * size
+		bound := 3*int64(inputs+1)*largest + 100e6
+		verdict := "within"
+		if rss > bound {
+			verdict = "OVER"
+		}
+		fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   %s %s\n", "ladle "+m, formatBytes(read), secs, float64(read)/1e9/secs, formatBytes(rss), verdict, formatBytes(bound))
+		if *withNumpy && (m == "linear" || m == "ties") {
+			if err := benchNumpy(ctx, work, m, names, secs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sortedNames(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sortStrings(out)
+	return out
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// benchNumpy runs the same merge in numpy and prints its figures and the ratio.
+func benchNumpy(ctx *cmdContext, work, method string, names []string, ladleSecs float64) error {
+	script := filepath.Join(work, "bench_numpy.py")
+	if err := os.WriteFile(script, []byte(numpyBench), 0o644); err != nil {
+		return err
+	}
+	python := "python3"
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		python = "/usr/bin/python3" // Debian's, where python3-numpy installs
+	}
+	args := []string{script, method, "0.2", filepath.Join(work, "numpy.out")}
+	for _, n := range names {
+		args = append(args, filepath.Join(work, n))
+	}
+	cmd := exec.Command(python, args...)
+	// Unset OpenBLAS tuning that slows numpy on some processors (see the README).
+	cmd.Env = append(filterEnv(os.Environ(), "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"), "OMP_NUM_THREADS=2")
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	cmd.Stderr = ctx.stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("numpy %s: %w (is python3-numpy installed?)", method, err)
+	}
+	defer os.Remove(filepath.Join(work, "numpy.out"))
+	var res struct {
+		Seconds   float64 `json:"seconds"`
+		BytesRead int64   `json:"bytes_read"`
+		MaxRSS    int64   `json:"max_rss"`
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
+		return fmt.Errorf("numpy %s: %v in %q", method, err, stdout.String())
+	}
+	fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   ladle is %.2fx as fast\n", "numpy "+method, formatBytes(res.BytesRead), res.Seconds,
+		float64(res.BytesRead)/1e9/res.Seconds, formatBytes(res.MaxRSS), res.Seconds/ladleSecs)
+	return nil
+}
+
+func filterEnv(env []string, drop ...string) []string {
+	var out []string
+	for _, kv := range env {
+		keep := true
+		for _, d := range drop {
+			if strings.HasPrefix(kv, d+"=") {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// timeProcess runs cmd and returns its wall time and peak resident memory.
+func timeProcess(cmd *exec.Cmd) (secs float64, maxRSS int64, err error) {
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, 0, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	secs = time.Since(start).Seconds()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		maxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	}
+	return secs, maxRSS, nil
+}
+
+// generateCheckpoint writes a checkpoint of about size bytes of F32 tensors of
+// tensorSize bytes, values like trained weights, and returns the largest tensor's size.
+func generateCheckpoint(path string, size, tensorSize int64, seed uint64) (int64, error) {
+	if tensorSize > size {
+		tensorSize = size
+	}
+	var infos []ckpt.Info
+	var largest int64
+	for left, i := size, 0; left >= 4; i++ {
+		n := min(left, tensorSize) / 4
+		rows := int64(1024)
+		if n%rows != 0 || n < rows {
+			rows = 1
+		}
+		infos = append(infos, ckpt.Info{Name: fmt.Sprintf("layers.%d.weight", i), DType: dtype.F32, Shape: []int64{rows, n / rows}})
+		largest = max(largest, n*4)
+		left -= n * 4
+	}
+	f, err := ckpt.CreateAtomic(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Abort()
+	buf := bufio.NewWriterSize(f, 4<<20)
+	w, err := safetensors.NewWriter(buf, infos, map[string]string{"format": "pt"})
+	if err != nil {
+		return 0, err
+	}
+	base := rand.New(rand.NewPCG(1, 1))
+	own := rand.New(rand.NewPCG(seed+2, seed))
+	chunk := make([]byte, 1<<20)
+	for _, info := range infos {
+		if err := w.BeginTensor(info.Name); err != nil {
+			return 0, err
+		}
+		for left := info.Bytes(); left > 0; {
+			m := min(left, int64(len(chunk)))
+			for i := int64(0); i < m; i += 4 {
+				// A shared "pre-trained" value plus this model's fine-tuning delta.
+				v := float32(base.NormFloat64()*0.02 + own.NormFloat64()*0.002)
+				if seed == 0 {
+					v = float32(base.NormFloat64() * 0.02)
+					own.Uint64()
+				}
+				binary.LittleEndian.PutUint32(chunk[i:], math.Float32bits(v))
+			}
+			if _, err := w.Write(chunk[:m]); err != nil {
+				return 0, err
+			}
+			left -= m
+		}
+	}
+	if err := w.Close(); err != nil {
+		return 0, err
+	}
+	if err := buf.Flush(); err != nil {
+		return 0, err
+	}
+	if err := f.Commit(); err != nil {
+		return 0, errors.Join(err)
+	}
+	return largest, nil
+}
