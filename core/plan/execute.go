@@ -89,14 +89,20 @@ func (p *Plan) BytesTotal() int64 {
 		if p.rws != nil && p.rws.extract && !p.rws.selected[t.Name] {
 			continue
 		}
-		if !t.DType.IsFloat() || !p.computes(t.Name) {
-			total += t.Bytes()
-			continue
-		}
-		for _, src := range p.readers(t.Name) {
-			if info, ok := ckpt.Lookup(src, t.Name); ok {
-				total += info.Bytes()
-			}
+		total += p.inputBytes(t)
+	}
+	return total
+}
+
+// inputBytes is how much input data merging (or copying) one tensor reads.
+func (p *Plan) inputBytes(t ckpt.Info) int64 {
+	if !t.DType.IsFloat() || !p.computes(t.Name) {
+		return t.Bytes()
+	}
+	var total int64
+	for _, src := range p.readers(t.Name) {
+		if info, ok := ckpt.Lookup(src, t.Name); ok {
+			total += info.Bytes()
 		}
 	}
 	return total
@@ -128,22 +134,13 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 	if p.rws != nil && p.rws.extract {
 		return x.runExtract()
 	}
-	for _, t := range p.inputs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var err error
-		if t.DType.IsFloat() && p.computes(t.Name) {
-			err = x.mergeTensor(t)
-		} else {
-			err = x.copyTensor(t)
-		}
-		if err != nil {
-			return err
-		}
-		x.report(t.Name)
-	}
-	return nil
+	return x.pipeline(p.inputs, func(t ckpt.Info) bool { return t.DType.IsFloat() && p.computes(t.Name) },
+		func(t ckpt.Info, j *merge.Job) error {
+			if j == nil {
+				return x.copyTensor(t)
+			}
+			return x.mergeTensor(t, j)
+		})
 }
 
 // computes reports whether the method merges this float tensor (rws_patch leaves the
@@ -213,33 +210,31 @@ func (x *executor) copyTensor(t ckpt.Info) error {
 	if err := ckpt.ConvertTensor(x.sink, r, t, to); err != nil {
 		return fmt.Errorf("%s: %w", src.Path(), err)
 	}
-	x.bytesDone += t.Bytes()
 	return nil
 }
 
 // job builds the merge job of one tensor: inputs read into reused buffers, parameters
 // resolved for the tensor's name and layer position.
-func (x *executor) job(t ckpt.Info) (*merge.Job, error) {
+func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Job, error) {
 	p := x.plan
 	n := int(t.NumElements())
 	readers := p.readers(t.Name)
-	for len(x.bufs) < len(readers) {
-		x.bufs = append(x.bufs, nil)
+	for len(set.inputs) < len(readers) {
+		set.inputs = append(set.inputs, nil)
 	}
 	inputs := make([][]float32, len(readers))
 	for k, src := range readers {
 		info, _ := ckpt.Lookup(src, t.Name)
-		x.bufs[k] = grow(x.bufs[k], n)
-		if err := readF32(x.ctx, src, info, x.bufs[k], x.threads); err != nil {
+		set.inputs[k] = grow(set.inputs[k], n)
+		if err := readF32(ctx, src, info, set.inputs[k], x.threads); err != nil {
 			return nil, err
 		}
 		if p.rws != nil && p.rws.sigs != nil {
-			if err := x.dequantise(src, t.Name, x.bufs[k]); err != nil {
+			if err := x.dequantise(ctx, src, t.Name, set.inputs[k]); err != nil {
 				return nil, err
 			}
 		}
-		x.bytesDone += info.Bytes()
-		inputs[k] = x.bufs[k]
+		inputs[k] = set.inputs[k]
 	}
 	j := &merge.Job{Tensor: t.Name, Shape: t.Shape, Seed: x.seed, Options: p.options, Workers: x.threads}
 	if p.Base != nil {
@@ -278,7 +273,7 @@ func (x *executor) job(t ckpt.Info) (*merge.Job, error) {
 		j.ModelIDs = append(j.ModelIDs, p.modelIdx[k])
 	}
 	if p.fisher != nil {
-		if err := x.readFisher(j, t); err != nil {
+		if err := x.readFisher(ctx, j, t, set); err != nil {
 			return nil, err
 		}
 	}
@@ -316,11 +311,7 @@ func (p *Plan) param(prm merge.Param, model int, tensor string, t float64) (any,
 	return p.Recipe.Param(prm.Name, model, tensor, t)
 }
 
-func (x *executor) mergeTensor(t ckpt.Info) error {
-	j, err := x.job(t)
-	if err != nil {
-		return err
-	}
+func (x *executor) mergeTensor(t ckpt.Info, j *merge.Job) error {
 	n := int(t.NumElements())
 	x.out = grow(x.out, n)
 	if err := x.plan.Method.Merge(j, x.out); err != nil {

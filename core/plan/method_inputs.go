@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"fmt"
 
 	"ladle/core/ckpt"
@@ -36,18 +37,18 @@ func (p *Plan) prepareMethodInputs(open Opener) error {
 	return nil
 }
 
-func (x *executor) readFisher(j *merge.Job, t ckpt.Info) error {
+func (x *executor) readFisher(ctx context.Context, j *merge.Job, t ckpt.Info, set *bufSet) error {
 	n := int(t.NumElements())
-	for len(x.fisherBufs) < len(x.plan.fisher) {
-		x.fisherBufs = append(x.fisherBufs, nil)
+	for len(set.fisher) < len(x.plan.fisher) {
+		set.fisher = append(set.fisher, nil)
 	}
 	for k, src := range x.plan.fisher {
 		info, _ := ckpt.Lookup(src, t.Name)
-		x.fisherBufs[k] = grow(x.fisherBufs[k], n)
-		if err := readF32(x.ctx, src, info, x.fisherBufs[k], x.threads); err != nil {
+		set.fisher[k] = grow(set.fisher[k], n)
+		if err := readF32(ctx, src, info, set.fisher[k], x.threads); err != nil {
 			return err
 		}
-		j.Fisher = append(j.Fisher, x.fisherBufs[k])
+		j.Fisher = append(j.Fisher, set.fisher[k])
 	}
 	return nil
 }

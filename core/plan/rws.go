@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -171,17 +172,13 @@ func (p *Plan) SignatureSize() (signature, full int64, ok bool) {
 func (x *executor) runExtract() error {
 	p := x.plan
 	var codes merge.Quantized
+	var selected []ckpt.Info
 	for _, t := range p.inputs {
-		if !p.rws.selected[t.Name] {
-			continue
+		if p.rws.selected[t.Name] {
+			selected = append(selected, t)
 		}
-		if err := x.ctx.Err(); err != nil {
-			return err
-		}
-		j, err := x.job(t)
-		if err != nil {
-			return err
-		}
+	}
+	return x.pipeline(selected, func(ckpt.Info) bool { return true }, func(t ckpt.Info, j *merge.Job) error {
 		if p.rws.levels > 0 {
 			j.Quant = &codes
 		}
@@ -199,28 +196,20 @@ func (x *executor) runExtract() error {
 			if _, err := x.sink.Write(codes.Codes[:len(x.out)]); err != nil {
 				return err
 			}
-			x.report(t.Name)
-			if err := x.sink.WriteTensor(t.Name+RangeSuffix, f32Bytes([]float32{codes.Min, codes.Max})); err != nil {
-				return err
-			}
-			x.report(t.Name + RangeSuffix)
-			continue
+			x.done++ // the codes; the pipeline counts the range tensor
+			return x.sink.WriteTensor(t.Name+RangeSuffix, f32Bytes([]float32{codes.Min, codes.Max}))
 		}
 		to := dtype.F32
 		if p.OutDType != dtype.Invalid {
 			to = p.OutDType
 		}
-		if err := writeF32(x.sink, x.out, to); err != nil {
-			return err
-		}
-		x.report(t.Name)
-	}
-	return nil
+		return writeF32(x.sink, x.out, to)
+	})
 }
 
 // dequantise turns a signature tensor read as U8 codes (now 0..255 as float32) back
 // into its values, with the range stored beside it.
-func (x *executor) dequantise(src ckpt.Source, name string, values []float32) error {
+func (x *executor) dequantise(ctx context.Context, src ckpt.Source, name string, values []float32) error {
 	sig := x.plan.rws.sigs[src]
 	info, _ := ckpt.Lookup(src, name)
 	if sig == nil || info.DType != dtype.U8 || sig.info.Quantize == nil {
@@ -231,7 +220,7 @@ func (x *executor) dequantise(src ckpt.Source, name string, values []float32) er
 	if rinfo.NumElements() != 2 {
 		return &ckpt.FormatError{File: src.Path(), Tensor: name + RangeSuffix, Msg: "a quantisation range holds two values, min and max"}
 	}
-	if err := readF32(x.ctx, src, rinfo, rng, 1); err != nil {
+	if err := readF32(ctx, src, rinfo, rng, 1); err != nil {
 		return err
 	}
 	levels := sig.info.Quantize.Levels

@@ -1,0 +1,80 @@
+package plan
+
+import (
+	"context"
+	"sync"
+
+	"ladle/core/ckpt"
+	"ladle/core/merge"
+)
+
+// bufSet holds the float32 buffers one tensor's inputs are read into. The pipeline
+// owns two, so that the next tensor is read while the current one is merged: peak
+// memory is then about (2 x inputs + 1) x the largest tensor, the price of keeping
+// the disk and the cores busy at once.
+type bufSet struct {
+	inputs [][]float32
+	fisher [][]float32
+}
+
+type prepared struct {
+	t   ckpt.Info
+	job *merge.Job // nil: the tensor is copied, not merged
+	set *bufSet
+	err error
+}
+
+// pipeline reads tensors ahead on one goroutine and hands them, in order, to process
+// on the caller's goroutine, which writes the sink. needsJob says which tensors are
+// merged (and so read ahead); the others reach process with a nil job.
+func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, process func(ckpt.Info, *merge.Job) error) error {
+	ctx, cancel := context.WithCancel(x.ctx)
+	var reader sync.WaitGroup
+	defer reader.Wait() // no read outlives Execute: the caller may close the inputs next
+	defer cancel()
+	free := make(chan *bufSet, 2)
+	free <- &bufSet{}
+	free <- &bufSet{}
+	ready := make(chan prepared, 1)
+	reader.Add(1)
+	go func() {
+		defer reader.Done()
+		defer close(ready)
+		for _, t := range tensors {
+			item := prepared{t: t}
+			if needsJob(t) {
+				select {
+				case item.set = <-free:
+				case <-ctx.Done():
+					return
+				}
+				item.job, item.err = x.job(ctx, t, item.set)
+			}
+			select {
+			case ready <- item:
+			case <-ctx.Done():
+				return
+			}
+			if item.err != nil {
+				return
+			}
+		}
+	}()
+	for item := range ready {
+		if item.err != nil {
+			return item.err
+		}
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		if err := process(item.t, item.job); err != nil {
+			return err
+		}
+		if item.set != nil {
+			free <- item.set
+		}
+		x.bytesDone += x.plan.inputBytes(item.t)
+		x.report(item.t.Name)
+	}
+	return x.ctx.Err()
+}
