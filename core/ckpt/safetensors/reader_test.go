@@ -243,3 +243,30 @@ func f64bits(v ...float64) []uint64 {
 	}
 	return out
 }
+
+// burn's multi-layer test file: values read off the file with Python's struct.
+func TestBurnMultiLayerSafetensors(t *testing.T) {
+	r := openFile(t, ckpttest.Fixture(t, "pytorch/burn-multi_layer.safetensors"))
+	want := map[string][]int64{"norm1.num_batches_tracked": {}, "conv1.bias": {4}, "conv1.weight": {4, 3, 3, 3}, "fc1.bias": {16},
+		"fc1.weight": {16, 256}, "norm1.bias": {4}, "norm1.running_mean": {4}, "norm1.running_var": {4}, "norm1.weight": {4}}
+	if len(r.Tensors()) != len(want) {
+		t.Fatalf("%d tensors, want %d", len(r.Tensors()), len(want))
+	}
+	for _, info := range r.Tensors() {
+		if shape, ok := want[info.Name]; !ok || !reflect.DeepEqual(info.Shape, shape) {
+			t.Errorf("%s%v is unexpected", info.Name, info.Shape)
+		}
+	}
+	first := func(name string) float32 {
+		return math.Float32frombits(binary.LittleEndian.Uint32(tensorBytes(t, r, name)))
+	}
+	if got := first("conv1.weight"); got != 0.09916245192289352 {
+		t.Errorf("conv1.weight[0] = %v", got)
+	}
+	if got := first("norm1.running_var"); got != 0.9008812308311462 {
+		t.Errorf("norm1.running_var[0] = %v", got)
+	}
+	if got := binary.LittleEndian.Uint64(tensorBytes(t, r, "norm1.num_batches_tracked")); got != 1 {
+		t.Errorf("num_batches_tracked = %d", got)
+	}
+}
