@@ -22,8 +22,8 @@ type Progress struct {
 
 // Options tune one run of Execute. The zero value uses one thread per core.
 type Options struct {
-	// Threads bounds the goroutines that read, decode and merge a tensor; 0 means
-	// runtime.GOMAXPROCS. The output does not depend on it.
+	// Threads bounds the goroutines that read, decode and merge a tensor; 0 means the
+	// recipe's ladle.threads, else runtime.GOMAXPROCS. The output does not depend on it.
 	Threads int
 	// Seed, when SeedSet, overrides the recipe's ladle.seed (the --seed flag).
 	Seed    uint64
@@ -101,7 +101,7 @@ func (p *Plan) inputBytes(t ckpt.Info) int64 {
 	}
 	var total int64
 	for _, src := range p.readers(t.Name) {
-		if info, ok := ckpt.Lookup(src, t.Name); ok {
+		if info, ok := p.lookup(src, t.Name); ok {
 			total += info.Bytes()
 		}
 	}
@@ -116,6 +116,9 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 		return fmt.Errorf("output %d does not exist: the recipe makes %d", opts.Output, len(p.variants))
 	}
 	threads := opts.Threads
+	if threads <= 0 {
+		threads = p.Recipe.Ladle.Threads // ladle: {threads: N}
+	}
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
@@ -160,7 +163,7 @@ func (p *Plan) readers(name string) []ckpt.Source {
 		out = append(out, p.Base)
 	}
 	for _, m := range p.Models {
-		if _, ok := ckpt.Lookup(m, name); ok || !p.Method.PartialModels {
+		if _, ok := p.lookup(m, name); ok || !p.Method.PartialModels {
 			out = append(out, m)
 		}
 	}
@@ -224,7 +227,7 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 	}
 	inputs := make([][]float32, len(readers))
 	for k, src := range readers {
-		info, _ := ckpt.Lookup(src, t.Name)
+		info, _ := p.lookup(src, t.Name)
 		set.inputs[k] = grow(set.inputs[k], n)
 		if err := readF32(ctx, src, info, set.inputs[k], x.threads); err != nil {
 			return nil, err
@@ -256,7 +259,7 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 	}
 	for k, src := range p.Models {
 		if p.Method.PartialModels {
-			if _, ok := ckpt.Lookup(src, t.Name); !ok {
+			if _, ok := p.lookup(src, t.Name); !ok {
 				continue
 			}
 		}

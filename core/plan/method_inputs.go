@@ -43,7 +43,7 @@ func (x *executor) readFisher(ctx context.Context, j *merge.Job, t ckpt.Info, se
 		set.fisher = append(set.fisher, nil)
 	}
 	for k, src := range x.plan.fisher {
-		info, _ := ckpt.Lookup(src, t.Name)
+		info, _ := x.plan.lookup(src, t.Name)
 		set.fisher[k] = grow(set.fisher[k], n)
 		if err := readF32(ctx, src, info, set.fisher[k], x.threads); err != nil {
 			return err
@@ -98,7 +98,7 @@ func (x *executor) modelWideTrim() error {
 				if err := readF32(x.ctx, p.Base, t, base, x.threads); err != nil {
 					return err
 				}
-				info, _ := ckpt.Lookup(src, t.Name)
+				info, _ := p.lookup(src, t.Name)
 				if err := readF32(x.ctx, src, info, model, x.threads); err != nil {
 					return err
 				}

@@ -35,6 +35,7 @@ type Plan struct {
 	options   merge.Options
 	seed      uint64
 	opened    []ckpt.Source // everything to close
+	index     map[ckpt.Source]map[string]ckpt.Info
 	rws       *rwsPlan
 }
 
@@ -82,7 +83,11 @@ func Prepare(r *recipe.Recipe, open Opener) (p *Plan, err error) {
 		names[i] = t.Name
 	}
 	p.positions = recipe.LayerPositions(names)
-	return p, p.prepareMethodInputs(open)
+	if err := p.prepareMethodInputs(open); err != nil {
+		return p, err
+	}
+	p.indexSources()
+	return p, nil
 }
 
 // checkParams checks every parameter's name and every value it can take.

@@ -70,7 +70,7 @@ func (p *Plan) prepareRWS() error {
 			if strings.HasSuffix(t.Name, RangeSuffix) {
 				continue
 			}
-			target, ok := ckpt.Lookup(p.ref, t.Name)
+			target, ok := p.lookup(p.ref, t.Name)
 			if !ok {
 				return errorf(where, "holds tensor %q, which the target %s lacks", t.Name, p.Recipe.BaseModel)
 			}
@@ -79,7 +79,7 @@ func (p *Plan) prepareRWS() error {
 				if sig.info.Quantize == nil {
 					return errorf(where, "tensor %q is U8 codes but the signature's %s metadata names no quantisation", t.Name, RWSKey)
 				}
-				if _, ok := ckpt.Lookup(src, t.Name+RangeSuffix); !ok {
+				if _, ok := p.lookup(src, t.Name+RangeSuffix); !ok {
 					return errorf(where, "quantised tensor %q has no %s tensor with its min and max", t.Name, t.Name+RangeSuffix)
 				}
 			case !t.DType.IsFloat():
@@ -127,7 +127,7 @@ func (p *Plan) prepareExtract() error {
 	}
 	for _, n := range names {
 		p.rws.selected[n] = true
-		t, _ := ckpt.Lookup(p.ref, n)
+		t, _ := p.lookup(p.ref, n)
 		out := ckpt.Info{Name: n, DType: dtype.F32, Shape: t.Shape}
 		if p.OutDType != dtype.Invalid {
 			out.DType = p.OutDType
@@ -211,12 +211,12 @@ func (x *executor) runExtract() error {
 // into its values, with the range stored beside it.
 func (x *executor) dequantise(ctx context.Context, src ckpt.Source, name string, values []float32) error {
 	sig := x.plan.rws.sigs[src]
-	info, _ := ckpt.Lookup(src, name)
+	info, _ := x.plan.lookup(src, name)
 	if sig == nil || info.DType != dtype.U8 || sig.info.Quantize == nil {
 		return nil
 	}
 	rng := make([]float32, 2)
-	rinfo, _ := ckpt.Lookup(src, name+RangeSuffix)
+	rinfo, _ := x.plan.lookup(src, name+RangeSuffix)
 	if rinfo.NumElements() != 2 {
 		return &ckpt.FormatError{File: src.Path(), Tensor: name + RangeSuffix, Msg: "a quantisation range holds two values, min and max"}
 	}
