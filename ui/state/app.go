@@ -1,0 +1,399 @@
+package state
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"ladle/core/merge"
+	"ladle/core/recipe"
+)
+
+// App is the whole page's state.
+type App struct {
+	Models  []ModelFile
+	Methods []merge.MethodInfo
+	Form    Form
+
+	// RecipeText is what Run uses; RecipeErr says why it cannot run, "" when it can.
+	RecipeText string
+	RecipeErr  string
+	// FieldErrors maps a field's ID to why its text is not acceptable.
+	FieldErrors map[string]string
+	// FormHidden is set when the recipe uses something the form cannot show
+	// (filters, objects): the editor's text then rules.
+	FormHidden bool
+
+	Run Run
+}
+
+// New returns the state of a fresh page with the given method registry.
+func New(methods []merge.MethodInfo) *App {
+	a := &App{Methods: methods, Form: Form{Method: "linear", Global: map[string]string{}, PerModel: map[string]map[string]string{}}}
+	a.regenerate()
+	return a
+}
+
+// Method returns the registry entry of the chosen method.
+func (a *App) Method() *merge.MethodInfo {
+	for i := range a.Methods {
+		if a.Methods[i].Name == a.Form.Method {
+			return &a.Methods[i]
+		}
+	}
+	return nil
+}
+
+// Model returns the loaded model with that file name.
+func (a *App) Model(name string) (ModelFile, bool) {
+	for _, m := range a.Models {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return ModelFile{}, false
+}
+
+// Compat compares the models the form merges (all readable ones when none is chosen).
+func (a *App) Compat() Compat {
+	var chosen []ModelFile
+	for _, name := range a.Form.Models {
+		if m, ok := a.Model(name); ok {
+			chosen = append(chosen, m)
+		}
+	}
+	if len(chosen) == 0 {
+		chosen = a.Models
+	}
+	return Compatibility(chosen)
+}
+
+// AddModels adds inspected files (a file of the same name is replaced) and selects
+// the readable new ones.
+func (a *App) AddModels(files ...ModelFile) {
+	for _, f := range files {
+		replaced := false
+		for i := range a.Models {
+			if a.Models[i].Name == f.Name {
+				a.Models[i], replaced = f, true
+			}
+		}
+		if !replaced {
+			a.Models = append(a.Models, f)
+		}
+		if f.Error == "" && !contains(a.Form.Models, f.Name) {
+			a.Form.Models = append(a.Form.Models, f.Name)
+		}
+	}
+	a.fixBase()
+	a.regenerate()
+}
+
+// RemoveModel forgets a file.
+func (a *App) RemoveModel(name string) {
+	var kept []ModelFile
+	for _, m := range a.Models {
+		if m.Name != name {
+			kept = append(kept, m)
+		}
+	}
+	a.Models = kept
+	a.Form.Models = without(a.Form.Models, name)
+	delete(a.Form.PerModel, name)
+	if a.Form.Base == name {
+		a.Form.Base = ""
+	}
+	a.fixBase()
+	a.regenerate()
+}
+
+// ToggleModel includes or leaves out a loaded model.
+func (a *App) ToggleModel(name string) {
+	if contains(a.Form.Models, name) {
+		a.Form.Models = without(a.Form.Models, name)
+	} else if m, ok := a.Model(name); ok && m.Error == "" {
+		a.Form.Models = append(a.Form.Models, name)
+	}
+	a.fixBase()
+	a.regenerate()
+}
+
+// SetMethod picks a method; values typed for parameters it also has are kept.
+func (a *App) SetMethod(name string) {
+	a.Form.Method = name
+	a.fixBase()
+	a.regenerate()
+}
+
+// SetBase picks the base model.
+func (a *App) SetBase(name string) {
+	a.Form.Base = name
+	if name != "" && !contains(a.Form.Models, name) {
+		a.Form.Models = append([]string{name}, a.Form.Models...)
+	}
+	a.regenerate()
+}
+
+// SetParam records typed text for a global (model == "") or per-model parameter.
+func (a *App) SetParam(model, param, text string) {
+	if model == "" {
+		a.Form.Global[param] = text
+	} else {
+		if a.Form.PerModel[model] == nil {
+			a.Form.PerModel[model] = map[string]string{}
+		}
+		a.Form.PerModel[model][param] = text
+	}
+	a.regenerate()
+}
+
+// SetSeed records the seed text.
+func (a *App) SetSeed(text string) {
+	a.Form.Seed = text
+	a.regenerate()
+}
+
+// fixBase keeps the base consistent with the method: a method that needs one gets the
+// first chosen model; a method without one has none.
+func (a *App) fixBase() {
+	m := a.Method()
+	if m == nil || !m.NeedsBase {
+		a.Form.Base = ""
+		return
+	}
+	if a.Form.Base == "" || !contains(a.Form.Models, a.Form.Base) {
+		a.Form.Base = ""
+		if len(a.Form.Models) > 0 {
+			a.Form.Base = a.Form.Models[0]
+		}
+	}
+}
+
+// regenerate writes the form as recipe text.
+func (a *App) regenerate() {
+	r, errs := a.Form.ToRecipe(a.Method())
+	a.FieldErrors = errs
+	a.FormHidden = false
+	if len(r.Models) == 0 {
+		a.RecipeText = "# Drop checkpoints, or load a lab, to make a recipe.\nmerge_method: " + a.Form.Method + "\n"
+	} else {
+		a.RecipeText = string(r.Normalise())
+	}
+	a.RecipeErr = a.check(r)
+	if len(errs) > 0 && a.RecipeErr == "" {
+		a.RecipeErr = "Fix the highlighted fields first."
+	}
+}
+
+// SetRecipeText takes a recipe typed or imported into the editor. A valid one also
+// updates the form; an invalid one is kept as typed, with its error.
+func (a *App) SetRecipeText(text string) {
+	a.RecipeText = text
+	r, err := recipe.Parse([]byte(text), "recipe", "")
+	if err != nil {
+		a.RecipeErr = err.Error()
+		return
+	}
+	f, shown := FromRecipe(r)
+	a.Form, a.FormHidden = f, !shown
+	a.FieldErrors = map[string]string{}
+	a.RecipeErr = a.check(r)
+}
+
+// check says, in plain words, why a recipe cannot run in the page ("" when it can):
+// an unknown method, models that are not loaded, or models that do not fit together.
+func (a *App) check(r *recipe.Recipe) string {
+	var m *merge.MethodInfo
+	for i := range a.Methods {
+		if a.Methods[i].Name == r.MergeMethod {
+			m = &a.Methods[i]
+		}
+	}
+	if m == nil {
+		var names []string
+		for _, x := range a.Methods {
+			names = append(names, x.Name)
+		}
+		return fmt.Sprintf("Unknown method %q%s.", r.MergeMethod, recipe.DidYouMean(r.MergeMethod, names))
+	}
+	paths := r.ModelPaths()
+	if len(paths) == 0 {
+		return "Add models to merge: drop checkpoint files or load a lab."
+	}
+	for _, p := range paths {
+		if mf, ok := a.Model(p); !ok {
+			return fmt.Sprintf("The recipe names %q, which is not loaded: drop that file, or rename the model in the recipe.", p)
+		} else if mf.Error != "" {
+			return fmt.Sprintf("%s cannot be read: %s", p, mf.Error)
+		}
+	}
+	if m.NeedsBase && r.BaseModel == "" {
+		return fmt.Sprintf("%s needs a base model: choose one.", m.Name)
+	}
+	n := len(r.Models)
+	for _, model := range r.Models {
+		if model.Path == r.BaseModel && m.NeedsBase {
+			n--
+		}
+	}
+	if n < m.MinModels {
+		return fmt.Sprintf("%s needs at least %d models besides the base; %d chosen.", m.Name, m.MinModels, n)
+	}
+	if m.MaxModels > 0 && n > m.MaxModels {
+		return fmt.Sprintf("%s takes at most %d models besides the base; %d chosen.", m.Name, m.MaxModels, n)
+	}
+	var files []ModelFile
+	for _, p := range paths {
+		mf, _ := a.Model(p)
+		files = append(files, mf)
+	}
+	if c := Compatibility(files); !c.OK() && !strings.HasPrefix(m.Name, "rws_") {
+		return fmt.Sprintf("The models do not line up: %s %s.", c.Mismatches[0].Tensor, c.Mismatches[0].Detail)
+	}
+	return ""
+}
+
+// Fields lists the form inputs of the chosen method: global ones (model == "") or the
+// per-model ones of one model.
+func (a *App) Fields(model string) []Field {
+	m := a.Method()
+	if m == nil {
+		return nil
+	}
+	var out []Field
+	for _, p := range m.Params {
+		if p.PerModel != (model != "") || (model == "" && p.Type == "object") {
+			continue
+		}
+		f := Field{Param: p, Model: model, Default: formatDefault(p.Default)}
+		if model == "" {
+			f.Value = a.Form.Global[p.Name]
+		} else {
+			f.Value = a.Form.PerModel[model][p.Name]
+		}
+		f.Error = a.FieldErrors[f.ID()]
+		out = append(out, f)
+	}
+	return out
+}
+
+// CanRun reports whether Run may start.
+func (a *App) CanRun() bool { return a.RecipeErr == "" && !a.Run.Running }
+
+// Run is one merge's lifecycle in the page.
+type Run struct {
+	Running  bool
+	Started  time.Time
+	Elapsed  time.Duration
+	Progress Progress
+	Err      string
+	Result   *Result
+	ID       int // increases with every run, so late messages of an old run are ignored
+}
+
+// Progress mirrors the engine's progress message.
+type Progress struct {
+	TensorsDone, TensorsTotal int
+	BytesDone, BytesTotal     int64
+	Tensor                    string
+}
+
+// Result is a finished merge, offered for download.
+type Result struct {
+	Name    string
+	URL     string // an object URL of the Blob
+	Bytes   int64
+	Seconds float64
+}
+
+// StartRun begins a run and returns its ID; the previous result is dropped.
+func (a *App) StartRun(now time.Time) int {
+	a.Run = Run{Running: true, Started: now, ID: a.Run.ID + 1}
+	return a.Run.ID
+}
+
+// OnProgress records progress of run id.
+func (a *App) OnProgress(id int, p Progress, now time.Time) {
+	if id != a.Run.ID || !a.Run.Running {
+		return
+	}
+	a.Run.Progress, a.Run.Elapsed = p, now.Sub(a.Run.Started)
+}
+
+// OnDone records the result of run id.
+func (a *App) OnDone(id int, r Result, now time.Time) {
+	if id != a.Run.ID {
+		return
+	}
+	a.Run.Running, a.Run.Result, a.Run.Elapsed = false, &r, now.Sub(a.Run.Started)
+	a.Run.Progress.TensorsDone, a.Run.Progress.BytesDone = a.Run.Progress.TensorsTotal, a.Run.Progress.BytesTotal
+}
+
+// OnError records why run id failed.
+func (a *App) OnError(id int, msg string, now time.Time) {
+	if id != a.Run.ID {
+		return
+	}
+	a.Run.Running, a.Run.Err, a.Run.Elapsed = false, msg, now.Sub(a.Run.Started)
+}
+
+// OnCancelled ends run id without a result.
+func (a *App) OnCancelled(id int, now time.Time) {
+	if id != a.Run.ID {
+		return
+	}
+	a.Run = Run{ID: a.Run.ID, Err: "", Elapsed: now.Sub(a.Run.Started)}
+}
+
+// Fraction is how far the run has come, from 0 to 1, by bytes read.
+func (r Run) Fraction() float64 {
+	p := r.Progress
+	switch {
+	case p.BytesTotal > 0:
+		return float64(p.BytesDone) / float64(p.BytesTotal)
+	case p.TensorsTotal > 0:
+		return float64(p.TensorsDone) / float64(p.TensorsTotal)
+	}
+	return 0
+}
+
+// Status is the run's one-line description.
+func (r Run) Status() string {
+	p := r.Progress
+	secs := r.Elapsed.Seconds()
+	rate := ""
+	if secs > 0 && p.BytesDone > 0 {
+		rate = fmt.Sprintf(", %.2f GB/s", float64(p.BytesDone)/1e9/secs)
+	}
+	switch {
+	case r.Running:
+		return fmt.Sprintf("Merging: %d of %d tensors, %s of %s, %.1f s%s", p.TensorsDone, p.TensorsTotal, humanBytes(p.BytesDone), humanBytes(p.BytesTotal), secs, rate)
+	case r.Err != "":
+		return "The merge failed."
+	case r.Result != nil:
+		return fmt.Sprintf("Merged %d tensors (%s read) in %.2f s%s. Ready to download.", p.TensorsTotal, humanBytes(p.BytesTotal), secs, rate)
+	}
+	return "Ready."
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func without(xs []string, x string) []string {
+	var out []string
+	for _, e := range xs {
+		if e != x {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,15 @@
+// Package state is the playground's UI state in pure Go: the dropped models and their
+// compatibility, the chosen method and its parameter form (built from the method
+// registry), the recipe text that Run uses, and the run's progress, result and errors.
+// The Vugu components only render this state and forward events to it, so everything
+// a person can do in the page is tested natively with `go test`.
+//
+// Invariants:
+//
+//   - The recipe text is the single source of truth for Run: form edits regenerate it,
+//     and editing the text directly (valid YAML or not) is kept as typed; a recipe that
+//     does not parse shows its error and disables Run.
+//   - Form values are kept as the text a person typed, checked against the parameter's
+//     type and range, so a half-typed number never turns into a silent default.
+//   - Messages shown to people are plain words: what is wrong and what to do.
+package state
