@@ -14,7 +14,7 @@ func init() {
 	register(&command{
 		name:    "convert",
 		args:    "IN -o OUT.safetensors [--dtype F32|F16|BF16]",
-		summary: "convert a checkpoint (PyTorch, safetensors, sharded) to one safetensors file",
+		summary: "convert a checkpoint (PyTorch, GGUF, numpy, safetensors, sharded) to one safetensors file",
 		run:     runConvert,
 	})
 }

@@ -18,7 +18,7 @@ func init() {
 	register(&command{
 		name:    "inspect",
 		args:    "[--json] PATH...",
-		summary: "list the tensors of checkpoints (safetensors, PyTorch .pt/.bin, sharded folders)",
+		summary: "list the tensors of checkpoints (safetensors, PyTorch .pt/.bin, GGUF, numpy .npy/.npz, sharded folders)",
 		run:     runInspect,
 	})
 }

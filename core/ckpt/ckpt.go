@@ -58,7 +58,7 @@ func NumElements(shape []int64) int64 {
 type Source interface {
 	// Path is the file or folder the checkpoint was opened from ("" for an in-memory one).
 	Path() string
-	// Format names the container: "safetensors" or "pytorch".
+	// Format names the container: "safetensors", "pytorch", "gguf", "npz" or "npy".
 	Format() string
 	// Metadata is the string map stored beside the tensors (safetensors' __metadata__); may be empty.
 	Metadata() map[string]string
