@@ -1,0 +1,49 @@
+// engine.js: bootstrap of the engine worker, the Web Worker that runs Ladle's merging
+// core (engine.wasm, package ladle/wasm/engine) so that the page thread only renders.
+// Messages that arrive while the WebAssembly module compiles are queued in
+// self.ladleQueue; Go takes them over and posts {type: "ready"} once it listens.
+//
+// JS-facing reference (the full protocol: package ladle/ui/engine, doc.go):
+//
+//   const w = new Worker("engine.js");
+//   w.onmessage = ({data: m}) => { switch (m.type) { ... } };
+//
+//   page → worker                                   worker → page (same id)
+//   {type: "methods", id}                           {type: "methods", id, methods: [{name, summary, params: [...]}]}
+//   {type: "inspect", id, files: [File]}            {type: "inspected", id, models: [{name, format, metadata,
+//                                                     tensors: [{name, dtype, shape}], parameters, bytes}]}
+//   {type: "merge", id, recipe: "yaml", files,      {type: "progress", id, tensorsDone, tensorsTotal, bytesDone,
+//    seed?, threads?, output?, name?,                 bytesTotal, tensor, wasmMemory}   (at most every 100 ms, and the last)
+//    storage?: "memory"|"opfs"|"auto",              {type: "done", id, blob, name, bytes, seconds, wasmMemory, part?}
+//    part?: {index, count}}                         {type: "cancelled", id}
+//   {type: "cancel", id}                            {type: "error", id, error: {message, file?, tensor?, where?}}
+//   {type: "read", id, files}    (benchmark)        {type: "read", id, bytes, seconds}
+//   {type: "memory", id}                            {type: "memory", id, wasmMemory}
+//
+// Model names in a recipe are the names of the files sent with it. A split merge: send
+// the same merge with part {index: i, count: k} to k workers and join the results in
+// index order, new Blob([blob0, blob1, ...]): the bytes are those of one worker's merge.
+"use strict";
+importScripts("wasm_exec.js");
+
+self.ladleQueue = [];
+self.onmessage = (e) => { self.ladleQueue.push(e); };
+
+let memory = null;
+// The size of the engine's WebAssembly memory, in bytes: Go reports it in progress and
+// done messages (the tab's JS heap size does not include it).
+self.ladleWasmMemory = () => (memory ? memory.buffer.byteLength : 0);
+
+(async () => {
+  const go = new Go();
+  let result;
+  try {
+    result = await WebAssembly.instantiateStreaming(fetch("engine.wasm"), go.importObject);
+  } catch (err) {
+    self.postMessage({type: "error", error: {message: "the merge engine could not start: " + err}});
+    return;
+  }
+  memory = result.instance.exports.mem;
+  await go.run(result.instance);
+  self.postMessage({type: "error", error: {message: "the merge engine stopped"}});
+})();

@@ -1,0 +1,160 @@
+// enginetest.js: helpers the browser tests and the benchmark call through DevTools
+// (window.ladleTest). It talks to engine workers exactly as the playground does: File
+// objects from an <input type=file>, messages of the protocol of ladle/ui/engine.
+"use strict";
+
+const T = {
+  workers: [],
+  nextId: 1,
+  pending: new Map(), // id → {resolve, messages, progress, maxWasm}
+  lastBlob: null,
+  log: [],
+
+  // start makes n engine workers and resolves when all are ready.
+  start(n = 1) {
+    const ready = [];
+    while (T.workers.length < n) {
+      const w = new Worker("engine.js");
+      const index = T.workers.length;
+      ready.push(new Promise((resolve, reject) => {
+        w.onmessage = (e) => {
+          const m = e.data;
+          if (m.type === "ready") { resolve(m); return; }
+          T.route(index, m);
+        };
+        w.onerror = (e) => reject(new Error("worker error: " + e.message));
+      }));
+      T.workers.push(w);
+    }
+    return Promise.all(ready).then(() => T.workers.length);
+  },
+
+  route(worker, m) {
+    T.log.push({worker, type: m.type, id: m.id});
+    const p = T.pending.get(m.id);
+    if (!p) return;
+    if (m.wasmMemory) p.maxWasm = Math.max(p.maxWasm, m.wasmMemory);
+    if (m.type === "progress") { p.progress.push(m); return; }
+    T.pending.delete(m.id);
+    m.progressCount = p.progress.length;
+    m.lastProgress = p.progress[p.progress.length - 1] || null;
+    m.maxWasm = p.maxWasm;
+    p.resolve(m);
+  },
+
+  // request posts one request to a worker and resolves with its final message.
+  request(msg, worker = 0) {
+    const id = msg.id || String(T.nextId++);
+    msg.id = id;
+    return new Promise((resolve) => {
+      T.pending.set(id, {resolve, progress: [], maxWasm: 0});
+      T.workers[worker].postMessage(msg);
+    });
+  },
+
+  files() { return Array.from(document.getElementById("files").files); },
+
+  // summary keeps the result Blob in lastBlob and returns what JSON can carry.
+  summary(m) {
+    const out = Object.assign({}, m);
+    if (m.blob) {
+      T.lastBlob = m.blob;
+      out.blobSize = m.blob.size;
+      out.blobType = m.blob.type;
+      delete out.blob;
+    }
+    return out;
+  },
+
+  methods() { return T.request({type: "methods"}); },
+  inspect(files) { return T.request({type: "inspect", files: files || T.files()}); },
+
+  async merge(recipe, extra) {
+    const m = await T.request(Object.assign({type: "merge", recipe, files: T.files()}, extra || {}));
+    return T.summary(m);
+  },
+
+  // mergeSplit runs one merge as `count` parts on `count` workers and stitches them.
+  async mergeSplit(recipe, count, extra) {
+    await T.start(count);
+    const started = performance.now();
+    const files = T.files();
+    const parts = await Promise.all(Array.from({length: count}, (_, i) =>
+      T.request(Object.assign({type: "merge", recipe, files, part: {index: i, count}}, extra || {}), i)));
+    const failed = parts.find((m) => m.type !== "done");
+    if (failed) return T.summary(failed);
+    const blob = new Blob(parts.map((m) => m.blob), {type: "application/octet-stream"});
+    return T.summary({type: "done", blob, bytes: blob.size, seconds: (performance.now() - started) / 1000,
+      parts: count, maxWasm: Math.max(...parts.map((m) => m.maxWasm || 0))});
+  },
+
+  // mergeAndCancel starts a merge and cancels it at its first progress message (or
+  // after ms milliseconds).
+  mergeAndCancel(recipe, ms) {
+    const id = String(T.nextId++);
+    const result = T.request({type: "merge", id, recipe, files: T.files()});
+    const cancel = () => T.workers[0].postMessage({type: "cancel", id});
+    if (ms) {
+      setTimeout(cancel, ms);
+    } else {
+      const p = T.pending.get(id);
+      const push = p.progress.push.bind(p.progress);
+      let sent = false;
+      p.progress.push = (m) => { if (!sent) { sent = true; cancel(); } return push(m); };
+    }
+    return result.then(T.summary);
+  },
+
+  read(files) { return T.request({type: "read", files: files || T.files()}); },
+
+  async blobBase64() {
+    const bytes = new Uint8Array(await T.lastBlob.arrayBuffer());
+    let s = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(s);
+  },
+
+  async blobSHA256() {
+    const digest = await crypto.subtle.digest("SHA-256", await T.lastBlob.arrayBuffer());
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  },
+
+  // The responsiveness probe: timer and frame gaps on the page thread, and how long
+  // clicks on #ping wait before their handler runs.
+  probe: null,
+  startProbe() {
+    const p = T.probe = {maxTimerGap: 0, maxFrameGap: 0, frames: 0, ticks: 0, clicks: [], running: true};
+    let lastTick = performance.now();
+    p.timer = setInterval(() => {
+      const now = performance.now();
+      p.maxTimerGap = Math.max(p.maxTimerGap, now - lastTick);
+      lastTick = now;
+      p.ticks++;
+    }, 10);
+    let lastFrame = null;
+    const frame = (ts) => {
+      if (!p.running) return;
+      if (lastFrame !== null) p.maxFrameGap = Math.max(p.maxFrameGap, ts - lastFrame);
+      lastFrame = ts;
+      p.frames++;
+      requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+    return true;
+  },
+  stopProbe() {
+    const p = T.probe;
+    p.running = false;
+    clearInterval(p.timer);
+    return {maxTimerGap: p.maxTimerGap, maxFrameGap: p.maxFrameGap, frames: p.frames, ticks: p.ticks, clicks: p.clicks};
+  },
+};
+
+document.getElementById("ping").addEventListener("click", (e) => {
+  if (T.probe) T.probe.clicks.push(performance.now() - e.timeStamp);
+  document.getElementById("log").textContent = "pong " + (T.probe ? T.probe.clicks.length : 0);
+});
+
+window.ladleTest = T;

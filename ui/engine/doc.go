@@ -1,0 +1,73 @@
+// Package engine is the portable half of the playground's engine worker: the typed
+// messages that the page and a Web Worker exchange, and the handling of each request
+// (inspect, merge, cancel, ...) over files given as io.ReaderAt. It imports no
+// syscall/js, so `go test` covers it natively; ladle/wasm/engine is a thin js&&wasm
+// layer that turns postMessage data into a Request, File objects into Files
+// (jsutil.BlobReaderAt) and Messages back into JS objects, with the result Blob.
+//
+// # Protocol
+//
+// The page creates the worker with `new Worker("engine.js")`; engine.js loads
+// wasm_exec.js and engine.wasm. Every message is a plain object with a string `type`.
+// Request ids are strings chosen by the page; every answer to a request carries its id.
+// Requests may overlap (the worker handles each on its own goroutine), but a worker has
+// one thread: for parallel merges, use several workers (see Splitting below).
+//
+// Page → worker:
+//
+//	{type: "methods", id?}
+//	{type: "inspect", id, files: [File]}
+//	{type: "merge", id, recipe: "YAML text", files: [File], seed?: number|string,
+//	 threads?: number, output?: number, name?: "out.safetensors",
+//	 part?: {index: number, count: number}, storage?: "memory"|"opfs"|"auto"}
+//	{type: "cancel", id}            // id of the request to cancel
+//	{type: "read", id, files: [File]}   // benchmark: read every tensor, compute nothing
+//	{type: "memory", id?}
+//
+// Worker → page:
+//
+//	{type: "ready", wasmMemory}                 // once, when the engine can take requests
+//	{type: "methods", id, methods: [MethodInfo]} // merge.Describe(), as `ladle methods --json`
+//	{type: "inspected", id, models: [{name, format, metadata: {k: v},
+//	   tensors: [{name, dtype, shape}], parameters, bytes}]}
+//	{type: "progress", id, tensorsDone, tensorsTotal, bytesDone, bytesTotal, tensor, wasmMemory}
+//	{type: "done", id, blob: Blob, name, bytes, seconds, wasmMemory, part?}
+//	{type: "error", id, error: {message, file?, tensor?, where?}}
+//	{type: "cancelled", id}
+//	{type: "read", id, bytes, seconds}
+//	{type: "memory", id, wasmMemory}
+//
+// Rules the worker keeps:
+//
+//   - Model names in a recipe are the names of the files sent with the request (a lab's
+//     files are sent as File objects too, fetched from the page's own origin). A name
+//     with folders ("models/a.safetensors") matches a file by its last element when no
+//     file has the full name.
+//   - Files are read by ranges (Blob.slice), never whole; nothing goes to the network.
+//   - Progress is sent at most every 100 ms, and always for the last tensor.
+//   - Every request ends in exactly one of: methods, inspected, done, error,
+//     cancelled, read, memory. An error names the file and the tensor when one is at
+//     fault (ckpt.FormatError, ckpt.UnsupportedError, ckpt.NotFoundError, plan.Error),
+//     and where in the recipe (`where`) when the recipe is at fault. A panic inside the
+//     core becomes an error message; the worker keeps serving.
+//   - Cancel stops a merge between tensors and between chunks of a tensor; the answer is
+//     "cancelled" and no result is produced. Cancelling an id that is not running does
+//     nothing.
+//   - The result Blob is complete when "done" arrives; a failed or cancelled merge's
+//     partial output is dropped, so nothing half-written can be downloaded.
+//
+// # Splitting a merge over several workers
+//
+// A merge request with part {index: i, count: k} produces the i-th of k consecutive
+// byte ranges of the merged file: part 0 holds the safetensors header and the data of
+// the first tensors, part i the data of the i-th group of tensors. Every worker computes
+// the same grouping (SplitTensors: contiguous groups of output tensors balanced by
+// bytes), so the page sends the same request with i = 0..k-1 to k workers (k from
+// navigator.hardwareConcurrency) and stitches the parts in index order:
+// new Blob([part0, part1, ...]). The result is byte for byte the file one worker writes.
+// A worker skips the reading and merging of the tensors outside its group (they are
+// presented to the planner as empty integer tensors, so layer positions, parameter
+// gradients and per-tensor seeds are unchanged). Merges that need the whole model at
+// once (trim_scope: model, rws_*) cannot be split; a part request for them fails with
+// an error whose `where` is "part", and the page then runs the merge on one worker.
+package engine
