@@ -1,0 +1,109 @@
+package eval
+
+import (
+	"fmt"
+	"math"
+
+	"ladle/core/nn"
+)
+
+// DefaultBatch is the batch size Evaluate uses when given 0.
+const DefaultBatch = 1024
+
+// Result is a model's score on a dataset.
+type Result struct {
+	// Accuracy is the fraction of samples whose largest output is at the label
+	// (ties go to the lower class index).
+	Accuracy float64 `json:"accuracy"`
+	// Loss is the mean negative log-likelihood of the labels; see Evaluate.
+	Loss float64 `json:"loss"`
+	// N is the number of samples.
+	N int `json:"n"`
+	// Correct is the number of samples classified right.
+	Correct int `json:"-"`
+}
+
+// Evaluate runs the model over the dataset, batch samples at a time (0 means
+// DefaultBatch), and returns its accuracy and mean loss.
+//
+// The loss is the negative log-likelihood of the label, read according to what the
+// model's last layer makes of its output (nn.Model.OutputKind): after log_softmax the
+// output is used directly (PyTorch's nll_loss); after softmax its log is taken (a
+// probability that underflowed to 0 counts as 2⁻¹⁴⁹); anything else is logits, and
+// log_softmax is applied first (PyTorch's cross_entropy). It is summed in float64 in
+// sample order, so the result does not depend on the batch size or the threads.
+//
+// Errors: a sample that does not have the model's input size, a label outside the
+// model's outputs, and an output that is not finite (NaN or ±Inf) for some sample.
+func Evaluate(m *nn.Model, d *Dataset, batch int) (Result, error) {
+	if err := Compatible(m, d); err != nil {
+		return Result{}, err
+	}
+	classes := m.OutputSize()
+	for i, y := range d.Labels {
+		if y >= classes {
+			return Result{}, fmt.Errorf("%s: label y[%d] = %d, but the model has only %d outputs (classes 0 to %d)", d.name(), i, y, classes, classes-1)
+		}
+	}
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	kind := m.OutputKind()
+	var (
+		xb, out []float32
+		loss    float64
+		correct int
+	)
+	for lo := 0; lo < d.Len(); lo += batch {
+		hi := min(lo+batch, d.Len())
+		xb = d.Batch(xb, lo, hi)
+		if cap(out) < (hi-lo)*classes {
+			out = make([]float32, (hi-lo)*classes)
+		}
+		out = out[:(hi-lo)*classes]
+		if err := m.ForwardInto(out, xb, hi-lo); err != nil {
+			return Result{}, err
+		}
+		for i := range hi - lo {
+			row := out[i*classes : (i+1)*classes]
+			y := d.Labels[lo+i]
+			if argmax(row) == y {
+				correct++
+			}
+			l := nn.NLL(row, y, kind)
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				return Result{}, fmt.Errorf("%s: sample %d: the model's output is not finite (%v); its weights or inputs hold NaN or Inf, or overflow", d.name(), lo+i, row)
+			}
+			loss += l
+		}
+	}
+	n := d.Len()
+	return Result{Accuracy: float64(correct) / float64(n), Loss: loss / float64(n), N: n, Correct: correct}, nil
+}
+
+// Compatible checks that the model can be evaluated on the dataset: one output per
+// class, and samples with as many values as the model's input (the shapes may
+// differ, as a [28, 28] image fits a [1, 28, 28] input).
+func Compatible(m *nn.Model, d *Dataset) error {
+	if d.Len() == 0 {
+		return fmt.Errorf("%s: no samples", d.name())
+	}
+	if len(m.OutputShape()) != 1 {
+		return fmt.Errorf("the model's output has shape %v per sample; evaluation needs one score per class (end with a linear layer, or flatten)", m.OutputShape())
+	}
+	if d.Features() != m.InputSize() {
+		return fmt.Errorf("%s: samples have shape %v (%d values), but the model's input_shape %v takes %d", d.name(), d.Shape, d.Features(), m.InputShape(), m.InputSize())
+	}
+	return nil
+}
+
+// argmax is the index of the largest value, the first one on ties; NaN never wins.
+func argmax(row []float32) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] || row[best] != row[best] {
+			best = j
+		}
+	}
+	return best
+}

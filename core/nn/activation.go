@@ -1,0 +1,88 @@
+package nn
+
+import "math"
+
+// activation is an element-wise function: relu, gelu (the exact erf form, PyTorch's
+// default), tanh or sigmoid.
+type activation struct {
+	layerBase
+	op string
+}
+
+func newActivation(op string, in []int) *activation {
+	return &activation{layerBase: layerBase{out: in}, op: op}
+}
+
+func (*activation) inPlace() {}
+
+func (l *activation) forward(dst, src []float32, n int, s *scratch) {
+	src, dst = src[:n*l.inN], dst[:n*l.inN]
+	switch l.op {
+	case OpReLU:
+		for i, v := range src {
+			if v > 0 || v != v { // NaN passes through, as in PyTorch
+				dst[i] = v
+			} else {
+				dst[i] = 0
+			}
+		}
+	case OpGELU:
+		for i, v := range src {
+			x := float64(v)
+			dst[i] = float32(0.5 * x * (1 + math.Erf(x/math.Sqrt2)))
+		}
+	case OpTanh:
+		for i, v := range src {
+			dst[i] = float32(math.Tanh(float64(v)))
+		}
+	case OpSigmoid:
+		for i, v := range src {
+			dst[i] = float32(sigmoid(float64(v)))
+		}
+	}
+}
+
+func sigmoid(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x) // no overflow for very negative x
+	return e / (1 + e)
+}
+
+// invSqrt2Pi is 1/√(2π), the standard normal density's constant.
+const invSqrt2Pi = 0.3989422804014327
+
+func (l *activation) backward(c *backCtx) {
+	if c.dsrc == nil {
+		return
+	}
+	c.parallel(c.n*l.inN, 4096, func(_, lo, hi int) {
+		x, y, dy, dx := c.src[lo:hi], c.dst[lo:hi], c.ddst[lo:hi], c.dsrc[lo:hi]
+		switch l.op {
+		case OpReLU:
+			for i, v := range x {
+				if v > 0 {
+					dx[i] = dy[i]
+				} else {
+					dx[i] = 0
+				}
+			}
+		case OpGELU: // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+			for i, v := range x {
+				t := float64(v)
+				cdf := 0.5 * (1 + math.Erf(t/math.Sqrt2))
+				pdf := invSqrt2Pi * math.Exp(-0.5*t*t)
+				dx[i] = float32(float64(dy[i]) * (cdf + t*pdf))
+			}
+		case OpTanh:
+			for i, v := range y {
+				dx[i] = float32(float64(dy[i]) * (1 - float64(v)*float64(v)))
+			}
+		case OpSigmoid:
+			for i, v := range y {
+				dx[i] = float32(float64(dy[i]) * float64(v) * (1 - float64(v)))
+			}
+		}
+	})
+}

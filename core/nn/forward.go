@@ -1,0 +1,151 @@
+package nn
+
+import "fmt"
+
+// inferChunk is how many samples one goroutine pushes through the whole network at
+// a time. Convolutions go sample by sample anyway; a linear layer reads its whole
+// weight matrix once per chunk, so the chunk amortises that over 16 samples.
+const inferChunk = 16
+
+// workspace is one goroutine's buffers for Forward: two activation buffers it
+// alternates between, layer after layer, and the layers' scratch.
+type workspace struct {
+	a, b []float32
+	s    scratch
+}
+
+// Forward runs the model in eval mode on batch samples of raw input x (batch ×
+// InputSize values, before input_scale and normalize) and returns the final layer's
+// output (batch × OutputSize values).
+func (m *Model) Forward(x []float32, batch int) ([]float32, error) {
+	out := make([]float32, batch*m.outSize)
+	if err := m.ForwardInto(out, x, batch); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ForwardInto is Forward writing into dst (batch × OutputSize values).
+//
+// Samples are independent in eval mode, so the batch is cut into chunks that
+// goroutines take in turn, each running every layer on its chunk with its own
+// buffers (kept for the next call). A sample's output does not depend on the batch
+// it came in, nor on the number of goroutines.
+func (m *Model) ForwardInto(dst, x []float32, batch int) error {
+	if err := m.checkBatch(x, batch); err != nil {
+		return err
+	}
+	if len(dst) != batch*m.outSize {
+		return fmt.Errorf("nn: output buffer holds %d values, want %d (batch %d × %d)", len(dst), batch*m.outSize, batch, m.outSize)
+	}
+	workers := m.workers()
+	chunk := min(inferChunk, max((batch+workers-1)/workers, 1))
+	workers = min(workers, (batch+chunk-1)/chunk)
+	wss := m.takeWorkspaces(workers)
+	defer m.giveWorkspaces(wss)
+	prep := m.takePrepared()
+	defer m.givePrepared(prep)
+	for _, ws := range wss {
+		ws.s.prep = prep
+	}
+	parallelFor(batch, chunk, workers, func(w, lo, hi int) {
+		m.forwardChunk(wss[w], dst[lo*m.outSize:hi*m.outSize], x[lo*m.inSize:hi*m.inSize], hi-lo)
+	})
+	return nil
+}
+
+func (m *Model) checkBatch(x []float32, batch int) error {
+	if batch < 0 {
+		return fmt.Errorf("nn: negative batch %d", batch)
+	}
+	if len(x) != batch*m.inSize {
+		return fmt.Errorf("nn: input holds %d values, want %d (batch %d × %d for input shape %s)", len(x), batch*m.inSize, batch, m.inSize, shapeString(m.inShape))
+	}
+	return nil
+}
+
+func (m *Model) forwardChunk(ws *workspace, dst, x []float32, n int) {
+	cur, next := grow(&ws.a, n*m.maxAct), grow(&ws.b, n*m.maxAct)
+	m.preprocess(cur[:n*m.inSize], x)
+	for _, st := range m.steps {
+		l, b := st.layer, st.layer.base()
+		switch _, inPlace := l.(inPlacer); {
+		case st.relu:
+			l.(reluFuser).forwardReLU(next[:n*b.outN], cur[:n*b.inN], n, &ws.s)
+			cur, next = next, cur
+		case inPlace:
+			l.forward(cur[:n*b.outN], cur[:n*b.inN], n, &ws.s)
+		default:
+			l.forward(next[:n*b.outN], cur[:n*b.inN], n, &ws.s)
+			cur, next = next, cur
+		}
+	}
+	copy(dst, cur[:n*m.outSize])
+}
+
+// step is one layer of an inference pass.
+type step struct {
+	layer layer
+	relu  bool // the relu that follows is fused into this layer
+}
+
+// reluFuser is a layer that can apply a following relu in its own output loop,
+// saving a pass over the activations.
+type reluFuser interface {
+	forwardReLU(dst, src []float32, n int, s *scratch)
+}
+
+// inferenceSteps drops the identities and fuses each relu into the layer before it
+// when that layer can take it.
+func inferenceSteps(layers []layer) []step {
+	var out []step
+	for i := 0; i < len(layers); i++ {
+		l := layers[i]
+		if isIdentity(l) {
+			continue
+		}
+		st := step{layer: l}
+		if _, ok := l.(reluFuser); ok && i+1 < len(layers) {
+			if a, ok := layers[i+1].(*activation); ok && a.op == OpReLU {
+				st.relu = true
+				i++
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// preprocess applies input_scale and normalize: dst = x·scale[c] + shift[c].
+func (m *Model) preprocess(dst, x []float32) {
+	ch, inner := len(m.scale), m.chInner
+	for i := 0; i < len(x); i += m.inSize {
+		for c := range ch {
+			k, t := m.scale[c], m.shift[c]
+			xs, ds := x[i+c*inner:i+(c+1)*inner], dst[i+c*inner:i+(c+1)*inner]
+			for j, v := range xs {
+				ds[j] = v*k + t
+			}
+		}
+	}
+}
+
+func (m *Model) takeWorkspaces(n int) []*workspace {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*workspace, n)
+	for i := range out {
+		if k := len(m.free); k > 0 {
+			out[i], m.free = m.free[k-1], m.free[:k-1]
+		} else {
+			out[i] = &workspace{}
+		}
+	}
+	return out
+}
+
+func (m *Model) giveWorkspaces(wss []*workspace) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.free = append(m.free, wss...)
+}
