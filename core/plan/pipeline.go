@@ -8,10 +8,13 @@ import (
 	"ladle/core/merge"
 )
 
-// bufSet holds the float32 buffers one tensor's inputs are read into. The pipeline
-// owns two, so that the next tensor is read while the current one is merged: peak
-// memory is then about (2 x inputs + 1) x the largest tensor, the price of keeping
-// the disk and the cores busy at once.
+// bufSet holds the float32 buffers one tensor's inputs are read into. With float32
+// inputs the pipeline owns two, so that the next tensor is read while the current one
+// is merged: peak memory is then about (2 x inputs + 1) x the largest tensor, the price
+// of keeping the disk and the cores busy at once. Narrower inputs (F16, BF16, F8) are
+// widened to float32, which already doubles their size in memory, so they get one set
+// and no read-ahead: memory stays within 3 x (inputs + 1) x the largest tensor either
+// way.
 type bufSet struct {
 	inputs [][]float32
 	fisher [][]float32
@@ -34,7 +37,9 @@ func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, 
 	defer cancel()
 	free := make(chan *bufSet, 2)
 	free <- &bufSet{}
-	free <- &bufSet{}
+	if x.plan.allInputsWide() {
+		free <- &bufSet{}
+	}
 	ready := make(chan prepared, 1)
 	reader.Add(1)
 	go func() {
@@ -77,4 +82,17 @@ func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, 
 		x.report(item.t.Name)
 	}
 	return x.ctx.Err()
+}
+
+// allInputsWide reports whether every merged input tensor is stored with 4 or more
+// bytes per element, so that read-ahead keeps memory within its bound.
+func (p *Plan) allInputsWide() bool {
+	for _, t := range p.merged {
+		for _, src := range p.readers(t.Name) {
+			if info, ok := p.lookup(src, t.Name); ok && info.DType.Size() < 4 {
+				return false
+			}
+		}
+	}
+	return true
 }
