@@ -81,6 +81,15 @@ func runMerge(ctx *cmdContext, args []string) error {
 
 	runCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// Whole-model steps (alignment, greedy soup selection) run before the metadata is
+	// written, so that it records them.
+	if err := p.Preprocess(runCtx, opts); err != nil {
+		if runCtx.Err() != nil {
+			return fmt.Errorf("interrupted; nothing was written")
+		}
+		return fmt.Errorf("%s: %w", recipePath, err)
+	}
+	reportWholeModelSteps(ctx.stdout, p, r)
 	for v := 0; v < p.Outputs(); v++ {
 		dest := outputPath(*out, p.OutputLabel(v))
 		opts.Output = v
@@ -250,3 +259,36 @@ func (b *progressBar) finish() {
 }
 
 func (b *progressBar) abandon() { b.finish() }
+
+// reportWholeModelSteps prints what the alignment and greedy soup steps found.
+func reportWholeModelSteps(w io.Writer, p *plan.Plan, r *recipe.Recipe) {
+	for _, a := range p.AlignReports() {
+		fmt.Fprintf(w, "aligned %s to %s:\n", a.Model, p.AlignReference())
+		printAlignReport(w, a.Report, "  ")
+	}
+	g := p.GreedyResult()
+	if g == nil {
+		return
+	}
+	rule := "≥"
+	if v, ok := r.Param("strict", -1, "", 0); ok && v == true {
+		rule = "> (strict)"
+	}
+	where := r.Ladle.Eval.Data
+	if r.Ladle.Eval.Split != "" {
+		where += ", split " + r.Ladle.Eval.Split
+	}
+	fmt.Fprintf(w, "greedy soup on %s (keep a model when the candidate's accuracy is %s the soup's):\n", where, rule)
+	for i, s := range g.Steps {
+		verdict := "not kept"
+		if s.Kept {
+			verdict = "kept"
+		}
+		what := "soup + model"
+		if i == 0 {
+			what, verdict = "best model", "start"
+		}
+		fmt.Fprintf(w, "  %d. %-30s %s accuracy %.4f  %s\n", i+1, s.Model, what, s.Accuracy, verdict)
+	}
+	fmt.Fprintf(w, "ingredients (%d): %s; soup accuracy %.4f\n", len(g.Ingredients), strings.Join(g.Ingredients, ", "), g.Accuracy)
+}

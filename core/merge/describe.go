@@ -7,6 +7,7 @@ type MethodInfo struct {
 	Summary   string      `json:"summary"`
 	Paper     string      `json:"paper"`
 	NeedsBase bool        `json:"needs_base"`
+	NeedsEval bool        `json:"needs_eval,omitempty"`
 	MinModels int         `json:"min_models"`
 	MaxModels int         `json:"max_models,omitempty"`
 	Random    bool        `json:"random,omitempty"`
@@ -41,7 +42,7 @@ func Describe() []MethodInfo {
 
 // Info describes one method as data.
 func (m *Method) Info() MethodInfo {
-	info := MethodInfo{Name: m.Name, Summary: m.Summary, Paper: m.Paper, NeedsBase: m.NeedsBase,
+	info := MethodInfo{Name: m.Name, Summary: m.Summary, Paper: m.Paper, NeedsBase: m.NeedsBase, NeedsEval: m.NeedsEval,
 		MinModels: m.MinModels, MaxModels: m.MaxModels, Random: m.Random, Roles: m.Roles, Params: []ParamInfo{}}
 	for _, p := range m.Params {
 		info.Params = append(info.Params, paramInfo(p))

@@ -70,6 +70,10 @@
 //     = checkpoint order), then pass Cuts[i] = g.Cut(pos) for each tensor. The model's
 //     density must be one value for the whole model.
 //   - fisher: load each model's `fisher:` checkpoint and pass the tensor in Fisher[i].
+//   - greedy_soup (NeedsEval): before streaming, run the greedy selection on whole
+//     models with the recipe's evaluator (eval.GreedySoup), then merge only the chosen
+//     ingredients, in the order they joined the soup (best first); integer tensors
+//     come from the best model.
 //   - rws_extract: run it only on the tensors RWSLayers selects (Base = θ_pre, Models =
 //     [θ_clean, θ_robust], once per corruption). With `quantize` of at most 256 levels,
 //     give it a Quant: store Quant.Codes as a U8 tensor with Quant.Min/Max/Levels

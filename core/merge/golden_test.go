@@ -51,6 +51,7 @@ var goldenHashes = map[string]uint64{
 	"della":            0x51f7a3dc5c785b70,
 	"della_linear":     0x3871e12b57860e10,
 	"fisher":           0xf4081d2591293188,
+	"greedy_soup":      0x9263b6944dd0e8ec, // the uniform average of the chosen models: linear's bits
 	"linear":           0x9263b6944dd0e8ec,
 	"model_stock":      0xfcfcd2c6fb2e738d,
 	"nearswap":         0x38610d8abbb31c83,

@@ -76,6 +76,11 @@ type Method struct {
 	// Random: the method draws from the counter-based RNG, so Job.Seed and
 	// Job.ModelIDs matter.
 	Random bool
+	// NeedsEval: the method evaluates candidate merges (greedy_soup), so the recipe
+	// must give an evaluator, `ladle: {eval: {arch, data, split}}`, and the executor
+	// holds whole models in memory to choose which models to merge. Merge itself then
+	// sees only the chosen models.
+	NeedsEval bool
 	// Roles names the models by position when they have fixed roles (wise_ft:
 	// zeroshot, finetuned); for the UI and error messages.
 	Roles []string
@@ -108,7 +113,7 @@ func register(ms ...*Method) {
 func init() {
 	register(linearMethod, wiseFTMethod)
 	register(gtaMethods()...)
-	register(modelStockMethod, slerpMethod, nearswapMethod, fisherMethod)
+	register(modelStockMethod, slerpMethod, nearswapMethod, fisherMethod, greedySoupMethod)
 	register(rwsExtractMethod, rwsPatchMethod, rwsRemoveMethod)
 }
 

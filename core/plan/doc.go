@@ -19,6 +19,14 @@
 //   - Integer and bool tensors are copied from the base (or first) model byte for byte.
 //   - Output order is the base's (or first model's) tensor order; floating-point tensors
 //     take out_dtype, else their dtype in the base.
+//   - Whole-model steps are the exception to streaming, for the small models an
+//     evaluator can run: greedy_soup (Method.NeedsEval; ladle.eval gives the arch
+//     and the held-out data, checked by Prepare before any tensor is read) scores
+//     whole models to choose its ingredients, and the alignment step (SetAlign, the
+//     recipe's `ladle: {align: true}`) permutes every model to the reference with
+//     eval.Align and substitutes in-memory copies. Preprocess runs both before the
+//     streaming merge (Execute runs it when the caller did not); the output is then
+//     streamed as usual, and Metadata records what the steps found.
 //   - Cancellation through the context is honoured between tensors and between chunks;
 //     a cancelled or failed Execute returns an error and the caller discards the sink
 //     (native: the temporary file is removed).

@@ -52,7 +52,10 @@ func (p *Plan) OutputTensors() []ckpt.Info {
 
 // Metadata is the merged checkpoint's __metadata__: the normalised recipe (with the
 // seed actually used, and this output's value of a list-valued parameter), the
-// architecture spec when the reference model carries one, and "format": "pt".
+// architecture spec when the reference model carries one, and "format": "pt". After
+// Preprocess it also records what the whole-model steps found: "ladle.greedy_soup"
+// (the steps, accuracies and ingredients, JSON) and "ladle.align" (per model, the
+// sweeps and the distances to the reference before and after, JSON).
 func (p *Plan) Metadata(opts Options) map[string]string {
 	r := *p.Recipe
 	r.Ladle.Seed, r.Ladle.SeedSet = p.Recipe.Ladle.Seed, p.Recipe.Ladle.SeedSet
@@ -73,6 +76,7 @@ func (p *Plan) Metadata(opts Options) map[string]string {
 	if arch, ok := p.ref.Metadata()["ladle.arch"]; ok {
 		md["ladle.arch"] = arch
 	}
+	p.wholeModelMetadata(md)
 	if p.rws != nil {
 		for k, v := range p.rws.metadata {
 			md[k] = v
@@ -121,6 +125,9 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 	}
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
+	}
+	if err := p.Preprocess(ctx, opts); err != nil {
+		return err
 	}
 	seed := p.seed
 	if opts.SeedSet {
@@ -199,6 +206,11 @@ func (x *executor) report(name string) {
 // copyTensor passes a tensor through from the reference model unchanged.
 func (x *executor) copyTensor(t ckpt.Info) error {
 	src := x.plan.ref
+	if c := x.plan.copyFrom; c != nil {
+		if info, ok := x.plan.lookup(c, t.Name); ok && info.DType == t.DType {
+			src = c
+		}
+	}
 	r, err := src.Tensor(t.Name)
 	if err != nil {
 		return err

@@ -7,7 +7,9 @@ import (
 
 	"ladle/core/ckpt"
 	"ladle/core/dtype"
+	"ladle/core/eval"
 	"ladle/core/merge"
+	"ladle/core/nn"
 	"ladle/core/recipe"
 )
 
@@ -37,6 +39,19 @@ type Plan struct {
 	opened    []ckpt.Source // everything to close
 	index     map[ckpt.Source]map[string]ckpt.Info
 	rws       *rwsPlan
+
+	// Whole-model steps (evaluate.go, align.go).
+	read      ReadFile    // reads ladle.eval.arch
+	arch      *nn.Arch    // the evaluator's (and alignment's) architecture, once resolved
+	evalData  ckpt.Source // ladle.eval.data
+	align     bool        // SetAlign(true): align every model to ref before merging
+	prepped   bool        // Preprocess has run
+	prepErr   error
+	greedy    *eval.GreedyResult
+	alignRep  []AlignedModel
+	alignRef  string // the recipe path of the model the others were aligned to
+	alignSeed uint64
+	copyFrom  ckpt.Source // where integer tensors come from when not ref (greedy_soup: the best model)
 }
 
 // Error is a problem found while preparing a merge: it names where it is (a recipe key,
@@ -58,21 +73,32 @@ func errorf(where, format string, args ...any) error {
 }
 
 // Prepare checks a recipe against the method registry and its input files, and opens
-// them. It reads the files' headers only.
+// them. It reads the files' headers only (and, for a method that evaluates, the
+// ARCH.json that ladle.eval.arch names, through FileReader(r.Dir)).
 func Prepare(r *recipe.Recipe, open Opener) (p *Plan, err error) {
+	return PrepareWith(r, open, nil)
+}
+
+// PrepareWith is Prepare with a reader for the files a recipe names that are not
+// checkpoints (ladle.eval.arch); nil means FileReader(r.Dir). The browser passes a
+// reader over dropped files.
+func PrepareWith(r *recipe.Recipe, open Opener, read ReadFile) (p *Plan, err error) {
 	m, ok := merge.Lookup(r.MergeMethod)
 	if !ok {
 		return nil, errorf("merge_method", "unknown method %q%s; known methods: %s", r.MergeMethod,
 			recipe.DidYouMean(r.MergeMethod, merge.Names()), strings.Join(merge.Names(), ", "))
 	}
-	p = &Plan{Recipe: r, Method: m, seed: r.Ladle.Seed}
+	if read == nil {
+		read = FileReader(r.Dir)
+	}
+	p = &Plan{Recipe: r, Method: m, seed: r.Ladle.Seed, read: read}
 	defer func() {
 		if err != nil && p != nil {
 			p.Close()
 			p = nil
 		}
 	}()
-	for _, step := range []func() error{p.checkModels, p.checkParams, p.checkOptions, p.checkDTypes,
+	for _, step := range []func() error{p.checkModels, p.checkParams, p.checkOptions, p.checkEval, p.checkDTypes,
 		func() error { return p.openInputs(open) }, p.checkTensors} {
 		if err := step(); err != nil {
 			return p, err
@@ -86,7 +112,17 @@ func Prepare(r *recipe.Recipe, open Opener) (p *Plan, err error) {
 	if err := p.prepareMethodInputs(open); err != nil {
 		return p, err
 	}
+	if m.NeedsEval {
+		if err := p.prepareEval(open); err != nil {
+			return p, err
+		}
+	}
 	p.indexSources()
+	if r.Ladle.Align {
+		if err := p.SetAlign(true); err != nil {
+			return p, err
+		}
+	}
 	return p, nil
 }
 

@@ -123,6 +123,9 @@ func ladleNode(o Options) *yaml.Node {
 	if o.Sparse != "" {
 		add(m, "sparse", scalarNode(o.Sparse))
 	}
+	if o.Align {
+		add(m, "align", scalarNode(true))
+	}
 	if o.Eval != nil {
 		e := mapping()
 		if o.Eval.Arch != "" {

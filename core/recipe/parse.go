@@ -378,7 +378,7 @@ func (p *parser) scalar(n *yaml.Node, path string) (any, error) {
 	return n.Value, nil
 }
 
-var ladleKeys = []string{"seed", "trim_scope", "rescale_mode", "allow_nonfinite", "sparse", "threads", "eval"}
+var ladleKeys = []string{"seed", "trim_scope", "rescale_mode", "allow_nonfinite", "sparse", "threads", "align", "eval"}
 
 // IsLadleKey reports whether name is a setting of the `ladle:` block.
 func IsLadleKey(name string) bool {
@@ -420,6 +420,10 @@ func (p *parser) ladle(n *yaml.Node) (Options, error) {
 			}
 		case "allow_nonfinite":
 			if err = v.Decode(&o.AllowNonFinite); err != nil {
+				err = p.errAt(v, path, "expected true or false, found %q", v.Value)
+			}
+		case "align":
+			if err = v.Decode(&o.Align); err != nil {
 				err = p.errAt(v, path, "expected true or false, found %q", v.Value)
 			}
 		case "threads":

@@ -108,12 +108,12 @@ func TestLadleOptions(t *testing.T) {
 merge_method: dare_ties
 base_model: base.safetensors
 models: [a.safetensors, {model: b.safetensors, parameters: {density: 0.5}}]
-ladle: {seed: 7, trim_scope: model, rescale_mode: l1, allow_nonfinite: true, sparse: require, eval: {arch: arch.json, data: val.safetensors, split: val}}
+ladle: {seed: 7, trim_scope: model, rescale_mode: l1, allow_nonfinite: true, sparse: require, align: true, eval: {arch: arch.json, data: val.safetensors, split: val}}
 `), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Options{Seed: 7, SeedSet: true, TrimScope: "model", RescaleMode: "l1", AllowNonFinite: true, Sparse: "require",
+	want := Options{Seed: 7, SeedSet: true, TrimScope: "model", RescaleMode: "l1", AllowNonFinite: true, Sparse: "require", Align: true,
 		Eval: &EvalOptions{Arch: "arch.json", Data: "val.safetensors", Split: "val"}}
 	if !reflect.DeepEqual(r.Ladle, want) {
 		t.Errorf("options %+v, want %+v", r.Ladle, want)
@@ -134,7 +134,7 @@ base_model: base.safetensors
 models: [a.safetensors, {model: b.safetensors, parameters: {density: 0.5, weight: [{filter: "fc", value: [0.1, 0.9]}]}}]
 out_dtype: bfloat16
 parameters: {lambda: 1.5, quantize: {levels: 16, type: linear}, layers: [conv1, conv2]}
-ladle: {seed: 18446744073709551615, trim_scope: model, eval: {data: val.safetensors}}
+ladle: {seed: 18446744073709551615, trim_scope: model, align: true, eval: {data: val.safetensors}}
 `} {
 		r, err := Parse([]byte(src), "", "")
 		if err != nil {

@@ -37,6 +37,7 @@ type Options struct {
 	AllowNonFinite bool   // let NaN or Inf appear in the output instead of failing
 	Sparse         string // "" or "require": fail when inputs' zero patterns differ
 	Threads        int    // 0: one per core
+	Align          bool   // align every model to the base (or first) before merging (Git Re-Basin)
 	Eval           *EvalOptions
 }
 
