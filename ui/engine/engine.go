@@ -343,6 +343,11 @@ func (e *Engine) merge(ctx context.Context, req Request, files []File) {
 }
 
 func runWhole(ctx context.Context, p *plan.Plan, out io.Writer, opts plan.Options) error {
+	// Whole-model steps (greedy soup selection, alignment) run first, so that the
+	// metadata written in the header records what they chose.
+	if err := p.Preprocess(ctx, opts); err != nil {
+		return err
+	}
 	w, err := safetensors.NewWriter(out, p.OutputTensors(), p.Metadata(opts))
 	if err != nil {
 		return err

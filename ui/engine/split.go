@@ -55,6 +55,10 @@ func Splittable(p *plan.Plan) error {
 		return &partError{msg: fmt.Sprintf("part: %s works on signatures of the whole model and cannot be split over several workers; run it as one request", p.Method.Name)}
 	case p.Recipe.Ladle.TrimScope == merge.TrimModel:
 		return &partError{msg: "part: trim_scope: model trims over the whole model at once and cannot be split over several workers; run it as one request"}
+	case p.Method.NeedsEval:
+		return &partError{msg: fmt.Sprintf("part: %s evaluates whole models and cannot be split over several workers; run it as one request", p.Method.Name)}
+	case p.Aligned():
+		return &partError{msg: "part: align: true permutes whole models and cannot be split over several workers; run it as one request"}
 	}
 	return nil
 }
