@@ -423,9 +423,12 @@ func TestPageStaysResponsiveDuringMerge(t *testing.T) {
 	if d := maxOf(p.Clicks); d > 200 {
 		t.Errorf("a click waited %.0f ms for its handler during the merge", d)
 	}
+	// The round trip adds DevTools and the test's own scheduling on a loaded machine;
+	// the in-page delay above is the 200 ms criterion. A frozen page would still show
+	// here as round trips of seconds.
 	for _, c := range clicks {
-		if c > 200*time.Millisecond {
-			t.Errorf("a click took %v to be handled during the merge", c)
+		if c > time.Second {
+			t.Errorf("a click took %v to come back from the page during the merge", c)
 		}
 	}
 }

@@ -23,8 +23,15 @@ type App struct {
 	// FormHidden is set when the recipe uses something the form cannot show
 	// (filters, objects): the editor's text then rules.
 	FormHidden bool
+	// Typed is set once the recipe text was typed or imported, so that its errors are
+	// shown even before any model is loaded.
+	Typed bool
+	// Notice is an error that belongs to no model and no run (a lab that could not be
+	// loaded, a recipe file that could not be read); "" when there is none.
+	Notice string
 
-	Run Run
+	Run  Run
+	Labs Labs
 }
 
 // New returns the state of a fresh page with the given method registry.
@@ -189,6 +196,7 @@ func (a *App) regenerate() {
 // updates the form; an invalid one is kept as typed, with its error.
 func (a *App) SetRecipeText(text string) {
 	a.RecipeText = text
+	a.Typed = true
 	r, err := recipe.Parse([]byte(text), "recipe", "")
 	if err != nil {
 		a.RecipeErr = err.Error()
@@ -289,6 +297,11 @@ type Run struct {
 	Err      string
 	Result   *Result
 	ID       int // increases with every run, so late messages of an old run are ignored
+	// Workers is how many engine workers share the run (a merge split by tensor).
+	Workers int
+	// Cancelling is set when Cancel was pressed and the workers have not answered yet;
+	// Cancelled once they have.
+	Cancelling, Cancelled bool
 }
 
 // Progress mirrors the engine's progress message.
@@ -342,7 +355,7 @@ func (a *App) OnCancelled(id int, now time.Time) {
 	if id != a.Run.ID {
 		return
 	}
-	a.Run = Run{ID: a.Run.ID, Err: "", Elapsed: now.Sub(a.Run.Started)}
+	a.Run = Run{ID: a.Run.ID, Err: "", Elapsed: now.Sub(a.Run.Started), Progress: a.Run.Progress, Cancelled: true}
 }
 
 // Fraction is how far the run has come, from 0 to 1, by bytes read.
@@ -365,9 +378,17 @@ func (r Run) Status() string {
 	if secs > 0 && p.BytesDone > 0 {
 		rate = fmt.Sprintf(", %.2f GB/s", float64(p.BytesDone)/1e9/secs)
 	}
+	on := ""
+	if r.Workers > 1 {
+		on = fmt.Sprintf(" on %d workers", r.Workers)
+	}
 	switch {
+	case r.Running && r.Cancelling:
+		return "Cancelling the merge…"
 	case r.Running:
-		return fmt.Sprintf("Merging: %d of %d tensors, %s of %s, %.1f s%s", p.TensorsDone, p.TensorsTotal, humanBytes(p.BytesDone), humanBytes(p.BytesTotal), secs, rate)
+		return fmt.Sprintf("Merging%s: %d of %d tensors, %s of %s, %.1f s%s", on, p.TensorsDone, p.TensorsTotal, humanBytes(p.BytesDone), humanBytes(p.BytesTotal), secs, rate)
+	case r.Cancelled:
+		return fmt.Sprintf("Cancelled after %.1f s: nothing was written.", secs)
 	case r.Err != "":
 		return "The merge failed."
 	case r.Result != nil:

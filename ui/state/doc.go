@@ -12,4 +12,11 @@
 //   - Form values are kept as the text a person typed, checked against the parameter's
 //     type and range, so a half-typed number never turns into a silent default.
 //   - Messages shown to people are plain words: what is wrong and what to do.
+//     Errors lists everything the page's error box shows (a failed run, unreadable
+//     files, a notice, a recipe that cannot run); a fresh page has a Hint, no error.
+//
+// Besides the models, form and run, the state holds the bundled labs (Labs: the
+// index, the open lab and its numbers, with the JSON format of public/labs), the
+// geometry of a lab's interpolation chart (CurveChart) and the aggregation of a merge
+// split over several engine workers (Parts, WorkerCount).
 package state

@@ -1,0 +1,461 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"github.com/vugu/vugu"
+
+	"ladle/ui"
+	"ladle/ui/engine"
+	"ladle/ui/state"
+	"ladle/wasm/jsutil"
+)
+
+// progressEvery is the shortest time between two renders of a merge's progress.
+const progressEvery = 80 * time.Millisecond
+
+// maxRecipeFile bounds an imported recipe file: recipes are a few hundred bytes.
+const maxRecipeFile = 1 << 20
+
+// host implements ui.Host. Its ui.Host methods run in event handlers with the render
+// lock held; the goroutines they start take the lock (update) only to change the
+// state, never while they wait for the browser.
+type host struct {
+	env  vugu.EventEnv
+	app  *state.App
+	page *ui.Page
+	pool *pool
+
+	files     map[string]js.Value // loaded file name → its File
+	resultURL string              // object URL of the offered result
+
+	mu  sync.Mutex // guards cur and its fields
+	cur *run
+}
+
+// run is one merge: the requests it has out, so that Cancel can reach them.
+type run struct {
+	id        int
+	reqs      map[string]int // request id → worker
+	cancelled bool           // by the person
+}
+
+func newHost(env vugu.EventEnv, app *state.App) *host {
+	return &host{env: env, app: app, files: map[string]js.Value{}}
+}
+
+// update changes the state under the render lock and renders.
+func (h *host) update(f func()) {
+	h.env.Lock()
+	defer h.env.UnlockRender()
+	f()
+}
+
+// start launches the engine workers, reads the labs index and makes the whole window
+// a drop target.
+func (h *host) start() {
+	cores := 0
+	if hc := js.Global().Get("navigator").Get("hardwareConcurrency"); hc.Type() == js.TypeNumber {
+		cores = hc.Int()
+	}
+	n := state.WorkerCount(cores)
+	h.page.Workers = n
+	h.pool = newPool(n, func(msg string) {
+		h.update(func() { h.app.SetNotice("The merge engine could not start: " + msg + ". Reload the page.") })
+	})
+	go h.loadLabIndex()
+	win := js.Global()
+	win.Call("addEventListener", "dragover", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		args[0].Call("preventDefault")
+		return nil
+	}))
+	win.Call("addEventListener", "drop", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ev := args[0]
+		ev.Call("preventDefault")
+		files := list(ev.Get("dataTransfer").Get("files"))
+		go h.update(func() { h.page.Dragging = false; h.addFiles(files) })
+		return nil
+	}))
+}
+
+// list copies a FileList (or any array-like) into a slice.
+func list(v js.Value) []js.Value {
+	if v.Type() != js.TypeObject {
+		return nil
+	}
+	out := make([]js.Value, v.Length())
+	for i := range out {
+		out[i] = v.Index(i)
+	}
+	return out
+}
+
+func names(files []js.Value) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = str(f.Get("name"))
+	}
+	return out
+}
+
+// --- ui.Host
+
+func (h *host) AddFiles(event vugu.DOMEvent) {
+	target := js.Value(event.JSEventTarget())
+	files := list(target.Get("files"))
+	folder := target.Get("webkitdirectory").Truthy()
+	target.Set("value", "") // choosing the same file again fires change again
+	if folder {
+		keep, notice := ui.FolderFiles(names(files))
+		h.app.SetNotice(notice)
+		var kept []js.Value
+		for _, i := range keep {
+			kept = append(kept, files[i])
+		}
+		files = kept
+	}
+	h.addFiles(files)
+}
+
+func (h *host) DropFiles(event vugu.DOMEvent) {
+	ev := js.Value(event.JSEvent())
+	h.addFiles(list(ev.Get("dataTransfer").Get("files")))
+}
+
+// addFiles inspects files in the workers and adds them as models, in their order.
+// The render lock is held.
+func (h *host) addFiles(files []js.Value) {
+	if len(files) == 0 {
+		return
+	}
+	h.page.Reading += len(files)
+	go func() {
+		models := h.inspect(files)
+		h.update(func() {
+			h.page.Reading -= len(files)
+			for i, m := range models {
+				if m.Error == "" {
+					h.files[m.Name] = files[i]
+				} else {
+					delete(h.files, m.Name)
+				}
+			}
+			h.app.AddModels(models...)
+		})
+	}()
+}
+
+// inspect describes files, one request per file spread over the workers, so that an
+// unreadable file is reported alone.
+func (h *host) inspect(files []js.Value) []state.ModelFile {
+	out := make([]state.ModelFile, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Add(1)
+		_, ch := h.pool.request(i, map[string]any{"type": engine.TypeInspect, "files": []any{f}})
+		go func() {
+			defer wg.Done()
+			name := str(f.Get("name"))
+			size := int64(f.Get("size").Float())
+			for m := range ch {
+				switch str(m.Get("type")) {
+				case engine.TypeInspected:
+					var models []engine.Model
+					raw := js.Global().Get("JSON").Call("stringify", m.Get("models")).String()
+					if err := json.Unmarshal([]byte(raw), &models); err != nil || len(models) != 1 {
+						out[i] = state.ModelFile{Name: name, Size: size, Error: fmt.Sprintf("the engine's description could not be read (%v)", err)}
+						return
+					}
+					md := models[0]
+					mf := state.ModelFile{Name: name, Format: md.Format, Size: size, Metadata: md.Metadata}
+					for _, t := range md.Tensors {
+						mf.Tensors = append(mf.Tensors, state.Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape})
+					}
+					out[i] = mf
+					return
+				case engine.TypeError:
+					out[i] = state.ModelFile{Name: name, Size: size, Error: errorText(m)}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// errorText is an error answer's message.
+func errorText(m js.Value) string {
+	e := m.Get("error")
+	if e.Type() != js.TypeObject {
+		return "the engine failed without saying why"
+	}
+	return str(e.Get("message"))
+}
+
+func (h *host) RemoveModel(name string) {
+	delete(h.files, name)
+	h.app.RemoveModel(name)
+}
+
+func (h *host) ImportRecipe(event vugu.DOMEvent) {
+	target := js.Value(event.JSEventTarget())
+	files := list(target.Get("files"))
+	target.Set("value", "")
+	if len(files) == 0 {
+		return
+	}
+	f := files[0]
+	name := str(f.Get("name"))
+	if f.Get("size").Float() > maxRecipeFile {
+		h.app.SetNotice(fmt.Sprintf("%s is larger than 1 MB, which is not a recipe: choose a YAML or JSON recipe file.", name))
+		return
+	}
+	go func() {
+		text, err := jsutil.Await(f.Call("text"))
+		h.update(func() {
+			if err != nil {
+				h.app.SetNotice(fmt.Sprintf("%s could not be read: %v", name, err))
+				return
+			}
+			h.app.SetNotice("")
+			h.app.SetRecipeText(text.String())
+		})
+	}()
+}
+
+func (h *host) ExportRecipe() {
+	blob := js.Global().Get("Blob").New([]any{h.app.RecipeText}, map[string]any{"type": "application/yaml"})
+	download(blob, "recipe.yaml", 10*time.Second)
+}
+
+// download offers a Blob as a file, through a temporary link, and revokes its URL
+// after keep.
+func download(blob js.Value, name string, keep time.Duration) {
+	url := js.Global().Get("URL").Call("createObjectURL", blob)
+	doc := js.Global().Get("document")
+	a := doc.Call("createElement", "a")
+	a.Set("href", url)
+	a.Set("download", name)
+	a.Set("hidden", true)
+	doc.Get("body").Call("appendChild", a)
+	a.Call("click")
+	a.Call("remove")
+	go func() {
+		time.Sleep(keep)
+		js.Global().Get("URL").Call("revokeObjectURL", url)
+	}()
+}
+
+// revokeResult drops the offered result's object URL.
+func (h *host) revokeResult() {
+	if h.resultURL != "" {
+		js.Global().Get("URL").Call("revokeObjectURL", h.resultURL)
+		h.resultURL = ""
+	}
+}
+
+func (h *host) Run() {
+	if !h.app.CanRun() || h.pool == nil {
+		return
+	}
+	h.revokeResult()
+	id := h.app.StartRun(time.Now())
+	var files []any
+	for _, m := range h.app.Models {
+		if f, ok := h.files[m.Name]; ok && m.Error == "" {
+			files = append(files, f)
+		}
+	}
+	h.app.SetWorkers(id, h.pool.size())
+	r := &run{id: id, reqs: map[string]int{}}
+	h.mu.Lock()
+	h.cur = r
+	h.mu.Unlock()
+	go h.merge(r, h.app.RecipeText, files, h.pool.size())
+}
+
+func (h *host) Cancel() {
+	h.mu.Lock()
+	r := h.cur
+	h.mu.Unlock()
+	if r == nil || r.id != h.app.Run.ID || !h.app.Run.Running {
+		return
+	}
+	h.app.CancelRun(r.id)
+	h.mu.Lock()
+	r.cancelled = true
+	h.mu.Unlock()
+	h.cancelAll(r)
+}
+
+// cancelAll asks every worker to stop the run's requests.
+func (h *host) cancelAll(r *run) {
+	h.mu.Lock()
+	reqs := make(map[string]int, len(r.reqs))
+	for id, w := range r.reqs {
+		reqs[id] = w
+	}
+	h.mu.Unlock()
+	for id, w := range reqs {
+		h.pool.cancel(w, id)
+	}
+}
+
+// outcome is how the requests of one attempt ended.
+type outcome struct {
+	blob      js.Value
+	name      string
+	err       string
+	partOnly  bool // every error was a part request for a merge that cannot be split
+	cancelled bool
+}
+
+// merge runs a merge: split over k workers, or on one when the method cannot be split.
+func (h *host) merge(r *run, recipe string, files []any, k int) {
+	start := time.Now()
+	o := h.attempt(r, recipe, files, k, start)
+	if o.err != "" && o.partOnly && k > 1 && !o.cancelled {
+		h.update(func() { h.app.SetWorkers(r.id, 1) })
+		o = h.attempt(r, recipe, files, 1, start)
+	}
+	h.mu.Lock()
+	cancelled := r.cancelled || o.cancelled
+	h.mu.Unlock()
+	var url js.Value
+	if !cancelled && o.err == "" {
+		url = js.Global().Get("URL").Call("createObjectURL", o.blob)
+	}
+	h.update(func() {
+		now := time.Now()
+		switch {
+		case r.id != h.app.Run.ID:
+			if !url.IsUndefined() {
+				js.Global().Get("URL").Call("revokeObjectURL", url)
+			}
+		case cancelled:
+			h.app.OnCancelled(r.id, now)
+		case o.err != "":
+			h.app.OnError(r.id, o.err, now)
+		default:
+			h.revokeResult()
+			h.resultURL = url.String()
+			h.app.OnDone(r.id, state.Result{Name: o.name, URL: h.resultURL, Bytes: int64(o.blob.Get("size").Float()), Seconds: now.Sub(start).Seconds()}, now)
+		}
+	})
+}
+
+type answer struct {
+	part int
+	msg  js.Value
+}
+
+// attempt sends the merge as k parts (k = 1: one whole request) and waits for all.
+func (h *host) attempt(r *run, recipe string, files []any, k int, start time.Time) outcome {
+	answers := make(chan answer, 256)
+	var wg sync.WaitGroup
+	h.mu.Lock()
+	if r.cancelled {
+		h.mu.Unlock()
+		return outcome{cancelled: true}
+	}
+	for i := 0; i < k; i++ {
+		msg := map[string]any{"type": engine.TypeMerge, "recipe": recipe, "files": files}
+		if k > 1 {
+			msg["part"] = map[string]any{"index": i, "count": k}
+		}
+		id, ch := h.pool.request(i, msg)
+		r.reqs[id] = i
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range ch {
+				if str(m.Get("type")) == engine.TypeProgress {
+					select {
+					case answers <- answer{i, m}:
+					default:
+					}
+					continue
+				}
+				answers <- answer{i, m}
+				return
+			}
+		}()
+	}
+	h.mu.Unlock()
+	parts := state.NewParts(k)
+	blobs := make([]any, k)
+	o := outcome{partOnly: true}
+	var last time.Time
+	for left := k; left > 0; {
+		a := <-answers
+		m := a.msg
+		switch str(m.Get("type")) {
+		case engine.TypeProgress:
+			p := parts.Update(a.part, progress(m))
+			if now := time.Now(); now.Sub(last) >= progressEvery {
+				last = now
+				h.update(func() { h.app.OnProgress(r.id, p, now) })
+			}
+		case engine.TypeDone:
+			left--
+			blobs[a.part] = m.Get("blob")
+			if a.part == 0 {
+				o.name = str(m.Get("name"))
+			}
+			parts.Finish(a.part)
+		case engine.TypeCancelled:
+			left--
+			o.cancelled = true
+		default: // error
+			left--
+			e := m.Get("error")
+			if e.Type() != js.TypeObject || str(e.Get("where")) != "part" {
+				o.partOnly = false
+			}
+			if o.err == "" || (!o.partOnly && str(e.Get("where")) != "part") {
+				o.err = errorText(m)
+			}
+			h.cancelAll(r) // the other parts are of no use now
+		}
+	}
+	wg.Wait()
+	h.mu.Lock()
+	for id := range r.reqs {
+		delete(r.reqs, id)
+	}
+	h.mu.Unlock()
+	if o.err != "" {
+		o.cancelled = false // parts cancelled because another failed: the failure is the news
+		return o
+	}
+	if o.cancelled {
+		return o
+	}
+	if k == 1 {
+		o.blob = blobs[0].(js.Value)
+	} else {
+		o.blob = js.Global().Get("Blob").New(blobs, map[string]any{"type": "application/octet-stream"})
+	}
+	h.update(func() { h.app.OnProgress(r.id, parts.Total(), time.Now()) })
+	return o
+}
+
+// progress reads a progress message.
+func progress(m js.Value) state.Progress {
+	num := func(k string) int64 {
+		v := m.Get(k)
+		if v.Type() != js.TypeNumber {
+			return 0
+		}
+		return int64(v.Float())
+	}
+	return state.Progress{TensorsDone: int(num("tensorsDone")), TensorsTotal: int(num("tensorsTotal")),
+		BytesDone: num("bytesDone"), BytesTotal: num("bytesTotal"), Tensor: str(m.Get("tensor"))}
+}

@@ -1,0 +1,125 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"syscall/js"
+)
+
+// pool is the page's engine workers and the routing of their answers to requests.
+type pool struct {
+	workers []js.Value
+	funcs   []js.Func
+	inbox   chan js.Value // every message of every worker, in arrival order
+
+	mu      sync.Mutex
+	next    int
+	pending map[string]chan js.Value // request id → its messages
+	// onFail is called (from the dispatcher goroutine) when a worker cannot start.
+	onFail func(msg string)
+}
+
+// newPool starts n engine workers. Their messages are routed by one goroutine.
+func newPool(n int, onFail func(string)) *pool {
+	p := &pool{inbox: make(chan js.Value, 4096), pending: map[string]chan js.Value{}, onFail: onFail}
+	worker := js.Global().Get("Worker")
+	for i := 0; i < n; i++ {
+		w := worker.New("engine.js")
+		onmessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
+			p.receive(args[0].Get("data"))
+			return nil
+		})
+		onerror := js.FuncOf(func(_ js.Value, args []js.Value) any {
+			msg := "the engine worker could not start"
+			if len(args) > 0 && args[0].Get("message").Type() == js.TypeString {
+				msg += ": " + args[0].Get("message").String()
+			}
+			p.receive(js.ValueOf(map[string]any{"type": "error", "error": map[string]any{"message": msg}}))
+			return nil
+		})
+		w.Set("onmessage", onmessage)
+		w.Set("onerror", onerror)
+		p.workers = append(p.workers, w)
+		p.funcs = append(p.funcs, onmessage, onerror)
+	}
+	go p.dispatch()
+	return p
+}
+
+func (p *pool) size() int { return len(p.workers) }
+
+// receive runs on the JS event loop: it never blocks.
+func (p *pool) receive(m js.Value) {
+	select {
+	case p.inbox <- m:
+	default:
+		if str(m.Get("type")) == "progress" {
+			return // a later progress message says more
+		}
+		go func() { p.inbox <- m }()
+	}
+}
+
+func (p *pool) dispatch() {
+	failed := false
+	for m := range p.inbox {
+		typ, id := str(m.Get("type")), str(m.Get("id"))
+		if id == "" {
+			if typ == "error" && !failed {
+				failed = true
+				p.onFail(str(m.Get("error").Get("message")))
+			}
+			continue
+		}
+		final := typ != "progress"
+		p.mu.Lock()
+		ch := p.pending[id]
+		if final {
+			delete(p.pending, id)
+		}
+		p.mu.Unlock()
+		if ch == nil {
+			continue
+		}
+		if final {
+			ch <- m // the request's goroutine reads until the final message
+			continue
+		}
+		select {
+		case ch <- m:
+		default: // the request is behind: it gets the next one
+		}
+	}
+}
+
+// request posts msg (a map for js.ValueOf) to worker w with a fresh id, and returns
+// the id and the channel of the answers: progress messages, then one final message.
+func (p *pool) request(w int, msg map[string]any) (string, <-chan js.Value) {
+	p.mu.Lock()
+	p.next++
+	id := "page-" + strconv.Itoa(p.next)
+	ch := make(chan js.Value, 64)
+	p.pending[id] = ch
+	p.mu.Unlock()
+	msg["id"] = id
+	p.workers[w%len(p.workers)].Call("postMessage", js.ValueOf(msg))
+	return id, ch
+}
+
+// cancel asks worker w to stop request id.
+func (p *pool) cancel(w int, id string) {
+	p.workers[w%len(p.workers)].Call("postMessage", js.ValueOf(map[string]any{"type": "cancel", "id": id}))
+}
+
+// str is a JS string value as Go text ("" for anything else).
+func str(v js.Value) string {
+	if v.Type() == js.TypeString {
+		return v.String()
+	}
+	return ""
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
