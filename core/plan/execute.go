@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"unsafe"
 
 	"ladle/core/ckpt"
 	"ladle/core/dtype"
@@ -136,6 +137,7 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 	x := &executor{plan: p, ctx: ctx, sink: sink, threads: threads, seed: seed, variant: p.variants[opts.Output], progress: opts.Progress}
 	x.bytesTotal = p.BytesTotal()
 	x.tensorsTotal = len(p.OutputTensors())
+	x.noMap = readIntoBuffers
 	if p.options.TrimScope == merge.TrimModel {
 		if err := x.modelWideTrim(); err != nil {
 			return err
@@ -192,6 +194,7 @@ type executor struct {
 	bytesDone    int64
 	bytesTotal   int64
 	tensorsTotal int
+	noMap        bool // read every input into buffers (see readIntoBuffers)
 	cuts         []*globalCut
 }
 
@@ -240,6 +243,10 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 	inputs := make([][]float32, len(readers))
 	for k, src := range readers {
 		info, _ := p.lookup(src, t.Name)
+		if v, ok := x.mapped(src, info, set); ok {
+			inputs[k] = v
+			continue
+		}
 		set.inputs[k] = grow(set.inputs[k], n)
 		if err := readF32(ctx, src, info, set.inputs[k], x.threads); err != nil {
 			return nil, err
@@ -302,6 +309,32 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 		}
 	}
 	return j, nil
+}
+
+// readIntoBuffers turns memory maps off, so that tests can compare both ways in.
+var readIntoBuffers = false
+
+// mapped gives a float32 input straight from its file's memory map, when it is stored
+// as little-endian float32 in a plain file at an aligned offset (see mapTensor). The
+// set keeps the mapping until the tensor is merged.
+func (x *executor) mapped(src ckpt.Source, info ckpt.Info, set *bufSet) ([]float32, bool) {
+	if info.DType != dtype.F32 || !littleEndian || x.noMap {
+		return nil, false
+	}
+	r, err := src.Tensor(info.Name)
+	if err != nil || r.Size() != info.Bytes() || r.Size() == 0 {
+		return nil, false
+	}
+	data, release, ok := mapTensor(r, r.Size())
+	if !ok {
+		return nil, false
+	}
+	if uintptr(unsafe.Pointer(&data[0]))%4 != 0 {
+		release()
+		return nil, false
+	}
+	set.release = append(set.release, release)
+	return unsafe.Slice((*float32)(unsafe.Pointer(&data[0])), len(data)/4), true
 }
 
 // param resolves a parameter for one tensor (model < 0: global), without the default.

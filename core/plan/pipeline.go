@@ -16,8 +16,17 @@ import (
 // and no read-ahead: memory stays within 3 x (inputs + 1) x the largest tensor either
 // way.
 type bufSet struct {
-	inputs [][]float32
-	fisher [][]float32
+	inputs  [][]float32
+	fisher  [][]float32
+	release []func() // memory maps of inputs read in place, undone once merged
+}
+
+// done releases the set's memory maps, so that it can take the next tensor.
+func (s *bufSet) done() {
+	for _, r := range s.release {
+		r()
+	}
+	s.release = s.release[:0]
 }
 
 type prepared struct {
@@ -32,15 +41,22 @@ type prepared struct {
 // merged (and so read ahead); the others reach process with a nil job.
 func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, process func(ckpt.Info, *merge.Job) error) error {
 	ctx, cancel := context.WithCancel(x.ctx)
+	ready := make(chan prepared, 1)
 	var reader sync.WaitGroup
 	defer reader.Wait() // no read outlives Execute: the caller may close the inputs next
-	defer cancel()
+	defer func() {
+		cancel()
+		for item := range ready { // unmap what was read ahead and never merged
+			if item.set != nil {
+				item.set.done()
+			}
+		}
+	}()
 	free := make(chan *bufSet, 2)
 	free <- &bufSet{}
 	if x.plan.allInputsWide() {
 		free <- &bufSet{}
 	}
-	ready := make(chan prepared, 1)
 	reader.Add(1)
 	go func() {
 		defer reader.Done()
@@ -58,6 +74,9 @@ func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, 
 			select {
 			case ready <- item:
 			case <-ctx.Done():
+				if item.set != nil {
+					item.set.done()
+				}
 				return
 			}
 			if item.err != nil {
@@ -66,17 +85,19 @@ func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, 
 		}
 	}()
 	for item := range ready {
-		if item.err != nil {
-			return item.err
+		err := item.err
+		if err == nil {
+			err = x.ctx.Err()
 		}
-		if err := x.ctx.Err(); err != nil {
-			return err
-		}
-		if err := process(item.t, item.job); err != nil {
-			return err
+		if err == nil {
+			err = process(item.t, item.job)
 		}
 		if item.set != nil {
+			item.set.done()
 			free <- item.set
+		}
+		if err != nil {
+			return err
 		}
 		x.bytesDone += x.plan.inputBytes(item.t)
 		x.report(item.t.Name)

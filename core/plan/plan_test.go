@@ -295,3 +295,21 @@ func TestProgressCountsEveryTensorAndByte(t *testing.T) {
 		t.Errorf("%d calls, last %+v; want %d tensors and %d bytes", calls, last, len(layout), want)
 	}
 }
+
+// Inputs read in place through memory maps and inputs copied into buffers give the
+// same bytes.
+func TestMappedAndBufferedReadsAgree(t *testing.T) {
+	dir, _, _ := fineTunes(t)
+	for _, r := range []string{
+		"merge_method: linear\nmodels: [a.safetensors, b.safetensors, c.safetensors]\n",
+		"merge_method: dare_ties\nbase_model: base.safetensors\nmodels: [a.safetensors, b.safetensors]\nparameters: {density: 0.5}\n",
+	} {
+		mapped := mergeToBytes(t, dir, r, Options{})
+		readIntoBuffers = true
+		buffered := mergeToBytes(t, dir, r, Options{})
+		readIntoBuffers = false
+		if !bytes.Equal(mapped, buffered) {
+			t.Errorf("%q: mapped and buffered inputs give different bytes", r)
+		}
+	}
+}
