@@ -171,8 +171,9 @@ func benchNumpy(ctx *cmdContext, work, method string, names []string, ladleSecs 
 	cmd.Env = append(filterEnv(os.Environ(), "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"), "OMP_NUM_THREADS=2")
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
-	cmd.Stderr = ctx.stderr
-	if err := cmd.Run(); err != nil {
+	// Timed as a whole process, like ladle merge: interpreter start, imports and all.
+	secs, rss, err := timeProcess(cmd)
+	if err != nil {
 		return fmt.Errorf("numpy %s: %w (is python3-numpy installed?)", method, err)
 	}
 	defer os.Remove(filepath.Join(work, "numpy.out"))
@@ -184,8 +185,8 @@ func benchNumpy(ctx *cmdContext, work, method string, names []string, ladleSecs 
 	if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
 		return fmt.Errorf("numpy %s: %v in %q", method, err, stdout.String())
 	}
-	fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   ladle is %.2fx as fast\n", "numpy "+method, formatBytes(res.BytesRead), res.Seconds,
-		float64(res.BytesRead)/1e9/res.Seconds, formatBytes(res.MaxRSS), res.Seconds/ladleSecs)
+	fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   ladle is %.2fx as fast (numpy's merge loop alone: %.2f s)\n", "numpy "+method, formatBytes(res.BytesRead), secs,
+		float64(res.BytesRead)/1e9/secs, formatBytes(max(rss, res.MaxRSS)), secs/ladleSecs, res.Seconds)
 	return nil
 }
 
