@@ -5,7 +5,7 @@
 // shared fixtures are absent. One Chromium, one server and one built dist serve every
 // test; each test loads the page afresh.
 //
-// LADLE_SCREENSHOT=1 also writes docs/screenshot.png (the page with three models
+// LADLE_SCREENSHOT=1 also writes public/screenshot.png (the page with three models
 // merged, at desktop width) and a phone-width screenshot into the temporary folder.
 package playground
 
@@ -379,7 +379,7 @@ func TestPlaygroundMergesLikeNative(t *testing.T) {
 	}
 }
 
-// screenshots writes docs/screenshot.png (desktop) and a phone-width one.
+// screenshots writes public/screenshot.png (desktop) and a phone-width one.
 func screenshots(t *testing.T, b *browsertest.Browser) {
 	t.Helper()
 	root, err := ckpttest.RepoRoot()
@@ -402,7 +402,7 @@ func screenshots(t *testing.T, b *browsertest.Browser) {
 		}
 		t.Logf("wrote %s (%d bytes)", path, len(png))
 	}
-	shoot(1280, 900, filepath.Join(root, "docs", "screenshot.png"))
+	shoot(1280, 900, filepath.Join(root, "public", "screenshot.png"))
 	shoot(390, 844, filepath.Join(os.TempDir(), "ladle-screenshot-phone.png"))
 	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(1200, 900)); err != nil {
 		t.Fatal(err)
