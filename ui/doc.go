@@ -9,8 +9,8 @@
 //
 //   - Root: the layout (labs on top; models and method; merge and recipe).
 //   - Files: the drop zone, the file picker (data-testid=file-input) and a folder
-//     picker (webkitdirectory; checkpoints of the folder are kept, a sharded
-//     checkpoint is reported), and the model list (data-testid=model-list): each
+//     picker (webkitdirectory; checkpoints of the folder are kept, and a sharded
+//     safetensors folder is one model named after the folder), and the model list (data-testid=model-list): each
 //     file's format, tensors, parameters, dtypes, size, its per-model parameters, and
 //     the compatibility summary with the tensors that do not line up.
 //   - Method: the method picker (data-testid=method-select), the method's summary and

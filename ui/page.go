@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/vugu/vugu"
@@ -112,26 +113,51 @@ func checkpointExt(name string) bool {
 	return false
 }
 
-// FolderFiles picks the files of a folder selection to load as models, by their
-// names: the checkpoints, and the index of a sharded checkpoint reported as an error
-// (sharded checkpoints are merged with the ladle command; the page merges single files).
-func FolderFiles(names []string) (keep []int, notice string) {
-	var index string
-	for _, n := range names {
-		if strings.HasSuffix(strings.ToLower(n), ".safetensors.index.json") {
-			index = n
+// FolderModel is one model of a folder pick: the positions of its files in the pick
+// and the names the engine is to know them by.
+type FolderModel struct {
+	Files []int
+	Names []string
+}
+
+// FolderFiles picks the models of a folder selection by the files' relative paths
+// (File.webkitRelativePath, "mymodel/model-00001-of-00002.safetensors"): each
+// checkpoint file is a model named by its file name, and a folder holding a
+// *.safetensors.index.json is one sharded model, its index and .safetensors files named
+// by their relative paths, which the engine reads as one checkpoint named after the
+// folder (see ladle/ui/engine). Configs, tokenizers and other files are left out.
+func FolderFiles(paths []string) (models []FolderModel, notice string) {
+	sharded := map[string]bool{}
+	for _, p := range paths {
+		if dir := path.Dir(p); dir != "." && strings.HasSuffix(strings.ToLower(p), ".safetensors.index.json") {
+			sharded[dir] = true
 		}
 	}
-	if index != "" {
-		return nil, fmt.Sprintf("%s: this folder holds a sharded checkpoint. The playground merges single-file checkpoints; merge sharded ones with the ladle command (ladle merge recipe.yaml -o merged.safetensors), which reads the folder.", index)
-	}
-	for i, n := range names {
-		if checkpointExt(n) {
-			keep = append(keep, i)
+	done := map[string]bool{}
+	for i, p := range paths {
+		dir := path.Dir(p)
+		if !sharded[dir] {
+			if checkpointExt(p) {
+				models = append(models, FolderModel{Files: []int{i}, Names: []string{path.Base(p)}})
+			}
+			continue
 		}
+		if done[dir] {
+			continue
+		}
+		done[dir] = true
+		var m FolderModel
+		for j, q := range paths {
+			lower := strings.ToLower(q)
+			if path.Dir(q) == dir && (strings.HasSuffix(lower, ".safetensors.index.json") || strings.HasSuffix(lower, ".safetensors")) {
+				m.Files = append(m.Files, j)
+				m.Names = append(m.Names, q)
+			}
+		}
+		models = append(models, m)
 	}
-	if len(keep) == 0 && len(names) > 0 {
+	if len(models) == 0 && len(paths) > 0 {
 		return nil, "The chosen folder holds no checkpoint files (.safetensors, .pt, .pth, .bin, .ckpt, .gguf, .npz, .npy)."
 	}
-	return keep, ""
+	return models, ""
 }

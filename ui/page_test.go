@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -155,12 +156,22 @@ func TestPageWithModelsRunAndLab(t *testing.T) {
 }
 
 func TestFolderFiles(t *testing.T) {
-	keep, notice := FolderFiles([]string{"config.json", "model.safetensors", "tokenizer.json", "b.pt"})
-	if notice != "" || len(keep) != 2 || keep[0] != 1 || keep[1] != 3 {
-		t.Errorf("%v %q", keep, notice)
+	models, notice := FolderFiles([]string{"m/config.json", "m/model.safetensors", "m/tokenizer.json", "m/b.pt"})
+	want := []FolderModel{{Files: []int{1}, Names: []string{"model.safetensors"}}, {Files: []int{3}, Names: []string{"b.pt"}}}
+	if notice != "" || !reflect.DeepEqual(models, want) {
+		t.Errorf("%v %q", models, notice)
 	}
-	if keep, notice := FolderFiles([]string{"model.safetensors.index.json", "model-00001-of-00002.safetensors"}); keep != nil || !strings.Contains(notice, "sharded") {
-		t.Errorf("sharded: %v %q", keep, notice)
+	// A sharded folder is one model of its index and shards, by relative paths; a
+	// checkpoint beside it is a model of its own.
+	models, notice = FolderFiles([]string{"root/x.pt", "root/m/config.json", "root/m/model-00002-of-00002.safetensors",
+		"root/m/model.safetensors.index.json", "root/m/model-00001-of-00002.safetensors", "root/m/sub/y.safetensors"})
+	want = []FolderModel{
+		{Files: []int{0}, Names: []string{"x.pt"}},
+		{Files: []int{2, 3, 4}, Names: []string{"root/m/model-00002-of-00002.safetensors", "root/m/model.safetensors.index.json", "root/m/model-00001-of-00002.safetensors"}},
+		{Files: []int{5}, Names: []string{"y.safetensors"}},
+	}
+	if notice != "" || !reflect.DeepEqual(models, want) {
+		t.Errorf("sharded: %v %q", models, notice)
 	}
 	if _, notice := FolderFiles([]string{"README.md"}); notice == "" {
 		t.Error("a folder with no checkpoint says nothing")

@@ -16,8 +16,8 @@
 // Page → worker:
 //
 //	{type: "methods", id?}
-//	{type: "inspect", id, files: [File]}
-//	{type: "merge", id, recipe: "YAML text", files: [File], seed?: number|string,
+//	{type: "inspect", id, files: [File], names?: [string]}
+//	{type: "merge", id, recipe: "YAML text", files: [File], names?: [string], seed?: number|string,
 //	 threads?: number, output?: number, name?: "out.safetensors",
 //	 part?: {index: number, count: number}, storage?: "memory"|"opfs"|"auto"}
 //	{type: "cancel", id}            // id of the request to cancel
@@ -43,6 +43,15 @@
 //     files are sent as File objects too, fetched from the page's own origin). A name
 //     with folders ("models/a.safetensors") matches a file by its last element when no
 //     file has the full name.
+//   - A file's name is names[i] when the request gives names (one per file), else the
+//     File's name. The page names the files of a chosen folder by their relative path
+//     (File.webkitRelativePath, "mymodel/model-00001-of-00002.safetensors").
+//   - Files named "folder/..." of which one is a *.safetensors.index.json are a sharded
+//     safetensors checkpoint: a recipe names it by the folder ("mymodel", or its last
+//     element, or the index's name) and the engine reads its shards through the index
+//     (safetensors.OpenIndexWith). An inspect request describes such a folder as one
+//     model named after the folder (format safetensors), so the page sends a folder's
+//     files in one inspect request; every other file is one model, in order.
 //   - Files are read by ranges (Blob.slice), never whole; nothing goes to the network.
 //   - Progress is sent at most every 100 ms, and always for the last tensor.
 //   - Every request ends in exactly one of: methods, inspected, done, error,

@@ -196,9 +196,21 @@ func (e *Engine) inspect(req Request, files []File) {
 		e.fail(req.ID, &requestError{where: "files", msg: "no files to inspect"})
 		return
 	}
+	folders := shardedFolders(files)
 	models := make([]Model, 0, len(files))
+	seen := map[*folder]bool{}
 	for _, f := range files {
-		m, err := InspectFile(f)
+		var m Model
+		var err error
+		if fd := folders[folderOf(f.Name)]; fd != nil {
+			if seen[fd] {
+				continue
+			}
+			seen[fd] = true
+			m, err = fd.inspect()
+		} else {
+			m, err = InspectFile(f)
+		}
 		if err != nil {
 			e.fail(req.ID, err)
 			return
@@ -215,7 +227,12 @@ func InspectFile(f File) (Model, error) {
 		return Model{}, err
 	}
 	defer src.Close()
-	m := Model{Name: f.Name, Format: src.Format(), Metadata: src.Metadata(), Tensors: []Tensor{}}
+	return describe(f.Name, src), nil
+}
+
+// describe lists a checkpoint's tensors with their totals.
+func describe(name string, src ckpt.Source) Model {
+	m := Model{Name: name, Format: src.Format(), Metadata: src.Metadata(), Tensors: []Tensor{}}
 	if m.Metadata == nil {
 		m.Metadata = map[string]string{}
 	}
@@ -228,21 +245,115 @@ func InspectFile(f File) (Model, error) {
 		m.Parameters += t.NumElements()
 		m.Bytes += t.Bytes()
 	}
-	return m, nil
+	return m
 }
 
-// Opener finds the files a recipe names among the request's files: by full name, else
-// by the name's last element.
+// indexSuffix ends the name of a sharded safetensors checkpoint's index.
+const indexSuffix = ".safetensors.index.json"
+
+// maxIndex bounds the index file read into memory (safetensors refuses larger ones).
+const maxIndex = 64 << 20
+
+// folder is a sharded safetensors checkpoint among a request's files: the files whose
+// names share the folder part ("mymodel/..."), one of them its index.
+type folder struct {
+	name  string          // "mymodel": the names' part before their last '/'
+	index File            // mymodel/*.safetensors.index.json
+	files map[string]File // every file of the folder by its last element
+}
+
+// folderOf is the folder part of a file name ("" for a plain name).
+func folderOf(name string) string {
+	name = strings.ReplaceAll(name, "\\", "/")
+	if i := strings.LastIndex(name, "/"); i > 0 {
+		return name[:i]
+	}
+	return ""
+}
+
+// shardedFolders finds the folders of the request's files that hold an index (the
+// first by name when a folder holds several).
+func shardedFolders(files []File) map[string]*folder {
+	out := map[string]*folder{}
+	for _, f := range files {
+		dir := folderOf(f.Name)
+		if dir == "" {
+			continue
+		}
+		fd := out[dir]
+		if fd == nil {
+			fd = &folder{name: dir, files: map[string]File{}}
+			out[dir] = fd
+		}
+		fd.files[path.Base(strings.ReplaceAll(f.Name, "\\", "/"))] = f
+		if strings.HasSuffix(strings.ToLower(f.Name), indexSuffix) && (fd.index.Name == "" || f.Name < fd.index.Name) {
+			fd.index = f
+		}
+	}
+	for dir, fd := range out {
+		if fd.index.Name == "" {
+			delete(out, dir)
+		}
+	}
+	return out
+}
+
+// open opens the folder's sharded checkpoint over its files.
+func (fd *folder) open() (ckpt.Source, error) {
+	raw, err := io.ReadAll(io.LimitReader(io.NewSectionReader(fd.index.R, 0, fd.index.Size), maxIndex+1))
+	if err != nil {
+		return nil, &ckpt.FormatError{File: fd.index.Name, Msg: "reading the index: " + err.Error()}
+	}
+	return safetensors.OpenIndexWith(fd.index.Name, raw, func(shard string) (io.ReaderAt, int64, error) {
+		f, ok := fd.files[shard]
+		if !ok {
+			return nil, 0, fmt.Errorf("the folder %s was sent without %s", fd.name, shard)
+		}
+		return f.R, f.Size, nil
+	})
+}
+
+// inspect describes the folder's checkpoint as one model named after the folder.
+func (fd *folder) inspect() (Model, error) {
+	src, err := fd.open()
+	if err != nil {
+		return Model{}, err
+	}
+	defer src.Close()
+	return describe(fd.name, src), nil
+}
+
+// Opener finds the checkpoints a recipe names among the request's files: a file by its
+// full name; a sharded folder by its name ("mymodel") or its index's; else a folder or
+// a file by the name's last element.
 func Opener(files []File) plan.Opener {
 	byName := map[string]File{}
 	for _, f := range files {
 		byName[f.Name] = f
 	}
-	return func(name string) (ckpt.Source, error) {
-		f, ok := byName[name]
-		if !ok {
-			f, ok = byName[path.Base(strings.ReplaceAll(name, "\\", "/"))]
+	folders := shardedFolders(files)
+	byBase := map[string]*folder{}
+	for _, fd := range folders {
+		if other := byBase[path.Base(fd.name)]; other == nil || fd.name < other.name {
+			byBase[path.Base(fd.name)] = fd
 		}
+	}
+	return func(name string) (ckpt.Source, error) {
+		clean := strings.TrimSuffix(strings.ReplaceAll(name, "\\", "/"), "/")
+		if fd := folders[clean]; fd != nil {
+			return fd.open()
+		}
+		f, ok := byName[name]
+		if ok {
+			if fd := folders[folderOf(f.Name)]; fd != nil && fd.index.Name == f.Name {
+				return fd.open()
+			}
+			return ckpt.OpenReaderAt(f.R, f.Size, f.Name)
+		}
+		if fd := byBase[path.Base(clean)]; fd != nil {
+			return fd.open()
+		}
+		f, ok = byName[path.Base(clean)]
 		if !ok {
 			return nil, errNoSuchFile
 		}
@@ -261,6 +372,9 @@ func (e *Engine) merge(ctx context.Context, req Request, files []File) {
 	var names []string
 	for _, f := range files {
 		names = append(names, f.Name)
+	}
+	for dir := range shardedFolders(files) {
+		names = append(names, dir)
 	}
 	sort.Strings(names)
 	failed := "" // the file that failed to open: plan.Error keeps only its message

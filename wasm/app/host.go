@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"sync"
 	"syscall/js"
 	"time"
@@ -32,8 +33,8 @@ type host struct {
 	page *ui.Page
 	pool *pool
 
-	files     map[string]js.Value // loaded file name → its File
-	resultURL string              // object URL of the offered result
+	files     map[string]input // loaded model name → its files
+	resultURL string           // object URL of the offered result
 
 	mu  sync.Mutex // guards cur and its fields
 	cur *run
@@ -47,7 +48,23 @@ type run struct {
 }
 
 func newHost(env vugu.EventEnv, app *state.App) *host {
-	return &host{env: env, app: app, files: map[string]js.Value{}}
+	return &host{env: env, app: app, files: map[string]input{}}
+}
+
+// input is the files of one model and the names the engine knows them by: one file
+// by its name, or a sharded folder's index and shards by their relative paths.
+type input struct {
+	files []js.Value
+	names []string
+}
+
+// single makes each file a model of its own, named by its name.
+func single(files []js.Value) []input {
+	out := make([]input, len(files))
+	for i, f := range files {
+		out[i] = input{files: []js.Value{f}, names: []string{str(f.Get("name"))}}
+	}
+	return out
 }
 
 // update changes the state under the render lock and renders.
@@ -79,7 +96,7 @@ func (h *host) start() {
 		ev := args[0]
 		ev.Call("preventDefault")
 		files := list(ev.Get("dataTransfer").Get("files"))
-		go h.update(func() { h.page.Dragging = false; h.addFiles(files) })
+		go h.update(func() { h.page.Dragging = false; h.addFiles(single(files)) })
 		return nil
 	}))
 }
@@ -96,10 +113,14 @@ func list(v js.Value) []js.Value {
 	return out
 }
 
-func names(files []js.Value) []string {
+// relativePaths are the files' paths in a chosen folder (their names when the
+// browser gives none).
+func relativePaths(files []js.Value) []string {
 	out := make([]string, len(files))
 	for i, f := range files {
-		out[i] = str(f.Get("name"))
+		if out[i] = str(f.Get("webkitRelativePath")); out[i] == "" {
+			out[i] = str(f.Get("name"))
+		}
 	}
 	return out
 }
@@ -111,26 +132,31 @@ func (h *host) AddFiles(event vugu.DOMEvent) {
 	files := list(target.Get("files"))
 	folder := target.Get("webkitdirectory").Truthy()
 	target.Set("value", "") // choosing the same file again fires change again
-	if folder {
-		keep, notice := ui.FolderFiles(names(files))
-		h.app.SetNotice(notice)
-		var kept []js.Value
-		for _, i := range keep {
-			kept = append(kept, files[i])
-		}
-		files = kept
+	if !folder {
+		h.addFiles(single(files))
+		return
 	}
-	h.addFiles(files)
+	models, notice := ui.FolderFiles(relativePaths(files))
+	h.app.SetNotice(notice)
+	var inputs []input
+	for _, m := range models {
+		in := input{names: m.Names}
+		for _, i := range m.Files {
+			in.files = append(in.files, files[i])
+		}
+		inputs = append(inputs, in)
+	}
+	h.addFiles(inputs)
 }
 
 func (h *host) DropFiles(event vugu.DOMEvent) {
 	ev := js.Value(event.JSEvent())
-	h.addFiles(list(ev.Get("dataTransfer").Get("files")))
+	h.addFiles(single(list(ev.Get("dataTransfer").Get("files"))))
 }
 
-// addFiles inspects files in the workers and adds them as models, in their order.
-// The render lock is held.
-func (h *host) addFiles(files []js.Value) {
+// addFiles inspects models' files in the workers and adds them as models, in their
+// order. The render lock is held.
+func (h *host) addFiles(files []input) {
 	if len(files) == 0 {
 		return
 	}
@@ -151,18 +177,24 @@ func (h *host) addFiles(files []js.Value) {
 	}()
 }
 
-// inspect describes files, one request per file spread over the workers, so that an
-// unreadable file is reported alone.
-func (h *host) inspect(files []js.Value) []state.ModelFile {
+// inspect describes models, one request per model (a file, or a sharded folder's
+// files) spread over the workers, so that an unreadable file is reported alone.
+func (h *host) inspect(files []input) []state.ModelFile {
 	out := make([]state.ModelFile, len(files))
 	var wg sync.WaitGroup
-	for i, f := range files {
+	for i, in := range files {
 		wg.Add(1)
-		_, ch := h.pool.request(i, map[string]any{"type": engine.TypeInspect, "files": []any{f}})
+		_, ch := h.pool.request(i, map[string]any{"type": engine.TypeInspect, "files": in.jsFiles(), "names": in.jsNames()})
+		name := in.names[0]
+		if len(in.files) > 1 {
+			name = path.Dir(name) // a sharded folder: the engine names it by its folder
+		}
+		var size int64
+		for _, f := range in.files {
+			size += int64(f.Get("size").Float())
+		}
 		go func() {
 			defer wg.Done()
-			name := str(f.Get("name"))
-			size := int64(f.Get("size").Float())
 			for m := range ch {
 				switch str(m.Get("type")) {
 				case engine.TypeInspected:
@@ -173,7 +205,7 @@ func (h *host) inspect(files []js.Value) []state.ModelFile {
 						return
 					}
 					md := models[0]
-					mf := state.ModelFile{Name: name, Format: md.Format, Size: size, Metadata: md.Metadata}
+					mf := state.ModelFile{Name: md.Name, Format: md.Format, Size: size, Metadata: md.Metadata}
 					for _, t := range md.Tensors {
 						mf.Tensors = append(mf.Tensors, state.Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape})
 					}
@@ -187,6 +219,23 @@ func (h *host) inspect(files []js.Value) []state.ModelFile {
 		}()
 	}
 	wg.Wait()
+	return out
+}
+
+// jsFiles and jsNames are the request's files and names fields.
+func (in input) jsFiles() []any {
+	out := make([]any, len(in.files))
+	for i, f := range in.files {
+		out[i] = f
+	}
+	return out
+}
+
+func (in input) jsNames() []any {
+	out := make([]any, len(in.names))
+	for i, n := range in.names {
+		out[i] = n
+	}
 	return out
 }
 
@@ -267,10 +316,11 @@ func (h *host) Run() {
 	}
 	h.revokeResult()
 	id := h.app.StartRun(time.Now())
-	var files []any
+	var files input
 	for _, m := range h.app.Models {
-		if f, ok := h.files[m.Name]; ok && m.Error == "" {
-			files = append(files, f)
+		if in, ok := h.files[m.Name]; ok && m.Error == "" {
+			files.files = append(files.files, in.files...)
+			files.names = append(files.names, in.names...)
 		}
 	}
 	h.app.SetWorkers(id, h.pool.size())
@@ -318,7 +368,7 @@ type outcome struct {
 }
 
 // merge runs a merge: split over k workers, or on one when the method cannot be split.
-func (h *host) merge(r *run, recipe string, files []any, k int) {
+func (h *host) merge(r *run, recipe string, files input, k int) {
 	start := time.Now()
 	o := h.attempt(r, recipe, files, k, start)
 	if o.err != "" && o.partOnly && k > 1 && !o.cancelled {
@@ -357,7 +407,7 @@ type answer struct {
 }
 
 // attempt sends the merge as k parts (k = 1: one whole request) and waits for all.
-func (h *host) attempt(r *run, recipe string, files []any, k int, start time.Time) outcome {
+func (h *host) attempt(r *run, recipe string, files input, k int, start time.Time) outcome {
 	answers := make(chan answer, 256)
 	var wg sync.WaitGroup
 	h.mu.Lock()
@@ -366,7 +416,7 @@ func (h *host) attempt(r *run, recipe string, files []any, k int, start time.Tim
 		return outcome{cancelled: true}
 	}
 	for i := 0; i < k; i++ {
-		msg := map[string]any{"type": engine.TypeMerge, "recipe": recipe, "files": files}
+		msg := map[string]any{"type": engine.TypeMerge, "recipe": recipe, "files": files.jsFiles(), "names": files.jsNames()}
 		if k > 1 {
 			msg["part"] = map[string]any{"index": i, "count": k}
 		}

@@ -112,12 +112,13 @@ func (h *host) loadLab(name string) {
 		}
 	}
 	h.update(func() { h.page.Reading += len(files) })
-	models := h.inspect(files)
+	inputs := single(files)
+	models := h.inspect(inputs)
 	h.update(func() {
 		h.page.Reading -= len(files)
 		for i, m := range models {
 			if m.Error == "" {
-				h.files[m.Name] = files[i]
+				h.files[m.Name] = inputs[i]
 			}
 		}
 		h.app.AddModels(models...)

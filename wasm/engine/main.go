@@ -95,6 +95,9 @@ func decode(data js.Value) (engine.Request, []engine.File, error) {
 				return req, nil, fmt.Errorf("files[%d] is not a File or Blob", i)
 			}
 			name := str(f.Get("name"))
+			if names := data.Get("names"); names.Type() == js.TypeObject && i < names.Length() && str(names.Index(i)) != "" {
+				name = str(names.Index(i))
+			}
 			if name == "" {
 				name = fmt.Sprintf("file%d", i)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -33,7 +34,7 @@ type Sharded struct {
 }
 
 type shard struct {
-	file   *os.File
+	file   *os.File // nil when the caller owns the reader (OpenIndexWith)
 	reader *Reader
 }
 
@@ -50,6 +51,35 @@ func OpenIndex(path string) (*Sharded, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir := filepath.Dir(path)
+	return openIndex(path, raw, func(file string) (*shard, error) { return openShard(filepath.Join(dir, file)) })
+}
+
+// OpenIndexWith opens a sharded checkpoint from its index's bytes, reading the shards
+// through open, which is given each shard's plain file name as the index lists it
+// (never one with folders) and returns the shard's bytes and size. indexPath names the
+// index in errors; a shard is named by indexPath's folder joined with its file name
+// (with '/', as in a browser's relative paths). The checks are OpenIndex's. Close does
+// not close the readers open returned: they belong to the caller.
+func OpenIndexWith(indexPath string, index []byte, open func(shard string) (io.ReaderAt, int64, error)) (*Sharded, error) {
+	dir := path.Dir(strings.ReplaceAll(indexPath, "\\", "/"))
+	return openIndex(indexPath, index, func(file string) (*shard, error) {
+		name := path.Join(dir, file)
+		r, size, err := open(file)
+		if err != nil {
+			return nil, fmt.Errorf("opening a shard of the checkpoint (%s): %w", name, err)
+		}
+		rd, err := Open(r, size, name)
+		if err != nil {
+			return nil, err
+		}
+		return &shard{reader: rd}, nil
+	})
+}
+
+// openIndex validates an index's bytes (raw, read from path) and opens its shards
+// with openShard, given each shard's plain file name.
+func openIndex(path string, raw []byte, openShard func(file string) (*shard, error)) (*Sharded, error) {
 	fail := func(tensor, format string, args ...any) error {
 		return &ckpt.FormatError{File: path, Tensor: tensor, Msg: fmt.Sprintf(format, args...), Err: ErrInvalidJSON}
 	}
@@ -78,9 +108,8 @@ func OpenIndex(path string) (*Sharded, error) {
 	sort.Strings(files)
 
 	s := &Sharded{path: path, byName: map[string]*shard{}, metadata: map[string]string{}}
-	dir := filepath.Dir(path)
 	for _, file := range files {
-		sh, err := openShard(filepath.Join(dir, file))
+		sh, err := openShard(file)
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -168,10 +197,13 @@ func (s *Sharded) Tensor(name string) (*io.SectionReader, error) {
 	return sh.reader.Tensor(name)
 }
 
-// Close closes every shard file.
+// Close closes every shard file that OpenIndex opened.
 func (s *Sharded) Close() error {
 	var first error
 	for _, sh := range s.shards {
+		if sh.file == nil {
+			continue
+		}
 		if err := sh.file.Close(); err != nil && first == nil {
 			first = err
 		}
