@@ -573,4 +573,18 @@ func TestPlaygroundLabs(t *testing.T) {
 	if eval[bool](t, b, errorVisible) {
 		t.Errorf("loading the lab shows an error\n%s", pageState(b))
 	}
+	// Run the lab's first recipe (the soup) in the page: the download equals the native
+	// merge of the same recipe over the lab's files.
+	if len(desc.Recipes) > 0 {
+		labDir := filepath.Join(sharedDist, "labs", lab.Name)
+		text := eval[string](t, b, editorText)
+		click(t, b, "run")
+		waitFor(t, b, hasResult+" || "+errorVisible, 60*time.Second)
+		if eval[bool](t, b, errorVisible) {
+			t.Fatalf("running the lab's recipe failed\n%s", pageState(b))
+		}
+		if got, want := download(t, b), nativeMerge(t, labDir, text); !bytes.Equal(got, want) {
+			t.Errorf("the lab's soup from the page (%d bytes) differs from the native merge (%d bytes)", len(got), len(want))
+		}
+	}
 }
