@@ -20,7 +20,7 @@
 //   - answers: the JSON of ui/engine's message types, as plain objects, with `blob` (a
 //     Blob, or a File of the origin private file system) added to "done";
 //   - results: jsutil.BlobWriter, or jsutil.OPFSWriter when storage is "opfs", or
-//     "auto"/absent and the result is 512 MiB or more and the worker has OPFS.
+//     "auto"/absent and the result is 128 MiB or more and the worker has OPFS.
 //
 // engine.js queues the messages that arrive before Go has started (in self.ladleQueue)
 // and exposes the wasm memory's size as self.ladleWasmMemory(), which progress and

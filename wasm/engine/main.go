@@ -14,8 +14,10 @@ import (
 	"ladle/wasm/jsutil"
 )
 
-// opfsThreshold: "auto" results at least this large go to the origin private file system.
-const opfsThreshold = 512 << 20
+// opfsThreshold: "auto" results at least this large go to the origin private file system,
+// which keeps them on disk instead of in the browser's memory (measured: 226 MB instead of
+// 1.37 GB in the browser process for a 1.2 GB-input merge).
+const opfsThreshold = 128 << 20
 
 func main() {
 	self := js.Global()

@@ -17,7 +17,7 @@
 // collected. OPFSWriter writes the bytes through a FileSystemSyncAccessHandle (workers
 // only) into a file of the origin private file system and returns that file as the
 // result Blob: the data is on disk, so outputs near or above the tab's memory fit. The
-// engine picks OPFS for results of 512 MiB and more when the browser has it ("auto"),
+// engine picks OPFS for results of 128 MiB and more when the browser has it ("auto"),
 // and memory otherwise; a request can ask for either.
 //
 // Memory. A js.Value keeps its JS object alive until Go's collector finalizes it, and a
