@@ -56,6 +56,9 @@ func runMethods(ctx *cmdContext, args []string) error {
 		if m.NeedsBase {
 			needs += " and a base_model"
 		}
+		if m.NeedsEval {
+			needs += ", and held-out data to evaluate on (ladle: {eval: {arch, data, split}})"
+		}
 		if len(m.Roles) > 0 {
 			needs += " (" + strings.Join(m.Roles, ", ") + ")"
 		}

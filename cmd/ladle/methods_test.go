@@ -38,6 +38,9 @@ func TestMethodsText(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "ties:") || !strings.Contains(stdout, "density") || !strings.Contains(stdout, "arxiv.org") {
 		t.Errorf("exit %d:\n%s", code, stdout)
 	}
+	if _, stdout, _ := runCLI(t, "methods", "greedy_soup"); !strings.Contains(stdout, "held-out data") {
+		t.Errorf("greedy_soup does not say it needs an evaluator:\n%s", stdout)
+	}
 	if code, _, stderr := runCLI(t, "methods", "tie"); code != 1 || !strings.Contains(stderr, "unknown merge method") {
 		t.Errorf("unknown method: exit %d, %q", code, stderr)
 	}
