@@ -17,6 +17,8 @@ type Chart struct {
 	// Polyline points ("x,y x,y ...") and the dots with their tooltips.
 	AccPoints, LossPoints string
 	AccDots, LossDots     []Dot
+	// The aligned path, drawn dashed, when the curve has one ("" otherwise).
+	AlignedAccPoints, AlignedLossPoints string
 	XTicks                []Tick // below the plot, X holds the position
 	AccTicks, LossTicks   []Tick // left and right, Y holds the position
 	// Summary describes the curve in words, for screen readers and the caption.
@@ -58,9 +60,16 @@ func CurveChart(curve []CurvePoint) *Chart {
 	}
 	accLo, accHi := 1.0, 0.0
 	lossHi := 0.0
+	aligned := true
 	for _, p := range pts {
 		accLo, accHi = math.Min(accLo, p.Accuracy), math.Max(accHi, p.Accuracy)
 		lossHi = math.Max(lossHi, p.Loss)
+		if p.AlignedLoss == nil || p.AlignedAccuracy == nil {
+			aligned = false
+			continue
+		}
+		accLo, accHi = math.Min(accLo, *p.AlignedAccuracy), math.Max(accHi, *p.AlignedAccuracy)
+		lossHi = math.Max(lossHi, *p.AlignedLoss)
 	}
 	// accuracy axis: from a tenth below the lowest point to 100%
 	accLo = math.Max(0, math.Floor(accLo*10-0.5)/10)
@@ -90,6 +99,15 @@ func CurveChart(curve []CurvePoint) *Chart {
 		}
 	}
 	c.AccPoints, c.LossPoints = strings.Join(acc, " "), strings.Join(loss, " ")
+	if aligned {
+		var aacc, aloss []string
+		for _, p := range pts {
+			x := coord(xs(p.Alpha))
+			aacc = append(aacc, x+","+coord(ya(*p.AlignedAccuracy)))
+			aloss = append(aloss, x+","+coord(yl(*p.AlignedLoss)))
+		}
+		c.AlignedAccPoints, c.AlignedLossPoints = strings.Join(aacc, " "), strings.Join(aloss, " ")
+	}
 	for i := 0; i <= 4; i++ {
 		a := x0 + (x1-x0)*float64(i)/4
 		c.XTicks = append(c.XTicks, Tick{X: coord(xs(a)), Y: coord(plotB + 18), At: coord(xs(a)), Label: trimFloat(a)})

@@ -91,6 +91,10 @@ type CurvePoint struct {
 	Alpha    float64 `json:"alpha"`
 	Loss     float64 `json:"loss"`
 	Accuracy float64 `json:"accuracy"`
+	// The same path after aligning the second model to the first (the re-basin lab);
+	// absent for labs without an alignment.
+	AlignedLoss     *float64 `json:"aligned_loss,omitempty"`
+	AlignedAccuracy *float64 `json:"aligned_accuracy,omitempty"`
 }
 
 var plainName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)

@@ -587,4 +587,18 @@ func TestPlaygroundLabs(t *testing.T) {
 			t.Errorf("the lab's soup from the page (%d bytes) differs from the native merge (%d bytes)", len(got), len(want))
 		}
 	}
+	// A lab whose curve also has the aligned path (re-basin) draws both.
+	for _, l := range labs {
+		raw, err := os.ReadFile(filepath.Join(sharedDist, "labs", l.Name, "lab.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := state.ParseLab(l.Name, raw)
+		if err != nil || len(d.Curve) < 2 || d.Curve[0].AlignedLoss == nil {
+			continue
+		}
+		click(t, b, "lab-"+l.Name)
+		waitFor(t, b, `document.querySelector('.lab svg polyline.aligned') !== null`, 60*time.Second)
+		break
+	}
 }
