@@ -19,8 +19,8 @@ type Chart struct {
 	AccDots, LossDots     []Dot
 	// The aligned path, drawn dashed, when the curve has one ("" otherwise).
 	AlignedAccPoints, AlignedLossPoints string
-	XTicks                []Tick // below the plot, X holds the position
-	AccTicks, LossTicks   []Tick // left and right, Y holds the position
+	XTicks                              []Tick // below the plot, X holds the position
+	AccTicks, LossTicks                 []Tick // left and right, Y holds the position
 	// Summary describes the curve in words, for screen readers and the caption.
 	Summary string
 }
