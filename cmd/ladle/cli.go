@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"ladle/core/recipe"
 	"sort"
 	"strings"
 )
@@ -85,38 +86,13 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'ladle help COMMAND' for a command's arguments.")
 }
 
+// suggest names the closest command, for "did you mean" hints.
 func suggest(name string) string {
-	best, bestD := "", 3
+	names := make([]string, 0, len(commands))
 	for n := range commands {
-		if d := editDistance(name, n); d < bestD {
-			best, bestD = n, d
-		}
+		names = append(names, n)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance, for "did you mean" hints.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return recipe.DidYouMean(name, names)
 }
 
 // parseFlags parses flags placed anywhere among the positional arguments, so that
