@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,7 +17,6 @@ import (
 	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
 
-	"ladle/core/ckpt"
 	_ "ladle/core/ckpt/all"
 	"ladle/core/ckpt/safetensors"
 	"ladle/core/plan"
@@ -379,24 +377,5 @@ func nativeMerge(ctx context.Context, recipePath, out string, threads int) error
 	}
 	defer p.Close()
 	opts := plan.Options{Threads: threads}
-	f, err := ckpt.CreateAtomic(out)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	buf := bufio.NewWriterSize(f, 4<<20)
-	w, err := safetensors.NewWriter(buf, p.OutputTensors(), p.Metadata(opts))
-	if err != nil {
-		return err
-	}
-	if err := p.Execute(ctx, w, opts); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := buf.Flush(); err != nil {
-		return err
-	}
-	return f.Commit()
+	return safetensors.WriteFile(out, p.OutputTensors(), p.Metadata(opts), func(w *safetensors.Writer) error { return p.Execute(ctx, w, opts) })
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"ladle/core/ckpt"
 
 	"github.com/vugu/vugu"
 
@@ -298,7 +299,7 @@ func (c *RunPanel) downloadClass() string {
 
 func (c *RunPanel) downloadText() string {
 	if r := c.P.App.Run.Result; r != nil {
-		return fmt.Sprintf("Download %s (%s)", r.Name, humanBytes(r.Bytes))
+		return fmt.Sprintf("Download %s (%s)", r.Name, ckpt.FormatBytes(r.Bytes))
 	}
 	return "Download (after a merge)"
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"ladle/core/ckpt"
 	"path"
 	"strings"
 
@@ -64,19 +65,6 @@ func humanCount(n int64) string {
 		return fmt.Sprintf("%.1fk", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
-}
-
-// humanBytes writes a size as 12.3 MB.
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // domID turns a file or parameter name into a safe id fragment.
@@ -161,3 +149,6 @@ func FolderFiles(paths []string) (models []FolderModel, notice string) {
 	}
 	return models, ""
 }
+
+// humanBytes is the size format the templates use.
+var humanBytes = ckpt.FormatBytes

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"ladle/core/ckpt"
 	"reflect"
 	"regexp"
 	"strings"
@@ -176,7 +177,7 @@ func TestFolderFiles(t *testing.T) {
 	if _, notice := FolderFiles([]string{"README.md"}); notice == "" {
 		t.Error("a folder with no checkpoint says nothing")
 	}
-	if domID("a b.pt") != "a_20b_2ept" || humanCount(1234567) != "1.23M" || humanBytes(4200) != "4.2 kB" {
+	if domID("a b.pt") != "a_20b_2ept" || humanCount(1234567) != "1.23M" || ckpt.FormatBytes(4200) != "4.2 kB" {
 		t.Error("formatting helpers")
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -131,24 +130,5 @@ func printAlignReport(w io.Writer, rep *eval.AlignReport, indent string) {
 // writeReplacing writes src to path with the float tensors of repl replaced (in
 // their own dtype) and the given metadata; the file appears only when complete.
 func writeReplacing(path string, src ckpt.Source, repl map[string]nn.Tensor, md map[string]string) error {
-	f, err := ckpt.CreateAtomic(path)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	buf := bufio.NewWriterSize(f, 4<<20)
-	w, err := safetensors.NewWriter(buf, src.Tensors(), md)
-	if err != nil {
-		return err
-	}
-	if err := plan.WriteReplacing(w, src, repl); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := buf.Flush(); err != nil {
-		return err
-	}
-	return f.Commit()
+	return safetensors.WriteFile(path, src.Tensors(), md, func(w *safetensors.Writer) error { return plan.WriteReplacing(w, src, repl) })
 }

@@ -83,7 +83,7 @@ func runBench(ctx *cmdContext, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(ctx.stdout, "generating a base and %d models of %s each (F32, tensors of %s) in %s\n", *models, formatBytes(size), formatBytes(tensorSize), work)
+	fmt.Fprintf(ctx.stdout, "generating a base and %d models of %s each (F32, tensors of %s) in %s\n", *models, ckpt.FormatBytes(size), ckpt.FormatBytes(tensorSize), work)
 	names := []string{"base.safetensors"}
 	for i := 0; i < *models; i++ {
 		names = append(names, fmt.Sprintf("model%d.safetensors", i))
@@ -126,7 +126,7 @@ func runBench(ctx *cmdContext, args []string) error {
 		if rss > bound {
 			verdict = "OVER"
 		}
-		fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   %s %s\n", "ladle "+m, formatBytes(read), secs, float64(read)/1e9/secs, formatBytes(rss), verdict, formatBytes(bound))
+		fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   %s %s\n", "ladle "+m, ckpt.FormatBytes(read), secs, float64(read)/1e9/secs, ckpt.FormatBytes(rss), verdict, ckpt.FormatBytes(bound))
 		if *withNumpy && (m == "linear" || m == "ties") {
 			if err := benchNumpy(ctx, work, m, names, secs); err != nil {
 				return err
@@ -178,8 +178,8 @@ func benchNumpy(ctx *cmdContext, work, method string, names []string, ladleSecs 
 	if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
 		return fmt.Errorf("numpy %s: %v in %q", method, err, stdout.String())
 	}
-	fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   ladle is %.2fx as fast (numpy's merge loop alone: %.2f s)\n", "numpy "+method, formatBytes(res.BytesRead), secs,
-		float64(res.BytesRead)/1e9/secs, formatBytes(max(rss, res.MaxRSS)), secs/ladleSecs, res.Seconds)
+	fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   ladle is %.2fx as fast (numpy's merge loop alone: %.2f s)\n", "numpy "+method, ckpt.FormatBytes(res.BytesRead), secs,
+		float64(res.BytesRead)/1e9/secs, ckpt.FormatBytes(max(rss, res.MaxRSS)), secs/ladleSecs, res.Seconds)
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 
@@ -61,33 +60,19 @@ func convert(src ckpt.Source, path string, to dtype.DType) error {
 	if _, ok := metadata["format"]; !ok {
 		metadata["format"] = "pt" // what Hugging Face loaders expect of a PyTorch-origin file
 	}
-	f, err := ckpt.CreateAtomic(path)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	buf := bufio.NewWriterSize(f, 1<<20)
-	w, err := safetensors.NewWriter(buf, infos, metadata)
-	if err != nil {
-		return err
-	}
-	for i, info := range src.Tensors() {
-		r, err := src.Tensor(info.Name)
-		if err != nil {
-			return err
+	return safetensors.WriteFile(path, infos, metadata, func(w *safetensors.Writer) error {
+		for i, info := range src.Tensors() {
+			r, err := src.Tensor(info.Name)
+			if err != nil {
+				return err
+			}
+			if err := w.BeginTensor(info.Name); err != nil {
+				return err
+			}
+			if err := ckpt.ConvertTensor(w, r, info, infos[i].DType); err != nil {
+				return fmt.Errorf("%s: %w", src.Path(), err)
+			}
 		}
-		if err := w.BeginTensor(info.Name); err != nil {
-			return err
-		}
-		if err := ckpt.ConvertTensor(w, r, info, infos[i].DType); err != nil {
-			return fmt.Errorf("%s: %w", src.Path(), err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := buf.Flush(); err != nil {
-		return err
-	}
-	return f.Commit()
+		return nil
+	})
 }

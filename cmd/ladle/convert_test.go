@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,7 +218,7 @@ func TestConvertPyTorchIsBitExact(t *testing.T) {
 		}
 		for i, info := range src.Tensors() {
 			got := dst.Tensors()[i]
-			if got.Name != info.Name || got.DType != info.DType || !sameShape(got.Shape, info.Shape) {
+			if got.Name != info.Name || got.DType != info.DType || !slices.Equal(got.Shape, info.Shape) {
 				t.Errorf("%s: tensor %d is %s %s%v, want %s %s%v", rel, i, got.Name, got.DType, got.Shape, info.Name, info.DType, info.Shape)
 			}
 			a, _ := ckpt.ReadAll(src, info.Name)
@@ -229,18 +230,6 @@ func TestConvertPyTorchIsBitExact(t *testing.T) {
 		src.Close()
 		dst.Close()
 	}
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // The values of a converted file are those the source repository saved: conv1.weight of

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -119,35 +118,21 @@ func writeFisher(path string, src ckpt.Source, f map[string]nn.Tensor, md map[st
 			infos[i].DType = dtype.F32
 		}
 	}
-	file, err := ckpt.CreateAtomic(path)
-	if err != nil {
-		return err
-	}
-	defer file.Abort()
-	buf := bufio.NewWriterSize(file, 4<<20)
-	w, err := safetensors.NewWriter(buf, infos, md)
-	if err != nil {
-		return err
-	}
-	for _, info := range infos {
-		b := make([]byte, info.Bytes())
-		if t, ok := f[info.Name]; ok && info.DType == dtype.F32 {
-			if int64(len(t.Data)) != info.NumElements() {
-				return fmt.Errorf("tensor %q: %d Fisher values for %d elements", info.Name, len(t.Data), info.NumElements())
+	return safetensors.WriteFile(path, infos, md, func(w *safetensors.Writer) error {
+		for _, info := range infos {
+			b := make([]byte, info.Bytes())
+			if t, ok := f[info.Name]; ok && info.DType == dtype.F32 {
+				if int64(len(t.Data)) != info.NumElements() {
+					return fmt.Errorf("tensor %q: %d Fisher values for %d elements", info.Name, len(t.Data), info.NumElements())
+				}
+				if err := dtype.EncodeF32(b, t.Data, dtype.F32); err != nil {
+					return err
+				}
 			}
-			if err := dtype.EncodeF32(b, t.Data, dtype.F32); err != nil {
+			if err := w.WriteTensor(info.Name, b); err != nil {
 				return err
 			}
 		}
-		if err := w.WriteTensor(info.Name, b); err != nil {
-			return err
-		}
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := buf.Flush(); err != nil {
-		return err
-	}
-	return file.Commit()
+		return nil
+	})
 }

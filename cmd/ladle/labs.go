@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"ladle/core/ckpt"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -63,7 +64,7 @@ func runLabs(ctx *cmdContext, args []string) error {
 	failed := 0
 	for _, b := range built {
 		total += b.Bytes
-		fmt.Fprintf(ctx.stdout, "%s: wrote %d files (%s) to %s in %.1fs\n", b.Name, len(b.Files), formatBytes(b.Bytes),
+		fmt.Fprintf(ctx.stdout, "%s: wrote %d files (%s) to %s in %.1fs\n", b.Name, len(b.Files), ckpt.FormatBytes(b.Bytes),
 			filepath.Join(*out, b.Name), b.Elapsed.Seconds())
 		keys := make([]string, 0, len(b.Lab.Numbers))
 		for k := range b.Lab.Numbers {
@@ -82,7 +83,7 @@ func runLabs(ctx *cmdContext, args []string) error {
 			fmt.Fprintf(ctx.stdout, "  %s %s\n", mark, c.Claim)
 		}
 	}
-	fmt.Fprintf(ctx.stdout, "wrote %s: %d labs, %s in %.1fs\n", filepath.Join(*out, "index.json"), len(built), formatBytes(total), time.Since(start).Seconds())
+	fmt.Fprintf(ctx.stdout, "wrote %s: %d labs, %s in %.1fs\n", filepath.Join(*out, "index.json"), len(built), ckpt.FormatBytes(total), time.Since(start).Seconds())
 	if failed > 0 {
 		return fmt.Errorf("%d claims do not hold (see above); the labs were written anyway", failed)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -106,9 +105,9 @@ func runMerge(ctx *cmdContext, args []string) error {
 		bar.finish()
 		elapsed := time.Since(start)
 		gb := float64(p.BytesTotal()) / 1e9
-		fmt.Fprintf(ctx.stdout, "wrote %s: %d tensors, %s of input in %.2fs (%.2f GB/s)\n", dest, len(p.OutputTensors()), formatBytes(p.BytesTotal()), elapsed.Seconds(), gb/max(elapsed.Seconds(), 1e-9))
+		fmt.Fprintf(ctx.stdout, "wrote %s: %d tensors, %s of input in %.2fs (%.2f GB/s)\n", dest, len(p.OutputTensors()), ckpt.FormatBytes(p.BytesTotal()), elapsed.Seconds(), gb/max(elapsed.Seconds(), 1e-9))
 		if sig, full, ok := p.SignatureSize(); ok {
-			fmt.Fprintf(ctx.stdout, "signature: %s against %s for the full checkpoint (%.1fx smaller)\n", formatBytes(sig), formatBytes(full), float64(full)/float64(max(sig, 1)))
+			fmt.Fprintf(ctx.stdout, "signature: %s against %s for the full checkpoint (%.1fx smaller)\n", ckpt.FormatBytes(sig), ckpt.FormatBytes(full), float64(full)/float64(max(sig, 1)))
 		}
 	}
 	return nil
@@ -129,26 +128,7 @@ func writeMerge(ctx context.Context, p *plan.Plan, dest string, shardBytes int64
 		}
 		return sw.Close()
 	}
-	f, err := ckpt.CreateAtomic(dest)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	buf := bufio.NewWriterSize(f, 4<<20)
-	w, err := safetensors.NewWriter(buf, tensors, md)
-	if err != nil {
-		return err
-	}
-	if err := p.Execute(ctx, w, opts); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := buf.Flush(); err != nil {
-		return err
-	}
-	return f.Commit()
+	return safetensors.WriteFile(dest, tensors, md, func(w *safetensors.Writer) error { return p.Execute(ctx, w, opts) })
 }
 
 // outputPath inserts a label before the extension: out.safetensors, alpha-0.3 →
@@ -180,18 +160,6 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size such as 2GB, 500MB or 1.5GiB", s)
 	}
 	return int64(f * mult), nil
-}
-
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // progressBar draws a bar on a terminal, or prints a plain line at every tenth of the
@@ -241,14 +209,14 @@ func (b *progressBar) update(pr plan.Progress) {
 		filled := int(frac * width)
 		fmt.Fprintf(b.w, "\r[%s%s] %3.0f%%  %d/%d tensors  %s/%s  %.2f GB/s  %.1fs ",
 			strings.Repeat("#", filled), strings.Repeat(" ", width-filled), 100*frac, pr.TensorsDone, pr.TensorsTotal,
-			formatBytes(pr.BytesDone), formatBytes(pr.BytesTotal), rate, elapsed)
+			ckpt.FormatBytes(pr.BytesDone), ckpt.FormatBytes(pr.BytesTotal), rate, elapsed)
 		b.drawn = true
 		return
 	}
 	if tick := int(frac * 10); tick > b.lastTick {
 		b.lastTick = tick
 		fmt.Fprintf(b.w, "merging %s: %3.0f%%, %d/%d tensors, %s of %s read, %.1fs\n", b.dest, 100*frac, pr.TensorsDone, pr.TensorsTotal,
-			formatBytes(pr.BytesDone), formatBytes(pr.BytesTotal), elapsed)
+			ckpt.FormatBytes(pr.BytesDone), ckpt.FormatBytes(pr.BytesTotal), elapsed)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -236,7 +237,7 @@ func TestFisherCommand(t *testing.T) {
 	for _, name := range toyOrder {
 		info, raw := readTensor(t, f1, name)
 		mi, _ := readTensor(t, model, name)
-		if info.DType != dtype.F32 || !sameShape(info.Shape, mi.Shape) {
+		if info.DType != dtype.F32 || !slices.Equal(info.Shape, mi.Shape) {
 			t.Errorf("%s: %v %v, model %v", name, info.DType, info.Shape, mi.Shape)
 		}
 		got := make([]float32, info.NumElements())

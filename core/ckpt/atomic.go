@@ -61,3 +61,17 @@ func (a *AtomicFile) Abort() {
 	a.File.Close()
 	os.Remove(a.File.Name())
 }
+
+// WriteFileAtomic writes data to path through an AtomicFile: the file appears whole or
+// not at all.
+func WriteFileAtomic(path string, data []byte) error {
+	f, err := CreateAtomic(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Commit()
+}

@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"math/bits"
@@ -104,4 +105,18 @@ type Sink interface {
 	Write(p []byte) (int, error)
 	// Close finishes the checkpoint; it fails if a declared tensor is incomplete.
 	Close() error
+}
+
+// FormatBytes writes a size for people: 1.5 MB, 2.40 GB (powers of ten, as file sizes
+// and throughputs are quoted).
+func FormatBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"gonum.org/v1/gonum/blas"
@@ -248,7 +249,7 @@ func checkPair(arch *nn.Arch, ref, other map[string]nn.Tensor) (map[string][]int
 	}
 	shapes := map[string][]int{}
 	for _, p := range mr.Params() {
-		if !sameShape(p.Shape, other[p.Name].Shape) {
+		if !slices.Equal(p.Shape, other[p.Name].Shape) {
 			return nil, fmt.Errorf("align: tensor %q has shape %v in the reference but %v in the model to align", p.Name, p.Shape, other[p.Name].Shape)
 		}
 		shapes[p.Name] = p.Shape

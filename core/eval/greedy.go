@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -133,7 +134,7 @@ func uniformSoup(models []map[string]nn.Tensor, idx []int, names []string) (map[
 			if !ok {
 				return nil, fmt.Errorf("greedy soup: model %s has no tensor %q, which %s has", names[i], name, names[idx[0]])
 			}
-			if !sameShape(u.Shape, t.Shape) || len(u.Data) != len(t.Data) {
+			if !slices.Equal(u.Shape, t.Shape) || len(u.Data) != len(t.Data) {
 				return nil, fmt.Errorf("greedy soup: tensor %q has shape %v in %s but %v in %s", name, u.Shape, names[i], t.Shape, names[idx[0]])
 			}
 			if k == 0 { // start from the first value, as linear does (a lone −0 stays −0)

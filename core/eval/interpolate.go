@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"ladle/core/nn"
@@ -64,7 +65,7 @@ func Interpolate(arch *nn.Arch, a, b map[string]nn.Tensor, d *Dataset, opt Optio
 	mix := map[string]nn.Tensor{}
 	for _, p := range ma.Params() {
 		tb := b[p.Name]
-		if !sameShape(p.Shape, tb.Shape) {
+		if !slices.Equal(p.Shape, tb.Shape) {
 			return nil, fmt.Errorf("tensor %q has shape %v in model A but %v in model B; only models of one shape can be interpolated", p.Name, p.Shape, tb.Shape)
 		}
 		mix[p.Name] = nn.Tensor{Shape: p.Shape, Data: make([]float32, len(p.Data))}
@@ -123,18 +124,6 @@ func Barrier(points []Point) (barrier, alpha float64) {
 	return barrier, alpha
 }
 
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // Average is the uniform average of models given as tensor maps (a uniform soup),
 // over the tensors they all hold, computed in float64 per element. Tensors whose
 // shapes differ between models are an error naming the tensor.
@@ -152,7 +141,7 @@ func Average(models ...map[string]nn.Tensor) (map[string]nn.Tensor, error) {
 				ok = false
 				break
 			}
-			if !sameShape(t.Shape, u.Shape) || len(u.Data) != len(t.Data) {
+			if !slices.Equal(t.Shape, u.Shape) || len(u.Data) != len(t.Data) {
 				return nil, fmt.Errorf("tensor %q has shape %v in model 0 but %v in model %d", name, t.Shape, u.Shape, i)
 			}
 			for j, v := range u.Data {

@@ -181,7 +181,7 @@ func Build(dir string, opt Options) ([]*Built, error) {
 	if err != nil {
 		return out, err
 	}
-	return out, writeFileAtomic(filepath.Join(dir, "index.json"), append(idx, '\n'))
+	return out, ckpt.WriteFileAtomic(filepath.Join(dir, "index.json"), append(idx, '\n'))
 }
 
 func known(name string) bool {
@@ -261,7 +261,7 @@ func (b *builder) write(name string, data []byte) error {
 		return fmt.Errorf("labs: %s written twice", name)
 	}
 	b.files = append(b.files, name)
-	return writeFileAtomic(b.path(name), data)
+	return ckpt.WriteFileAtomic(b.path(name), data)
 }
 
 // writeModel writes a checkpoint: F32 tensors in the network's order, with its arch
@@ -350,18 +350,6 @@ func (b *builder) check(l *Lab) error {
 		}
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	f, err := ckpt.CreateAtomic(path)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.Commit()
 }
 
 func formatBytes(n int64) string {

@@ -2,7 +2,8 @@ package plan
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"ladle/core/ckpt"
@@ -140,7 +141,7 @@ func (p *Plan) checkParams() error {
 		}
 	}
 	check := func(where string, params map[string]recipe.Setting, allowed []string) error {
-		for _, name := range sortedKeys(params) {
+		for _, name := range slices.Sorted(maps.Keys(params)) {
 			prm, ok := m.Param(name)
 			key := where + "." + name
 			if ok && prm.Ladle {
@@ -149,7 +150,7 @@ func (p *Plan) checkParams() error {
 			if !ok && recipe.IsLadleKey(name) {
 				return errorf(key, "%q is a Ladle setting: write it under `ladle:` (ladle: {%s: ...}), so that the recipe stays a mergekit recipe", name, name)
 			}
-			if !ok || !contains(allowed, name) {
+			if !ok || !slices.Contains(allowed, name) {
 				hint := recipe.DidYouMean(name, allowed)
 				if ok { // a global parameter set on one model
 					return errorf(key, "%q is a global parameter of %s: set it under the top-level `parameters`", name, m.Name)
@@ -257,7 +258,7 @@ func (p *Plan) checkModels() error {
 		p.modelIdx = append(p.modelIdx, i)
 		p.ModelNames = append(p.ModelNames, model.Path)
 	}
-	if !m.NeedsBase && r.BaseModel != "" && !contains(p.ModelNames, r.BaseModel) {
+	if !m.NeedsBase && r.BaseModel != "" && !slices.Contains(p.ModelNames, r.BaseModel) {
 		return errorf("base_model", "%s takes no base model; list %s under models to include it, or remove base_model", m.Name, r.BaseModel)
 	}
 	n := len(p.modelIdx)
@@ -287,7 +288,7 @@ func (p *Plan) checkOptions() error {
 	if o.Sparse != "" {
 		set["sparse"] = o.Sparse
 	}
-	for _, k := range sortedKeys(set) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		if _, ok := m.Param(k); !ok {
 			return errorf("ladle."+k, "does not apply to %s", m.Name)
 		}
@@ -424,7 +425,7 @@ func compareTensors(ref, other ckpt.Source, refName, otherName string, partial b
 		switch {
 		case !ok:
 			extra = append(extra, t.Name)
-		case !sameShape(w.Shape, t.Shape):
+		case !slices.Equal(w.Shape, t.Shape):
 			shapes = append(shapes, fmt.Sprintf("%s (%v here, %v in %s)", t.Name, t.Shape, w.Shape, refName))
 		case w.DType.IsFloat() != t.DType.IsFloat() && !partial: // signatures may hold U8 codes
 			kinds = append(kinds, fmt.Sprintf("%s (%s here, %s in %s)", t.Name, t.DType, w.DType, refName))
@@ -454,18 +455,6 @@ func compareTensors(ref, other ckpt.Source, refName, otherName string, partial b
 		return errorf(otherName, "%s; the models must share one architecture (compare them with `ladle inspect`)", strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func abbreviate(names []string) string {
@@ -498,28 +487,10 @@ func (p *Plan) OutputLabel(v int) string {
 		return ""
 	}
 	var parts []string
-	for _, k := range sortedKeys(p.variants[v]) {
+	for _, k := range slices.Sorted(maps.Keys(p.variants[v])) {
 		parts = append(parts, fmt.Sprintf("%s-%v", k, p.variants[v][k]))
 	}
 	return strings.Join(parts, "_")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(xs []string, x string) bool {
-	for _, e := range xs {
-		if e == x {
-			return true
-		}
-	}
-	return false
 }
 
 func listOrNone(xs []string) string {

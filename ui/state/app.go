@@ -2,6 +2,8 @@ package state
 
 import (
 	"fmt"
+	"ladle/core/ckpt"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,7 +90,7 @@ func (a *App) AddModels(files ...ModelFile) {
 		if !replaced {
 			a.Models = append(a.Models, f)
 		}
-		if f.Error == "" && !contains(a.Form.Models, f.Name) {
+		if f.Error == "" && !slices.Contains(a.Form.Models, f.Name) {
 			a.Form.Models = append(a.Form.Models, f.Name)
 		}
 	}
@@ -116,7 +118,7 @@ func (a *App) RemoveModel(name string) {
 
 // ToggleModel includes or leaves out a loaded model.
 func (a *App) ToggleModel(name string) {
-	if contains(a.Form.Models, name) {
+	if slices.Contains(a.Form.Models, name) {
 		a.Form.Models = without(a.Form.Models, name)
 	} else if m, ok := a.Model(name); ok && m.Error == "" {
 		a.Form.Models = append(a.Form.Models, name)
@@ -135,7 +137,7 @@ func (a *App) SetMethod(name string) {
 // SetBase picks the base model.
 func (a *App) SetBase(name string) {
 	a.Form.Base = name
-	if name != "" && !contains(a.Form.Models, name) {
+	if name != "" && !slices.Contains(a.Form.Models, name) {
 		a.Form.Models = append([]string{name}, a.Form.Models...)
 	}
 	a.regenerate()
@@ -168,7 +170,7 @@ func (a *App) fixBase() {
 		a.Form.Base = ""
 		return
 	}
-	if a.Form.Base == "" || !contains(a.Form.Models, a.Form.Base) {
+	if a.Form.Base == "" || !slices.Contains(a.Form.Models, a.Form.Base) {
 		a.Form.Base = ""
 		if len(a.Form.Models) > 0 {
 			a.Form.Base = a.Form.Models[0]
@@ -386,27 +388,15 @@ func (r Run) Status() string {
 	case r.Running && r.Cancelling:
 		return "Cancelling the merge…"
 	case r.Running:
-		return fmt.Sprintf("Merging%s: %d of %d tensors, %s of %s, %.1f s%s", on, p.TensorsDone, p.TensorsTotal, humanBytes(p.BytesDone), humanBytes(p.BytesTotal), secs, rate)
+		return fmt.Sprintf("Merging%s: %d of %d tensors, %s of %s, %.1f s%s", on, p.TensorsDone, p.TensorsTotal, ckpt.FormatBytes(p.BytesDone), ckpt.FormatBytes(p.BytesTotal), secs, rate)
 	case r.Cancelled:
 		return fmt.Sprintf("Cancelled after %.1f s: nothing was written.", secs)
 	case r.Err != "":
 		return "The merge failed."
 	case r.Result != nil:
-		return fmt.Sprintf("Merged %d tensors (%s read) in %.2f s%s. Ready to download.", p.TensorsTotal, humanBytes(p.BytesTotal), secs, rate)
+		return fmt.Sprintf("Merged %d tensors (%s read) in %.2f s%s. Ready to download.", p.TensorsTotal, ckpt.FormatBytes(p.BytesTotal), secs, rate)
 	}
 	return "Ready."
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func without(xs []string, x string) []string {

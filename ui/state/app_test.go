@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,7 +152,7 @@ func TestIncompatibleModels(t *testing.T) {
 	if a.CanRun() || !strings.Contains(a.RecipeErr, "do not line up") {
 		t.Errorf("err %q", a.RecipeErr)
 	}
-	if contains(a.Form.Models, "junk.bin") {
+	if slices.Contains(a.Form.Models, "junk.bin") {
 		t.Error("an unreadable file was chosen for the merge")
 	}
 	a.RemoveModel("other.pt")

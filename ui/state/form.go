@@ -2,8 +2,9 @@ package state
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -154,7 +155,7 @@ func (f Form) ToRecipe(method *merge.MethodInfo) (*recipe.Recipe, map[string]str
 		}
 		dst[p.Name] = s
 	}
-	for _, name := range sortedKeys(f.Global) {
+	for _, name := range slices.Sorted(maps.Keys(f.Global)) {
 		p, ok := params[name]
 		if !ok {
 			continue
@@ -170,7 +171,7 @@ func (f Form) ToRecipe(method *merge.MethodInfo) (*recipe.Recipe, map[string]str
 			continue
 		}
 		entry := recipe.Model{Path: m, Parameters: map[string]recipe.Setting{}}
-		for _, name := range sortedKeys(f.PerModel[m]) {
+		for _, name := range slices.Sorted(maps.Keys(f.PerModel[m])) {
 			if p, ok := params[name]; ok && p.PerModel {
 				set(entry.Parameters, "param-"+m+"-"+name, p, f.PerModel[m][name])
 			}
@@ -251,26 +252,8 @@ func FromRecipe(r *recipe.Recipe) (f Form, ok bool) {
 			f.PerModel[m.Path][name] = text
 		}
 	}
-	if r.BaseModel != "" && !contains(f.Models, r.BaseModel) {
+	if r.BaseModel != "" && !slices.Contains(f.Models, r.BaseModel) {
 		f.Models = append([]string{r.BaseModel}, f.Models...)
 	}
 	return f, ok
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func contains(xs []string, x string) bool {
-	for _, e := range xs {
-		if e == x {
-			return true
-		}
-	}
-	return false
 }

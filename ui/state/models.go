@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -125,7 +126,7 @@ func Compatibility(models []ModelFile) Compat {
 			}
 			if first == nil {
 				first = s
-			} else if !sameShape(first, s) {
+			} else if !slices.Equal(first, s) {
 				same = false
 			}
 			shapesSeen = append(shapesSeen, fmt.Sprintf("%s %v", m.Name, s))
@@ -140,16 +141,4 @@ func Compatibility(models []ModelFile) Compat {
 		}
 	}
 	return c
-}
-
-func sameShape(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -201,7 +201,7 @@ func (sw *ShardedWriter) Close() error {
 	}
 	enc, err := json.MarshalIndent(idx, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(sw.dir, sw.prefix+ckpt.IndexSuffix), append(enc, '\n'))
+		err = ckpt.WriteFileAtomic(filepath.Join(sw.dir, sw.prefix+ckpt.IndexSuffix), append(enc, '\n'))
 	}
 	if err != nil {
 		for _, f := range finals {
@@ -236,18 +236,6 @@ func (sw *ShardedWriter) fail(err error) error {
 		sw.err = err
 	}
 	return err
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	f, err := ckpt.CreateAtomic(path)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.Commit()
 }
 
 var _ ckpt.Sink = (*ShardedWriter)(nil)
