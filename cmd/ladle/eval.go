@@ -32,7 +32,7 @@ func addEvalFlags(fs *flag.FlagSet) evalFlags {
 	return evalFlags{
 		arch:    fs.String("arch", "", "architecture spec (ARCH.json); default: the checkpoint's ladle.arch metadata"),
 		data:    fs.String("data", "", "dataset: a safetensors file with x and y (see ladle data)"),
-		split:   fs.String("split", "", "which split of the dataset (tensors x.NAME and y.NAME); default x and y"),
+		split:   fs.String("split", "", "which split of the dataset: NAME reads tensors x.NAME and y.NAME; test (or none) reads x and y"),
 		batch:   fs.Int("batch", eval.DefaultBatch, "samples per forward pass"),
 		threads: fs.Int("threads", 0, "goroutines per forward pass (0: one per core)"),
 		json:    fs.Bool("json", false, "print JSON"),

@@ -109,6 +109,9 @@ func (d *Dataset) Batch(dst []float32, lo, hi int) []float32 {
 	return dst
 }
 
+// TestSplit is the name of the default split (tensors x and y).
+const TestSplit = "test"
+
 // Tensor names of a split: x and y for the default split "", x.NAME and y.NAME for
 // split NAME (e.g. x.val, y.val), so that one file can hold train, val and test sets.
 func tensorNames(split string) (x, y string) {
@@ -160,7 +163,18 @@ func LoadSplit(path, split string) (*Dataset, error) {
 
 // FromSource reads one split of a dataset from an opened checkpoint (the browser
 // opens files through ckpt.OpenReaderAt).
+//
+// Split "test" names the default split (x and y) of a file that has one, as the page
+// and `ladle eval --split test` call it; a file without x and y may hold x.test and
+// y.test instead.
 func FromSource(src ckpt.Source, split string) (*Dataset, error) {
+	if split == TestSplit {
+		_, okx := ckpt.Lookup(src, "x")
+		_, oky := ckpt.Lookup(src, "y")
+		if okx && oky {
+			split = ""
+		}
+	}
 	xName, yName := tensorNames(split)
 	xi, okx := ckpt.Lookup(src, xName)
 	yi, oky := ckpt.Lookup(src, yName)

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -36,6 +37,13 @@ type Result struct {
 // Errors: a sample that does not have the model's input size, a label outside the
 // model's outputs, and an output that is not finite (NaN or ±Inf) for some sample.
 func Evaluate(m *nn.Model, d *Dataset, batch int) (Result, error) {
+	return EvaluateContext(context.Background(), m, d, batch, nil)
+}
+
+// EvaluateContext is Evaluate that stops with ctx's error between batches and, when
+// progress is not nil, calls it after each batch with the samples done so far and
+// the total. The result is the same as Evaluate's, bit for bit.
+func EvaluateContext(ctx context.Context, m *nn.Model, d *Dataset, batch int, progress func(done, total int)) (Result, error) {
 	if err := Compatible(m, d); err != nil {
 		return Result{}, err
 	}
@@ -55,6 +63,9 @@ func Evaluate(m *nn.Model, d *Dataset, batch int) (Result, error) {
 		correct int
 	)
 	for lo := 0; lo < d.Len(); lo += batch {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
 		hi := min(lo+batch, d.Len())
 		xb = d.Batch(xb, lo, hi)
 		if cap(out) < (hi-lo)*classes {
@@ -75,6 +86,9 @@ func Evaluate(m *nn.Model, d *Dataset, batch int) (Result, error) {
 				return Result{}, fmt.Errorf("%s: sample %d: the model's output is not finite (%v); its weights or inputs hold NaN or Inf, or overflow", d.name(), lo+i, row)
 			}
 			loss += l
+		}
+		if progress != nil {
+			progress(hi, d.Len())
 		}
 	}
 	n := d.Len()

@@ -20,6 +20,9 @@
 //	{type: "merge", id, recipe: "YAML text", files: [File], names?: [string], seed?: number|string,
 //	 threads?: number, output?: number, name?: "out.safetensors",
 //	 part?: {index: number, count: number}, storage?: "memory"|"opfs"|"auto"}
+//	{type: "evaluate", id, files: [File], names?: [string], seed?, threads?,
+//	 eval: {models?: [name], recipes?: [{name, recipe: "YAML"}], data: name,
+//	        split?: "test"|"val"|NAME, arch?: "ARCH.json text"}}
 //	{type: "cancel", id}            // id of the request to cancel
 //	{type: "read", id, files: [File]}   // benchmark: read every tensor, compute nothing
 //	{type: "memory", id?}
@@ -33,6 +36,8 @@
 //	{type: "progress", id, tensorsDone, tensorsTotal, bytesDone, bytesTotal, tensor, wasmMemory}
 //	{type: "done", id, blob: Blob, name, bytes, seconds, wasmMemory, part?}
 //	{type: "error", id, error: {message, file?, tensor?, where?}}
+//	{type: "progress", id, modelsDone, modelsTotal, samplesDone, samplesTotal, model} // evaluate
+//	{type: "evaluated", id, seconds, results: [{model, accuracy, loss, n, error?, seconds}]}
 //	{type: "cancelled", id}
 //	{type: "read", id, bytes, seconds}
 //	{type: "memory", id, wasmMemory}
@@ -54,8 +59,8 @@
 //     files in one inspect request; every other file is one model, in order.
 //   - Files are read by ranges (Blob.slice), never whole; nothing goes to the network.
 //   - Progress is sent at most every 100 ms, and always for the last tensor.
-//   - Every request ends in exactly one of: methods, inspected, done, error,
-//     cancelled, read, memory. An error names the file and the tensor when one is at
+//   - Every request ends in exactly one of: methods, inspected, done, evaluated,
+//     error, cancelled, read, memory. An error names the file and the tensor when one is at
 //     fault (ckpt.FormatError, ckpt.UnsupportedError, ckpt.NotFoundError, plan.Error),
 //     and where in the recipe (`where`) when the recipe is at fault. A panic inside the
 //     core becomes an error message; the worker keeps serving.
@@ -64,6 +69,19 @@
 //     nothing.
 //   - The result Blob is complete when "done" arrives; a failed or cancelled merge's
 //     partial output is dropped, so nothing half-written can be downloaded.
+//
+// # Evaluation
+//
+// An evaluate request reads one split of the dataset file named data (a safetensors
+// file with x and y; split NAME reads x.NAME and y.NAME, "test" or "" reads x and y)
+// once, then evaluates each model named in models, then merges each recipe in memory
+// (as a whole merge request would, seed included) and evaluates the result under its
+// name. The architecture is arch when given, else each checkpoint's ladle.arch (a
+// merge keeps its reference model's). accuracy, loss and n are strings: exactly what
+// `ladle eval --json` prints for the same file, split and architecture. A model that
+// cannot be evaluated gets error in its row and the others are still scored; a
+// dataset that cannot be read fails the request. Cancel stops between batches. To
+// spread several models over the workers, the page sends each worker its share.
 //
 // # Splitting a merge over several workers
 //

@@ -184,10 +184,12 @@ func (e *Engine) handle(ctx context.Context, req Request, files []File) {
 		e.merge(ctx, req, files)
 	case TypeRead:
 		e.read(ctx, req, files)
+	case TypeEvaluate:
+		e.evaluate(ctx, req, files)
 	case TypeMemory:
 		e.post(Memory{Type: TypeMemory, ID: req.ID, WasmMemory: e.memory()})
 	default:
-		e.fail(req.ID, &requestError{where: "type", msg: fmt.Sprintf("unknown request type %q (known: methods, inspect, merge, cancel, read, memory)", req.Type)})
+		e.fail(req.ID, &requestError{where: "type", msg: fmt.Sprintf("unknown request type %q (known: methods, inspect, merge, evaluate, cancel, read, memory)", req.Type)})
 	}
 }
 

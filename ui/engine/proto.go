@@ -44,6 +44,8 @@ type Request struct {
 	// the origin private file system) or "auto"/"" (opfs for large results when the
 	// browser has it, else memory).
 	Storage string `json:"storage,omitempty"`
+	// Eval is what an evaluate request asks (evaluate.go).
+	Eval *EvalSpec `json:"eval,omitempty"`
 }
 
 // Part selects the Index-th of Count parts of a split merge.

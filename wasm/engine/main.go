@@ -58,7 +58,7 @@ func decode(data js.Value) (engine.Request, []engine.File, error) {
 	req.ID = str(data.Get("id"))
 	t := data.Get("type")
 	if t.Type() != js.TypeString {
-		return req, nil, fmt.Errorf("the request has no type (methods, inspect, merge, cancel, read, memory)")
+		return req, nil, fmt.Errorf("the request has no type (methods, inspect, merge, evaluate, cancel, read, memory)")
 	}
 	req.Type = t.String()
 	req.Recipe = str(data.Get("recipe"))
@@ -85,6 +85,9 @@ func decode(data js.Value) (engine.Request, []engine.File, error) {
 			return req, nil, fmt.Errorf("seed %q: want a whole number from 0 to 2^64-1", str(v))
 		}
 		req.Seed = &s
+	}
+	if err := decodeEval(data, &req); err != nil {
+		return req, nil, err
 	}
 	if v := data.Get("part"); v.Type() == js.TypeObject {
 		req.Part = &engine.Part{Index: v.Get("index").Int(), Count: v.Get("count").Int()}
