@@ -186,10 +186,12 @@ func (e *Engine) handle(ctx context.Context, req Request, files []File) {
 		e.read(ctx, req, files)
 	case TypeEvaluate:
 		e.evaluate(ctx, req, files)
+	case TypeAnalyze:
+		e.analyze(ctx, req, files)
 	case TypeMemory:
 		e.post(Memory{Type: TypeMemory, ID: req.ID, WasmMemory: e.memory()})
 	default:
-		e.fail(req.ID, &requestError{where: "type", msg: fmt.Sprintf("unknown request type %q (known: methods, inspect, merge, evaluate, cancel, read, memory)", req.Type)})
+		e.fail(req.ID, &requestError{where: "type", msg: fmt.Sprintf("unknown request type %q (known: methods, inspect, merge, evaluate, analyze, cancel, read, memory)", req.Type)})
 	}
 }
 

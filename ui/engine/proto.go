@@ -46,6 +46,8 @@ type Request struct {
 	Storage string `json:"storage,omitempty"`
 	// Eval is what an evaluate request asks (evaluate.go).
 	Eval *EvalSpec `json:"eval,omitempty"`
+	// Analyze holds an analyze request's settings (analyze.go).
+	Analyze *AnalyzeRequest `json:"analyze,omitempty"`
 }
 
 // Part selects the Index-th of Count parts of a split merge.

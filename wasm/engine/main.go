@@ -92,6 +92,13 @@ func decode(data js.Value) (engine.Request, []engine.File, error) {
 	if v := data.Get("part"); v.Type() == js.TypeObject {
 		req.Part = &engine.Part{Index: v.Get("index").Int(), Count: v.Get("count").Int()}
 	}
+	if v := data.Get("analyze"); v.Type() == js.TypeObject {
+		a, err := decodeAnalyze(v)
+		if err != nil {
+			return req, nil, err
+		}
+		req.Analyze = a
+	}
 	var files []engine.File
 	if v := data.Get("files"); v.Type() == js.TypeObject {
 		for i := 0; i < v.Length(); i++ {
