@@ -35,6 +35,10 @@ type Host interface {
 	OpenLab(name string)
 	// OpenLabRecipe loads another recipe file of the open lab into the editor.
 	OpenLabRecipe(file string)
+	// Analyze measures the task vectors of the analysis view's base and models in an
+	// engine worker; CancelAnalysis stops it.
+	Analyze()
+	CancelAnalysis()
 }
 
 // Page is what every component renders: the state and the host that acts on it.

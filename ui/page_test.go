@@ -27,6 +27,8 @@ func (f *fakeHost) Run()                       { f.calls = append(f.calls, "run"
 func (f *fakeHost) Cancel()                    { f.calls = append(f.calls, "cancel") }
 func (f *fakeHost) OpenLab(n string)           { f.calls = append(f.calls, "lab "+n) }
 func (f *fakeHost) OpenLabRecipe(n string)     { f.calls = append(f.calls, "recipe "+n) }
+func (f *fakeHost) Analyze()                   { f.calls = append(f.calls, "analyze") }
+func (f *fakeHost) CancelAnalysis()            { f.calls = append(f.calls, "cancel analysis") }
 
 // render renders the page as static HTML, as the browser's DOM would hold it.
 func render(t *testing.T, root *Root) string {

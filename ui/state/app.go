@@ -34,6 +34,8 @@ type App struct {
 
 	Run  Run
 	Labs Labs
+	// Analysis is the task-vector view (analysis.go).
+	Analysis Analysis
 }
 
 // New returns the state of a fresh page with the given method registry.

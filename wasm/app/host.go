@@ -38,6 +38,8 @@ type host struct {
 
 	mu  sync.Mutex // guards cur and its fields
 	cur *run
+
+	analysis analysisReq // the analysis in flight (analyze.go)
 }
 
 // run is one merge: the requests it has out, so that Cancel can reach them.
