@@ -13,6 +13,11 @@
 //
 //   - the header is at most MaxHeaderSize bytes and lies inside the file;
 //   - it is valid JSON, an object, with no duplicate tensor names;
+//   - each entry's fields are exactly "dtype", "shape" and "data_offsets", matched
+//     case-sensitively and each at most once (ErrDuplicateField), as the reference
+//     implementation reads them; other fields are skipped; a __metadata__ key
+//     appears at most once too. (encoding/json would take "DTYPE" for "dtype" and
+//     let a repeated field win, so the header is read by a small strict scanner);
 //   - every dtype is known (else an *ckpt.UnsupportedError wrapping ErrUnknownDType);
 //   - every shape is non-negative and its product does not overflow;
 //   - every span end-begin equals the number of elements times the dtype's size;

@@ -18,4 +18,5 @@ var (
 	ErrOffsetsOverlap  = errors.New("tensor data overlaps another tensor")
 	ErrOffsetsOutRange = errors.New("tensor data lies outside the file")
 	ErrTrailingData    = errors.New("file holds bytes after the last tensor")
+	ErrDuplicateField  = errors.New("a field appears twice")
 )

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -81,6 +82,11 @@ func TestHostileFiles(t *testing.T) {
 func FuzzOpen(f *testing.F) {
 	f.Add(file(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, 8))
 	f.Add(file(`{"__metadata__":{"k":"v"},"a":{"dtype":"BF16","shape":[],"data_offsets":[0,2]}}`, 2))
+	// Exact, unrepeated fields; unknown ones of every JSON shape skipped.
+	f.Add(file(`{"a":{"dtype":"F32","DTYPE":"I32","shape":[1],"data_offsets":[0,4]}}`, 4))
+	f.Add(file(`{"a":{"dtype":"I32","dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 4))
+	f.Add(file(`{"__metadata__":{"k":"v","k":"w"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 4))
+	f.Add(file(`{"a\u001b[31m":{"x":{"y":[1.5e3,true,null,{"z":"\u00e9"}]},"dtype":"F32","shape":[],"data_offsets":[0,4]}}`, 4))
 	if dir := fixturesIfPresent(); dir != "" {
 		for _, pattern := range []string{"safetensors-samples/*.safetensors", "pytorch/*.safetensors"} {
 			matches, _ := filepath.Glob(filepath.Join(dir, pattern))
@@ -100,6 +106,11 @@ func FuzzOpen(f *testing.F) {
 				t.Fatalf("untyped error %T: %v", err, err)
 			}
 			return
+		}
+		// Whatever is accepted is JSON, and means what encoding/json says it means.
+		n := binary.LittleEndian.Uint64(data)
+		if hdr := bytes.TrimRight(data[8:8+n], " \x00"); !json.Valid(hdr) {
+			t.Fatalf("accepted a header that is not valid JSON: %q", hdr)
 		}
 		var total int64
 		for _, info := range r.Tensors() {

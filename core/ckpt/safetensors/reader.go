@@ -3,7 +3,6 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,14 +79,15 @@ func Open(r io.ReaderAt, size int64, path string) (*Reader, error) {
 }
 
 type entry struct {
-	Dtype       string  `json:"dtype"`
-	Shape       []int64 `json:"shape"`
-	DataOffsets []int64 `json:"data_offsets"`
-	// Unknown fields are ignored, as in the reference implementation.
+	Dtype       string
+	Shape       []int64
+	DataOffsets []int64
+	// Unknown fields are skipped, as in the reference implementation.
 }
 
-// parseHeader decodes the JSON object token by token, which keeps the file's key order
-// and lets duplicate names be caught (a map would silently keep the last one).
+// parseHeader reads the JSON object in the file's key order, which lets duplicate
+// names be caught (a map would silently keep the last one). See headerScanner for
+// why this is not encoding/json.
 func (rd *Reader) parseHeader(header []byte) error {
 	fail := func(tensor string, kind error, format string, args ...any) error {
 		return &ckpt.FormatError{File: rd.path, Tensor: tensor, Msg: fmt.Sprintf(format, args...), Err: kind}
@@ -96,57 +96,196 @@ func (rd *Reader) parseHeader(header []byte) error {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return fail("", ErrInvalidJSON, "the header does not start with '{'")
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil {
-		return fail("", ErrInvalidJSON, "%v", err)
-	}
+	s := &headerScanner{b: trimmed}
+	s.i++
 	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fail("", ErrInvalidJSON, "%v", err)
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return fail("", ErrInvalidJSON, "expected a tensor name, found %v", tok)
-		}
-		if seen[name] {
-			return fail(name, ErrDuplicateName, "the name appears twice in the header")
-		}
-		seen[name] = true
-		if name == "__metadata__" {
-			var md map[string]string
-			if err := dec.Decode(&md); err != nil {
-				if isSyntaxError(err) {
-					return fail("", ErrInvalidJSON, "%v", err)
-				}
-				return fail("", ErrInvalidJSON, "__metadata__ must be a map of strings to strings: %v", err)
+	if s.peek() != '}' {
+		for {
+			name, err := s.str()
+			if err != nil {
+				return fail("", ErrInvalidJSON, "expected a tensor name: %v", err)
 			}
-			rd.metadata = md
-			continue
-		}
-		var e entry
-		if err := dec.Decode(&e); err != nil {
-			if isSyntaxError(err) {
+			if seen[name] {
+				return fail(name, ErrDuplicateName, "the name appears twice in the header")
+			}
+			seen[name] = true
+			if err := s.expect(':'); err != nil {
 				return fail(name, ErrInvalidJSON, "%v", err)
 			}
-			return fail(name, ErrInvalidTensor, "the entry must be {\"dtype\", \"shape\", \"data_offsets\"}: %v", err)
-		}
-		if err := rd.addTensor(name, e); err != nil {
-			return err
+			if name == "__metadata__" {
+				md, err := rd.parseMetadata(s)
+				if err != nil {
+					return err
+				}
+				rd.metadata = md
+			} else {
+				e, err := rd.parseEntry(s, name)
+				if err != nil {
+					return err
+				}
+				if err := rd.addTensor(name, e); err != nil {
+					return err
+				}
+			}
+			c := s.peek()
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return fail("", ErrInvalidJSON, "%v", s.errorf("expected ',' or '}' after the entry"))
+			}
+			s.i++
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return fail("", ErrInvalidJSON, "%v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	s.i++ // the closing brace
+	if s.peek() != 0 {
 		return fail("", ErrInvalidJSON, "unexpected data after the header's JSON object")
 	}
 	if rd.metadata == nil {
 		rd.metadata = map[string]string{}
 	}
 	return nil
+}
+
+// parseEntry reads one tensor's {"dtype", "shape", "data_offsets"}. The names are
+// matched exactly, each at most once; other fields are skipped.
+func (rd *Reader) parseEntry(s *headerScanner, name string) (entry, error) {
+	var e entry
+	fail := func(kind error, format string, args ...any) (entry, error) {
+		return e, &ckpt.FormatError{File: rd.path, Tensor: name, Msg: fmt.Sprintf(format, args...), Err: kind}
+	}
+	bad := func(err error) (entry, error) {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return fail(ErrInvalidTensor, "%s", fe.msg)
+		}
+		return fail(ErrInvalidJSON, "%v", err)
+	}
+	if s.peek() != '{' {
+		what := s.kind()
+		if err := s.skip(0); err != nil {
+			return bad(err)
+		}
+		return fail(ErrInvalidTensor, "the entry must be {\"dtype\", \"shape\", \"data_offsets\"}, found %s", what)
+	}
+	s.i++
+	var hasDtype, hasShape, hasOffsets bool
+	once := func(has *bool, field string) error {
+		if *has {
+			return &ckpt.FormatError{File: rd.path, Tensor: name, Err: ErrDuplicateField,
+				Msg: fmt.Sprintf("the entry gives %q twice; a reader could take either one", field)}
+		}
+		*has = true
+		return nil
+	}
+	if s.peek() == '}' {
+		s.i++
+		return e, nil
+	}
+	for {
+		field, err := s.str()
+		if err != nil {
+			return bad(err)
+		}
+		if err := s.expect(':'); err != nil {
+			return bad(err)
+		}
+		switch field {
+		case "dtype":
+			if err := once(&hasDtype, field); err != nil {
+				return e, err
+			}
+			if s.peek() != '"' {
+				what := s.kind()
+				if err := s.skip(0); err != nil {
+					return bad(err)
+				}
+				return fail(ErrInvalidTensor, "dtype must be a string such as \"F32\", found %s", what)
+			}
+			if e.Dtype, err = s.str(); err != nil {
+				return bad(err)
+			}
+		case "shape":
+			if err := once(&hasShape, field); err != nil {
+				return e, err
+			}
+			if e.Shape, err = s.ints(field); err != nil {
+				return bad(err)
+			}
+		case "data_offsets":
+			if err := once(&hasOffsets, field); err != nil {
+				return e, err
+			}
+			if e.DataOffsets, err = s.ints(field); err != nil {
+				return bad(err)
+			}
+		default:
+			if err := s.skip(0); err != nil {
+				return bad(err)
+			}
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return e, nil
+		default:
+			return bad(s.errorf("expected ',' or '}' in the entry"))
+		}
+	}
+}
+
+// parseMetadata reads "__metadata__": an object of strings (or null), each key once.
+func (rd *Reader) parseMetadata(s *headerScanner) (map[string]string, error) {
+	fail := func(kind error, format string, args ...any) error {
+		return &ckpt.FormatError{File: rd.path, Msg: "__metadata__: " + fmt.Sprintf(format, args...), Err: kind}
+	}
+	md := map[string]string{}
+	switch s.peek() {
+	case 'n':
+		if err := s.literal("null"); err != nil {
+			return nil, fail(ErrInvalidJSON, "%v", err)
+		}
+		return md, nil
+	case '{':
+		s.i++
+	default:
+		return nil, fail(ErrInvalidJSON, "must be a map of strings to strings, found %s", s.kind())
+	}
+	if s.peek() == '}' {
+		s.i++
+		return md, nil
+	}
+	for {
+		k, err := s.str()
+		if err != nil {
+			return nil, fail(ErrInvalidJSON, "%v", err)
+		}
+		if err := s.expect(':'); err != nil {
+			return nil, fail(ErrInvalidJSON, "%v", err)
+		}
+		if s.peek() != '"' {
+			return nil, fail(ErrInvalidJSON, "must be a map of strings to strings, but %q holds %s", k, s.kind())
+		}
+		v, err := s.str()
+		if err != nil {
+			return nil, fail(ErrInvalidJSON, "%v", err)
+		}
+		if _, dup := md[k]; dup {
+			return nil, fail(ErrDuplicateField, "the key %q appears twice; a reader could take either value", k)
+		}
+		md[k] = v
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return md, nil
+		default:
+			return nil, fail(ErrInvalidJSON, "%v", s.errorf("expected ',' or '}'"))
+		}
+	}
 }
 
 func (rd *Reader) addTensor(name string, e entry) error {
@@ -262,9 +401,3 @@ func (rd *Reader) HeaderSize() int64 { return rd.dataBase - 8 }
 func (rd *Reader) Close() error { return nil }
 
 var _ ckpt.Source = (*Reader)(nil)
-
-// isSyntaxError tells broken JSON apart from well-formed JSON of the wrong shape.
-func isSyntaxError(err error) bool {
-	var se *json.SyntaxError
-	return errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
-}
