@@ -12,6 +12,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("merge_method: linear\nmodels: [a, {model: b, parameters: {weight: [{filter: fc, value: [0.1, 0.9]}, {value: 1}]}}]\nladle: {seed: 3, eval: {data: d}}\n"))
 	f.Add([]byte("{merge_method: slerp, base_model: a, models: [b], parameters: {t: [0, 0.5, 1]}, out_dtype: bfloat16}"))
 	f.Add([]byte("merge_method: rws_extract\nbase_model: p\nmodels: [c, r]\nparameters: {quantize: {levels: 16, type: linear}, layers: [conv1]}\n"))
+	// Anchors, aliases and merge keys; infinities YAML spells several ways.
+	f.Add([]byte(anchoredTies))
+	f.Add([]byte("merge_method: linear\nmodels:\n  - &m {model: a, parameters: {weight: &w [1, 2]}}\n  - {<<: [*m, {model: c}], model: b}\nparameters: {quantize: {a: &x [1, 1], b: [*x, *x], levels: *w}}\n"))
+	f.Add([]byte("merge_method: linear\nmodels: [a]\nparameters: {weight: -.inf, density: [0, -.Inf], t: .NaN}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Parse(data, "fuzz.yaml", "")
 		if err != nil {

@@ -53,7 +53,10 @@ func Parse(data []byte, file, dir string) (*Recipe, error) {
 	if len(doc.Content) == 0 {
 		return nil, &Error{File: file, Msg: "the recipe is empty; it needs at least merge_method and models"}
 	}
-	root := doc.Content[0]
+	root, err := p.expandAliases(doc.Content[0])
+	if err != nil {
+		return nil, err
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, p.errAt(root, "", "a recipe is a mapping of keys (merge_method, models, ...), not a %s", kindName(root))
 	}
@@ -352,15 +355,11 @@ func (p *parser) scalar(n *yaml.Node, path string) (any, error) {
 	}
 	switch n.Tag {
 	case "!!int", "!!float":
-		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-		if err != nil {
-			var i int64
-			if err2 := n.Decode(&i); err2 == nil {
-				return float64(i), nil
-			}
-			if err2 := n.Decode(&f); err2 != nil {
-				return nil, p.errAt(n, path, "%q is not a number", n.Value)
-			}
+		// YAML's own reading (0x10, 1_000, -.inf, ...). Decoding into an integer
+		// first, as this once did, turned -.inf into -9.2e18.
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, p.errAt(n, path, "%q is not a number", n.Value)
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, p.errAt(n, path, "%q is not a finite number", n.Value)
