@@ -31,9 +31,19 @@
 //     the same order (its top is the k largest in that order); DELLA ranks each row by
 //     ascending magnitude, equal magnitudes in ascending index order.
 //
+//   - SVD methods (tsv_merge, iso_c, iso_cts) work on each 2-D tensor in float64 and
+//     round once. Their SVD is the package's own one-sided Jacobi (svd.go), not
+//     gonum's: gonum's amd64 BLAS kernels sum in another order than its pure-Go ones,
+//     so its float64 results, and now and then a rounded float32, would differ between
+//     the command and the page. Components with σ ≤ 1e-6·σ_max are dropped; results
+//     depend on singular subspaces only (negating any (u, v) pair changes no bit, a
+//     test checks it). pcb's exp and tanh are detExp and detTanh for the same reason
+//     (package math's Exp is assembly on amd64).
+//
 //   - Sparse soups. Exact zeros shared by every input stay exact zeros in every method's
 //     output (rws_extract's optional quantisation excepted: its linear grid between min
-//     and max need not contain 0). With Options.Sparse == "require", differing zero
+//     and max need not contain 0; and the methods that declare Dense, which rebuild a
+//     tensor from a few singular directions). With Options.Sparse == "require", differing zero
 //     patterns are an error.
 //
 //   - Honest errors. Merge never panics: mismatched lengths, missing base, wrong model
@@ -51,6 +61,7 @@
 //	DELLA             δ' = δ / float32(p) if u < p, p = (density − ε) + (2ε/(n−1))·(r−1)
 //	model_stock       float32(t·(Σθᵢ/N) + (1−t)·θ0)        an |1 + (N−1)cos| < 1e-12 counts as zero
 //	slerp, wise_ft    float32(s0·v0 + s1·v1)
+//	SVD methods, pcb  float32(θ0 + λ·τ), τ in float64; θ0 itself where λ·τ = 0
 //
 // δ, δ' are float32; everything else is float64 until the final conversion.
 //

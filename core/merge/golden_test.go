@@ -62,6 +62,10 @@ var goldenHashes = map[string]uint64{
 	"task_arithmetic":  0xbeba178d46cc9dd3,
 	"ties":             0xff456ae132ad2b4d,
 	"wise_ft":          0x72d8e11f7a7e9d93,
+	"iso_c":            0x5713ba0c5bc9801f,
+	"iso_cts":          0x63d87d9d8a40b803,
+	"pcb":              0x356dee26b3b89867,
+	"tsv_merge":        0xd947edf14c3c4027,
 }
 
 func TestGoldenOutputs(t *testing.T) {

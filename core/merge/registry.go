@@ -81,6 +81,10 @@ type Method struct {
 	// holds whole models in memory to choose which models to merge. Merge itself then
 	// sees only the chosen models.
 	NeedsEval bool
+	// Dense: the method spreads each task vector over its whole tensor (the SVD
+	// methods rebuild a tensor from a few singular directions), so exact zeros shared
+	// by every input need not stay zeros in its output.
+	Dense bool
 	// Roles names the models by position when they have fixed roles (wise_ft:
 	// zeroshot, finetuned); for the UI and error messages.
 	Roles []string
@@ -115,6 +119,7 @@ func init() {
 	register(gtaMethods()...)
 	register(modelStockMethod, slerpMethod, nearswapMethod, fisherMethod, greedySoupMethod)
 	register(rwsExtractMethod, rwsPatchMethod, rwsRemoveMethod)
+	register(tsvMergeMethod, isoCMethod, isoCTSMethod, pcbMethod)
 }
 
 // Lookup returns the method registered under name.

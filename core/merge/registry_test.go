@@ -11,7 +11,8 @@ import (
 func TestRegistryDeclarations(t *testing.T) {
 	all := All()
 	want := []string{"breadcrumbs", "breadcrumbs_ties", "della", "della_linear", "dare_linear", "dare_ties", "fisher",
-		"greedy_soup", "linear", "model_stock", "nearswap", "rws_extract", "rws_patch", "rws_remove", "slerp", "task_arithmetic", "ties", "wise_ft"}
+		"greedy_soup", "linear", "model_stock", "nearswap", "rws_extract", "rws_patch", "rws_remove", "slerp", "task_arithmetic", "ties", "wise_ft",
+		"tsv_merge", "iso_c", "iso_cts", "pcb"}
 	slices.Sort(want)
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("methods %v, want %v", got, want)

@@ -15,7 +15,7 @@ func jobFor(m *Method, name string, base []float32, models [][]float32) *Job {
 	mps := make([]Params, len(models))
 	for i := range mps {
 		mps[i] = Params{}
-		if _, ok := m.Param("density"); ok {
+		if p, ok := m.Param("density"); ok && p.PerModel {
 			mps[i]["density"] = 0.5
 		}
 	}
@@ -25,6 +25,8 @@ func jobFor(m *Method, name string, base []float32, models [][]float32) *Job {
 		j.Params["t"] = 0.4
 	case "nearswap":
 		j.Params["t"] = 0.05
+	case "pcb":
+		j.Params["density"] = 0.3
 	case "fisher":
 		j.Params["fisher"] = "f"
 		for i, x := range models {
@@ -61,6 +63,9 @@ func TestSparseZerosPreserved(t *testing.T) {
 		return x
 	}
 	for _, m := range All() {
+		if m.Dense {
+			continue // rebuilt from singular directions: zeros spread (TestDenseMethodsDeclared)
+		}
 		base := mask(randT(r, n))
 		var models [][]float32
 		for range modelsFor(m) {
@@ -95,4 +100,30 @@ func TestSparseRequireRejectsDifferentPatterns(t *testing.T) {
 	// The base counts for methods that use it.
 	j = &Job{Tensor: "fc.weight", Base: f32(1, 1, 2), Models: [][]float32{a}, Options: Options{Sparse: SparseRequire}}
 	mergeErr(t, "task_arithmetic", j, "base model")
+}
+
+// The methods that declare Dense do spread shared zeros (so the flag is needed), and
+// only the SVD methods declare it.
+func TestDenseMethodsDeclared(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 31))
+	for _, m := range All() {
+		if !m.Dense {
+			continue
+		}
+		base := randT(r, 600)
+		models := [][]float32{near(r, base, 0.3), near(r, base, 0.3)}
+		for e := 0; e < 600; e += 7 { // not whole columns or rows: those do stay zero
+			base[e], models[0][e], models[1][e] = 0, 0, 0
+		}
+		j := jobFor(m, "dense.weight", base, models)
+		j.Shape = []int64{20, 30}
+		out := mergeOK(t, m.Name, j)
+		spread := false
+		for e := 0; e < 600; e += 7 {
+			spread = spread || out[e] != 0
+		}
+		if !spread {
+			t.Errorf("%s declares Dense but keeps shared zeros; drop the flag", m.Name)
+		}
+	}
 }
