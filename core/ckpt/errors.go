@@ -1,6 +1,9 @@
 package ckpt
 
-import "fmt"
+import (
+	"fmt"
+	"io/fs"
+)
 
 // FormatError reports a malformed checkpoint: the bytes do not follow the format
 // (truncated, inconsistent offsets, bad JSON, ...). It names the file and, when the
@@ -53,3 +56,14 @@ func describe(file, tensor, msg string) string {
 	}
 	return s
 }
+
+// NotExistError reports a path with nothing there; errors.Is(err, fs.ErrNotExist)
+// holds, so that a caller can try another name (an adapter's .bin after its
+// .safetensors).
+type NotExistError struct {
+	Path string
+}
+
+func (e *NotExistError) Error() string { return e.Path + ": no such file or folder" }
+
+func (e *NotExistError) Unwrap() error { return fs.ErrNotExist }

@@ -69,7 +69,7 @@ func Open(path string) (Source, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: no such file or folder", path)
+			return nil, &NotExistError{Path: path}
 		}
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"ladle/core/ckpt"
+	"ladle/core/lora"
 )
 
 // Opener opens a model named in a recipe. FileOpener resolves paths against the recipe's
@@ -11,14 +12,15 @@ import (
 type Opener func(path string) (ckpt.Source, error)
 
 // FileOpener opens checkpoint files and sharded folders, resolving relative paths
-// against dir (the recipe file's folder).
+// against dir (the recipe file's folder). BASE+ADAPTER_DIR opens BASE with the PEFT
+// adapter in ADAPTER_DIR applied (package lora), both resolved against dir.
 func FileOpener(dir string) Opener {
-	return func(path string) (ckpt.Source, error) {
+	return lora.Opener(func(path string) (ckpt.Source, error) {
 		if !filepath.IsAbs(path) && dir != "" {
 			path = filepath.Join(dir, path)
 		}
 		return ckpt.Open(path)
-	}
+	}, FileReader(dir))
 }
 
 // lookup finds a tensor of one of the plan's inputs through an index built once, so

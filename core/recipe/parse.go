@@ -134,21 +134,32 @@ func (p *parser) str(n *yaml.Node, path string) (string, error) {
 	return n.Value, nil
 }
 
-// modelRef accepts a path, or mergekit's mapping form {model: path} / {model: {path: p}}.
+// modelRef accepts a path (BASE+ADAPTER_DIR for a base with a PEFT LoRA adapter), or
+// mergekit's mapping form {model: path} / {model: {path: p}}, with {lora: {path: d}}
+// beside it for an adapter, which becomes p+d.
 func (p *parser) modelRef(n *yaml.Node, path string) (string, error) {
 	if n.Kind == yaml.MappingNode {
+		model, adapter := "", ""
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == "lora" {
-				return "", p.errAt(n.Content[i], path+".lora", "LoRA adapters are not supported; merge the adapter into its model first")
-			}
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			switch n.Content[i].Value {
+			k := n.Content[i].Value
+			var err error
+			switch k {
 			case "model", "path":
-				return p.modelRef(n.Content[i+1], path+"."+n.Content[i].Value)
+				model, err = p.modelRef(n.Content[i+1], path+"."+k)
+			case "lora":
+				adapter, err = p.modelRef(n.Content[i+1], path+".lora")
+			}
+			if err != nil {
+				return "", err
 			}
 		}
-		return "", p.errAt(n, path, "expected a model path")
+		if model == "" {
+			return "", p.errAt(n, path, "expected a model path")
+		}
+		if adapter != "" {
+			return model + "+" + adapter, nil
+		}
+		return model, nil
 	}
 	s, err := p.str(n, path)
 	if err == nil && s == "" {

@@ -3,6 +3,7 @@ package recipe
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -179,7 +180,7 @@ func TestParseErrors(t *testing.T) {
 		{"merge_method: linear\nmodels: [a]\nladle: {seed: -1}\n", 3, "whole number"},
 		{"merge_method: linear\nmodels: [a]\nladle: {trim_scope: modle}\n", 3, `did you mean "model"`},
 		{"merge_method: linear\nslices: []\nmodels: [a]\n", 2, "not supported"},
-		{"merge_method: linear\nmodels: [{model: {model: a, lora: b}}]\n", 2, "LoRA"},
+		{"merge_method: linear\nmodels: [{model: {lora: {path: b}}}]\n", 2, "expected a model path"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.src), "r.yaml", "")
@@ -219,5 +220,22 @@ func TestLayerPositions(t *testing.T) {
 	}
 	if got := LayerPositions([]string{"w"}); got["w"] != 1 {
 		t.Errorf("one layer: t = %v, want 1 as mergekit", got["w"])
+	}
+}
+
+// TestAdapterReference: a base with a LoRA adapter is BASE+DIR, written so or in
+// mergekit's mapping form, and stays as written for the opener to split.
+func TestAdapterReference(t *testing.T) {
+	src := "merge_method: task_arithmetic\nbase_model: base.safetensors\nmodels:\n" +
+		"  - model: base.safetensors+adapters/a\n" +
+		"  - model: {model: {path: base.safetensors}, lora: {path: adapters/b}}\n"
+	r, err := Parse([]byte(src), "r.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{r.Models[0].Path, r.Models[1].Path}
+	want := []string{"base.safetensors+adapters/a", "base.safetensors+adapters/b"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paths %q, want %q", got, want)
 	}
 }
