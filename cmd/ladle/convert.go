@@ -41,7 +41,7 @@ func runConvert(ctx *cmdContext, args []string) error {
 			return usagef("--dtype must be F32, F16 or BF16, not %s", to)
 		}
 	}
-	src, err := ckpt.Open(paths[0])
+	src, err := openModel(paths[0])
 	if err != nil {
 		return err
 	}

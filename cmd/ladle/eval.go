@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"ladle/core/ckpt"
 	_ "ladle/core/ckpt/all"
 	"ladle/core/eval"
 	"ladle/core/nn"
@@ -90,7 +89,7 @@ func runEval(ctx *cmdContext, args []string) error {
 // loadForEval reads a checkpoint's tensors for an arch: the one in archPath, else
 // fallback (when not nil), else the checkpoint's own ladle.arch metadata.
 func loadForEval(path, archPath string, fallback *nn.Arch) (*nn.Arch, map[string]nn.Tensor, error) {
-	src, err := ckpt.Open(path)
+	src, err := openModel(path)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -76,7 +76,7 @@ func runInspect(ctx *cmdContext, args []string) error {
 
 // inspectPath opens a checkpoint and describes it.
 func inspectPath(path string) (inspected, error) {
-	src, err := ckpt.Open(path)
+	src, err := openModel(path)
 	if err != nil {
 		return inspected{}, err
 	}
