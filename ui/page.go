@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"ladle/core/ckpt"
+	"ladle/core/lora"
 	"path"
 	"strings"
 
@@ -125,9 +126,32 @@ func FolderFiles(paths []string) (models []FolderModel, notice string) {
 			sharded[dir] = true
 		}
 	}
+	adapters := map[string]bool{}
+	for _, p := range paths {
+		if dir := path.Dir(p); dir != "." && path.Base(p) == lora.ConfigFile {
+			adapters[dir] = true
+		}
+	}
 	done := map[string]bool{}
 	for i, p := range paths {
 		dir := path.Dir(p)
+		if adapters[dir] {
+			// A PEFT adapter folder: its config and weights, named "folder/<file>"
+			// by the folder's own name, which recipes write as BASE+folder.
+			if done[dir] {
+				continue
+			}
+			done[dir] = true
+			var m FolderModel
+			for j, q := range paths {
+				if path.Dir(q) == dir && (path.Base(q) == lora.ConfigFile || path.Base(q) == lora.WeightsFile || path.Base(q) == lora.WeightsFileTorch) {
+					m.Files = append(m.Files, j)
+					m.Names = append(m.Names, path.Base(dir)+"/"+path.Base(q))
+				}
+			}
+			models = append(models, m)
+			continue
+		}
 		if !sharded[dir] {
 			if checkpointExt(p) {
 				models = append(models, FolderModel{Files: []int{i}, Names: []string{path.Base(p)}})

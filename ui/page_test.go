@@ -176,6 +176,17 @@ func TestFolderFiles(t *testing.T) {
 	if notice != "" || !reflect.DeepEqual(models, want) {
 		t.Errorf("sharded: %v %q", models, notice)
 	}
+	// A PEFT adapter folder is one model of its config and weights, named by the
+	// folder's own name; a base beside it is a model of its own.
+	models, notice = FolderFiles([]string{"root/base.safetensors", "root/lora-a/README.md", "root/lora-a/adapter_model.safetensors",
+		"root/lora-a/adapter_config.json"})
+	want = []FolderModel{
+		{Files: []int{0}, Names: []string{"base.safetensors"}},
+		{Files: []int{2, 3}, Names: []string{"lora-a/adapter_model.safetensors", "lora-a/adapter_config.json"}},
+	}
+	if notice != "" || !reflect.DeepEqual(models, want) {
+		t.Errorf("adapter: %v %q", models, notice)
+	}
 	if _, notice := FolderFiles([]string{"README.md"}); notice == "" {
 		t.Error("a folder with no checkpoint says nothing")
 	}

@@ -15,6 +15,7 @@ import (
 	"ladle/core/ckpt"
 	_ "ladle/core/ckpt/all" // every format the playground reads
 	"ladle/core/ckpt/safetensors"
+	"ladle/core/lora"
 	"ladle/core/merge"
 	"ladle/core/plan"
 	"ladle/core/recipe"
@@ -201,12 +202,20 @@ func (e *Engine) inspect(req Request, files []File) {
 		return
 	}
 	folders := shardedFolders(files)
+	adapters := adapterFolders(files)
 	models := make([]Model, 0, len(files))
 	seen := map[*folder]bool{}
+	seenAdapter := map[string]bool{}
 	for _, f := range files {
 		var m Model
 		var err error
-		if fd := folders[folderOf(f.Name)]; fd != nil {
+		if dir := folderOf(f.Name); adapters[dir] {
+			if seenAdapter[dir] {
+				continue
+			}
+			seenAdapter[dir] = true
+			m, err = inspectAdapter(dir, files)
+		} else if fd := folders[folderOf(f.Name)]; fd != nil {
 			if seen[fd] {
 				continue
 			}
@@ -329,8 +338,13 @@ func (fd *folder) inspect() (Model, error) {
 
 // Opener finds the checkpoints a recipe names among the request's files: a file by its
 // full name; a sharded folder by its name ("mymodel") or its index's; else a folder or
-// a file by the name's last element.
+// a file by the name's last element. BASE+FOLDER is BASE with the PEFT LoRA adapter
+// folder FOLDER applied (package lora).
 func Opener(files []File) plan.Opener {
+	return lora.Opener(checkpointOpener(files), fileReader(files))
+}
+
+func checkpointOpener(files []File) plan.Opener {
 	byName := map[string]File{}
 	for _, f := range files {
 		byName[f.Name] = f

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"ladle/core/recipe"
 )
 
-var errNoSuchFile = errors.New("no such file")
+// errNoSuchFile is a checkpoint name no given file has; it is an fs.ErrNotExist, so
+// that package lora tries an adapter's .bin after its .safetensors.
+var errNoSuchFile = fmt.Errorf("no such file (%w)", fs.ErrNotExist)
 
 // requestError is a mistake in a request itself (not in the recipe or the files).
 type requestError struct {

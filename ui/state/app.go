@@ -55,14 +55,13 @@ func (a *App) Method() *merge.MethodInfo {
 	return nil
 }
 
-// Model returns the loaded model with that file name.
+// Model returns the loaded model with that file name; BASE+FOLDER is the base with
+// the LoRA adapter folder applied, described by the base's tensors.
 func (a *App) Model(name string) (ModelFile, bool) {
-	for _, m := range a.Models {
-		if m.Name == name {
-			return m, true
-		}
+	if m, ok := a.plain(name); ok {
+		return m, true
 	}
-	return ModelFile{}, false
+	return a.adapted(name)
 }
 
 // Compat compares the models the form merges (all readable ones when none is chosen).
@@ -82,6 +81,17 @@ func (a *App) Compat() Compat {
 // AddModels adds inspected files (a file of the same name is replaced) and selects
 // the readable new ones.
 func (a *App) AddModels(files ...ModelFile) {
+	// Models first, so that an adapter picked with its base is applied to it.
+	files = slices.Clone(files)
+	slices.SortStableFunc(files, func(x, y ModelFile) int {
+		switch {
+		case x.IsAdapter() == y.IsAdapter():
+			return 0
+		case y.IsAdapter():
+			return -1
+		}
+		return 1
+	})
 	for _, f := range files {
 		replaced := false
 		for i := range a.Models {
@@ -92,7 +102,11 @@ func (a *App) AddModels(files ...ModelFile) {
 		if !replaced {
 			a.Models = append(a.Models, f)
 		}
-		if f.Error == "" && !slices.Contains(a.Form.Models, f.Name) {
+		switch {
+		case f.Error != "":
+		case f.IsAdapter():
+			a.chooseAdapter(f.Name)
+		case !slices.Contains(a.Form.Models, f.Name):
 			a.Form.Models = append(a.Form.Models, f.Name)
 		}
 	}
@@ -109,7 +123,7 @@ func (a *App) RemoveModel(name string) {
 		}
 	}
 	a.Models = kept
-	a.Form.Models = without(a.Form.Models, name)
+	a.dropEntries(name)
 	delete(a.Form.PerModel, name)
 	if a.Form.Base == name {
 		a.Form.Base = ""
@@ -120,7 +134,13 @@ func (a *App) RemoveModel(name string) {
 
 // ToggleModel includes or leaves out a loaded model.
 func (a *App) ToggleModel(name string) {
-	if slices.Contains(a.Form.Models, name) {
+	if m, ok := a.plain(name); ok && m.IsAdapter() {
+		if len(a.usesAdapter(name)) > 0 {
+			a.dropEntries(name)
+		} else if m.Error == "" {
+			a.chooseAdapter(name)
+		}
+	} else if slices.Contains(a.Form.Models, name) {
 		a.Form.Models = without(a.Form.Models, name)
 	} else if m, ok := a.Model(name); ok && m.Error == "" {
 		a.Form.Models = append(a.Form.Models, name)

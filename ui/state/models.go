@@ -93,7 +93,7 @@ func (c Compat) Summary() string {
 func Compatibility(models []ModelFile) Compat {
 	var ok []ModelFile
 	for _, m := range models {
-		if m.Error == "" {
+		if m.Error == "" && !m.IsAdapter() {
 			ok = append(ok, m)
 		}
 	}

@@ -70,7 +70,9 @@ func (a *App) CancelRun(id int) {
 }
 
 // Chosen reports whether a loaded model takes part in the merge (as a model or the base).
-func (a *App) Chosen(name string) bool { return slices.Contains(a.Form.Models, name) }
+func (a *App) Chosen(name string) bool {
+	return slices.Contains(a.Form.Models, name) || len(a.usesAdapter(name)) > 0
+}
 
 // ShowForm reports whether the parameter form matches the recipe: false when the
 // recipe uses something only the editor can show (filters, objects) or does not parse.
