@@ -9,8 +9,8 @@ var fisherMethod = &Method{
 	Params: []Param{
 		{Name: "weight", Type: Float, Default: 1.0, Min: fptr(0), PerModel: true,
 			Doc: "Model weight λᵢ, multiplied by its Fisher values; at least one must be positive."},
-		{Name: "fisher", Type: String, Required: true, PerModel: true,
-			Doc: "Path (or dropped file name) of the model's diagonal Fisher checkpoint: same tensor names and shapes as the model. The executor loads it and passes it in Job.Fisher."},
+		{Name: "fisher", Type: String, Required: true, PerModel: true, Companion: true,
+			Doc: "Path (or dropped file name) of the model's diagonal Fisher checkpoint (make one with `ladle fisher`): same tensor names and shapes as the model. The executor loads it and passes it in Job.Companions[\"fisher\"]."},
 	},
 	MinModels: 1,
 	merge:     mergeFisher,
@@ -22,10 +22,11 @@ const fisherFloor = 1e-6
 
 func mergeFisher(j *Job, out []float32) error {
 	nm := len(j.Models)
-	if len(j.Fisher) != nm {
-		return j.errorf("needs one Fisher tensor per model (%d models, %d Fisher tensors); give each model a `fisher:` checkpoint", nm, len(j.Fisher))
+	fisher := j.Companions["fisher"]
+	if len(fisher) != nm {
+		return j.errorf("needs one Fisher tensor per model (%d models, %d Fisher tensors); give each model a `fisher:` checkpoint", nm, len(fisher))
 	}
-	for i, f := range j.Fisher {
+	for i, f := range fisher {
 		if len(f) != len(out) {
 			return j.errorf("the Fisher values of %s have %d elements, expected %d; the Fisher checkpoint does not match the model", j.modelName(i), len(f), len(out))
 		}
@@ -44,7 +45,7 @@ func mergeFisher(j *Job, out []float32) error {
 		clear(num)
 		clear(den)
 		for i, x := range j.Models {
-			w, f := ws[i], j.Fisher[i][lo:hi]
+			w, f := ws[i], fisher[i][lo:hi]
 			for c, v := range x[lo:hi] {
 				lf := float64(w * max(float64(f[c]), fisherFloor))
 				num[c] += float64(lf * float64(v))

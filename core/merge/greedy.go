@@ -11,6 +11,7 @@ var greedySoupMethod = &Method{
 	},
 	MinModels: 1,
 	NeedsEval: true,
+	Select:    &Selection{Kind: SelectGreedy, StrictParam: "strict", MetadataKey: "ladle.greedy_soup"},
 	merge:     mergeUniform,
 }
 

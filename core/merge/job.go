@@ -70,8 +70,9 @@ type Job struct {
 	// Cuts, one per model, are the model-wide trims of ties with
 	// Options.TrimScope == TrimModel, from tensor.GlobalTopK.Cut for this tensor.
 	Cuts []tensor.Cut
-	// Fisher holds each model's diagonal Fisher values for this tensor (method fisher).
-	Fisher [][]float32
+	// Companions holds, per companion parameter (Param.Companion), each model's
+	// companion values for this tensor, in model order.
+	Companions map[string][][]float32
 	// Quant, when not nil, receives rws_extract's U8 codes (see Quantized).
 	Quant *Quantized
 

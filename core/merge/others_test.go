@@ -110,7 +110,7 @@ func TestNearswap(t *testing.T) {
 
 func TestFisher(t *testing.T) {
 	// Element 0: (1·1 + 3·3)/(1+3) = 2.5; element 1: both Fisher values floored, plain mean 2.
-	j := &Job{Tensor: "w", Models: [][]float32{f32(1, 1), f32(3, 3)}, Fisher: [][]float32{f32(1, 0), f32(3, 0)},
+	j := &Job{Tensor: "w", Models: [][]float32{f32(1, 1), f32(3, 3)}, Companions: fisherOf(f32(1, 0), f32(3, 0)),
 		ModelParams: []Params{mp("fisher", "a.fisher"), mp("fisher", "b.fisher")}}
 	assertEqual(t, "hand", mergeOK(t, "fisher", j), f32(2.5, 2))
 	r := rand.New(rand.NewPCG(23, 23))
@@ -124,17 +124,17 @@ func TestFisher(t *testing.T) {
 		}
 	}
 	ws := []float64{1, 0.5, 2}
-	j = &Job{Tensor: "w", Models: models, Fisher: fisher, Params: mp("fisher", "shared.fisher"),
+	j = &Job{Tensor: "w", Models: models, Companions: fisherOf(fisher...), Params: mp("fisher", "shared.fisher"),
 		ModelParams: []Params{mp("weight", ws[0]), mp("weight", ws[1]), mp("weight", ws[2])}}
 	assertEqual(t, "fisher", mergeOK(t, "fisher", j), refFisher(models, fisher, ws))
 	// Errors: missing Fisher tensors, wrong length, NaN, the path is required, all-zero weights.
 	mergeErr(t, "fisher", &Job{Tensor: "w", Models: models, Params: mp("fisher", "f")}, "Fisher")
-	mergeErr(t, "fisher", &Job{Tensor: "w", Models: models, Fisher: [][]float32{fisher[0], fisher[1], f32(1)}, Params: mp("fisher", "f")}, "model 2")
+	mergeErr(t, "fisher", &Job{Tensor: "w", Models: models, Companions: fisherOf(fisher[0], fisher[1], f32(1)), Params: mp("fisher", "f")}, "model 2")
 	bad := append([]float32(nil), fisher[2]...)
 	bad[5] = float32(math.NaN())
-	mergeErr(t, "fisher", &Job{Tensor: "w", Models: models, Fisher: [][]float32{fisher[0], fisher[1], bad}, Params: mp("fisher", "f")}, "element 5")
-	mergeErr(t, "fisher", &Job{Tensor: "w", Models: models, Fisher: fisher}, "\"fisher\" is required")
-	mergeErr(t, "fisher", &Job{Tensor: "w", Models: models[:1], Fisher: fisher[:1], Params: mp("fisher", "f", "weight", 0)}, "positive weight")
+	mergeErr(t, "fisher", &Job{Tensor: "w", Models: models, Companions: fisherOf(fisher[0], fisher[1], bad), Params: mp("fisher", "f")}, "element 5")
+	mergeErr(t, "fisher", &Job{Tensor: "w", Models: models, Companions: fisherOf(fisher...)}, "\"fisher\" is required")
+	mergeErr(t, "fisher", &Job{Tensor: "w", Models: models[:1], Companions: fisherOf(fisher[0]), Params: mp("fisher", "f", "weight", 0)}, "positive weight")
 }
 
 func TestRWSExtract(t *testing.T) {
@@ -264,3 +264,5 @@ func TestRWSLayers(t *testing.T) {
 		t.Error("bad glob accepted")
 	}
 }
+
+func fisherOf(f ...[]float32) map[string][][]float32 { return map[string][][]float32{"fisher": f} }

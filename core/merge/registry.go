@@ -55,6 +55,11 @@ type Param struct {
 	Multi bool
 	// Fields describes the keys of a Map parameter.
 	Fields []Param
+	// Companion: a per-model String parameter naming a companion checkpoint, one per
+	// model, with the model's tensor names and shapes (fisher's diagonal Fisher). The
+	// executor opens it, checks it against the model, permutes it with the model when
+	// aligning, and passes each tensor in Job.Companions[Name][i].
+	Companion bool
 }
 
 // Method is one merge method: its self-description and its per-tensor computation.
@@ -85,6 +90,18 @@ type Method struct {
 	// methods rebuild a tensor from a few singular directions), so exact zeros shared
 	// by every input need not stay zeros in its output.
 	Dense bool
+	// Select is a whole-model step that evaluates whole models and chooses which of
+	// them to merge (nil: none). It needs NeedsEval.
+	Select *Selection
+	// Layout, when set, decides from the checkpoints' headers which float tensors the
+	// method computes and what the output holds (nil: every float tensor, into a
+	// checkpoint with the reference's tensors).
+	Layout func(*LayoutInput) (*Layout, error)
+	// DecodeInput, when set, checks each model's header before anything is read and
+	// says how its U8-coded tensors decode (signatures). Models are then read through
+	// it: a U8 tensor where the reference holds a float one is codes in [0, levels)
+	// with its range beside it (NAME + RangeSuffix = [min, max]).
+	DecodeInput func(model, target *Headers) (levels int, err error)
 	// Roles names the models by position when they have fixed roles (wise_ft:
 	// zeroshot, finetuned); for the UI and error messages.
 	Roles []string
@@ -101,6 +118,68 @@ func (m *Method) Param(name string) (*Param, bool) {
 	}
 	return nil, false
 }
+
+// SelectKind names a whole-model selection the executor knows how to run.
+type SelectKind int
+
+const (
+	// SelectGreedy: score each model on the held-out data, then grow a soup best
+	// first, keeping a model when the uniform average with it scores at least as well
+	// (strictly better when the boolean parameter StrictParam is true). The chosen
+	// models are merged, in the order they joined.
+	SelectGreedy SelectKind = iota + 1
+)
+
+// Selection declares a method's whole-model selection step.
+type Selection struct {
+	Kind SelectKind
+	// StrictParam names the method's boolean parameter that makes the rule strict.
+	StrictParam string
+	// MetadataKey is where the output's metadata records the steps and the chosen
+	// models (JSON).
+	MetadataKey string
+}
+
+// Headers describes a checkpoint by its header, for the whole-model hooks.
+type Headers struct {
+	Name     string // the path as the recipe writes it
+	Tensors  []TensorHeader
+	Metadata map[string]string
+}
+
+// TensorHeader is one tensor of a header.
+type TensorHeader struct {
+	Name  string
+	DType string // safetensors' names: F32, U8, ...
+	Float bool
+	Shape []int64
+}
+
+// LayoutInput is what Method.Layout sees: the reference checkpoint (the base, else
+// the first model), the other models, and the recipe's global parameters as written
+// (a scalar, a []string, or a map[string]any; gradients as []any).
+type LayoutInput struct {
+	Reference *Headers
+	Models    []*Headers
+	Params    Params
+}
+
+// Layout is a method's choice of tensors and output form.
+type Layout struct {
+	// Compute lists the float tensors the method computes, in reference order.
+	Compute []string
+	// OnlyComputed: the output holds only the computed tensors (a signature); otherwise
+	// it holds every reference tensor and the others are copied.
+	OnlyComputed bool
+	// CodeLevels > 0 stores each computed tensor as U8 codes (Job.Quant) followed by
+	// its range tensor NAME + RangeSuffix = [min, max] (F32).
+	CodeLevels int
+	// Metadata is added to the output's metadata.
+	Metadata map[string]string
+}
+
+// RangeSuffix names the [min, max] tensor stored beside a U8-coded tensor.
+const RangeSuffix = ".__quant_range"
 
 var registry = map[string]*Method{}
 
@@ -120,6 +199,11 @@ func init() {
 	register(modelStockMethod, slerpMethod, nearswapMethod, fisherMethod, greedySoupMethod)
 	register(rwsExtractMethod, rwsPatchMethod, rwsRemoveMethod)
 	register(tsvMergeMethod, isoCMethod, isoCTSMethod, pcbMethod)
+	for _, m := range registry {
+		if m.Select != nil && !m.NeedsEval {
+			panic("merge: " + m.Name + " selects models but does not declare NeedsEval")
+		}
+	}
 }
 
 // Lookup returns the method registered under name.

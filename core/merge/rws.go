@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"strings"
@@ -28,7 +29,119 @@ var rwsExtractMethod = &Method{
 	MinModels: 2,
 	MaxModels: 2,
 	Roles:     []string{"clean", "robust"},
+	Layout:    rwsExtractLayout,
 	merge:     mergeRWSExtract,
+}
+
+// A robust weight signature checkpoint holds, for each signed tensor NAME, either its
+// float values, or (quantised to at most 256 levels) U8 codes under NAME plus a
+// two-element F32 tensor NAME + RangeSuffix = [min, max]. Its metadata key RWSKey holds
+// JSON: {"corruption", "layers", "quantize": {"levels", "type"}}. Keeping min and max in
+// tensors, not in the header, lets the header be written before any data is computed.
+const RWSKey = "ladle.rws"
+
+// RWSInfo is the JSON under RWSKey.
+type RWSInfo struct {
+	Corruption string       `json:"corruption"`
+	Layers     []string     `json:"layers"`
+	Quantize   *RWSQuantize `json:"quantize,omitempty"`
+}
+
+// RWSQuantize describes a quantised signature.
+type RWSQuantize struct {
+	Levels int    `json:"levels"`
+	Type   string `json:"type"`
+}
+
+// rwsExtractLayout signs only the selected layers, into a checkpoint of them alone,
+// stored as U8 codes when `quantize` asks for at most 256 levels.
+func rwsExtractLayout(in *LayoutInput) (*Layout, error) {
+	var refs []TensorRef
+	for _, t := range in.Reference.Tensors {
+		if t.Float {
+			refs = append(refs, TensorRef{Name: t.Name, Shape: t.Shape})
+		}
+	}
+	patterns, ok := toStrings(in.Params["layers"])
+	if !ok {
+		return nil, fmt.Errorf("parameters.layers: expected a list of name patterns")
+	}
+	names, err := RWSLayers(refs, patterns)
+	if err != nil {
+		return nil, fmt.Errorf("parameters.layers: %v", err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("parameters.layers: selects no tensor: the model has no weight tensor of rank 2 or more; name the layers to sign")
+	}
+	l := &Layout{Compute: names, OnlyComputed: true, Metadata: map[string]string{}}
+	info := RWSInfo{Corruption: corruptionName(in.Models[1].Name), Layers: names}
+	if q, ok := toMap(in.Params["quantize"]); ok && q != nil {
+		levels, _ := toInt(q["levels"])
+		typ, _ := q["type"].(string)
+		if typ == "" {
+			typ = "linear"
+		}
+		info.Quantize = &RWSQuantize{Levels: levels, Type: typ}
+		if levels <= 256 {
+			l.CodeLevels = levels
+		}
+	}
+	enc, _ := json.Marshal(info)
+	l.Metadata[RWSKey] = string(enc)
+	return l, nil
+}
+
+// corruptionName names a signature after its robust model's file ("gaussian_noise.safetensors" → "gaussian_noise").
+func corruptionName(model string) string {
+	base := path.Base(strings.ReplaceAll(model, "\\", "/"))
+	if i := strings.IndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	return base
+}
+
+// rwsDecodeSignature checks a signature against the target before anything is read:
+// every tensor is one the target has, float or U8 codes with their range, and codes
+// only with a quantisation in the metadata, whose levels it returns.
+func rwsDecodeSignature(model, target *Headers) (int, error) {
+	var info RWSInfo
+	if raw, ok := model.Metadata[RWSKey]; ok {
+		if err := json.Unmarshal([]byte(raw), &info); err != nil {
+			return 0, fmt.Errorf("its %s metadata is not valid JSON: %v", RWSKey, err)
+		}
+	}
+	targets := map[string]TensorHeader{}
+	for _, t := range target.Tensors {
+		targets[t.Name] = t
+	}
+	have := map[string]bool{}
+	for _, t := range model.Tensors {
+		have[t.Name] = true
+	}
+	for _, t := range model.Tensors {
+		if strings.HasSuffix(t.Name, RangeSuffix) {
+			continue
+		}
+		tt, ok := targets[t.Name]
+		if !ok {
+			return 0, fmt.Errorf("holds tensor %q, which the target %s lacks", t.Name, target.Name)
+		}
+		switch {
+		case t.DType == "U8" && tt.DType != "U8":
+			if info.Quantize == nil {
+				return 0, fmt.Errorf("tensor %q is U8 codes but the signature's %s metadata names no quantisation", t.Name, RWSKey)
+			}
+			if !have[t.Name+RangeSuffix] {
+				return 0, fmt.Errorf("quantised tensor %q has no %s tensor with its min and max", t.Name, t.Name+RangeSuffix)
+			}
+		case !t.Float:
+			return 0, fmt.Errorf("tensor %q is %s; a signature holds floating-point values or U8 codes", t.Name, t.DType)
+		}
+	}
+	if info.Quantize == nil {
+		return 0, nil
+	}
+	return info.Quantize.Levels, nil
 }
 
 // mergeRWSExtract computes RWS = d − (<d, a>/<a, a>)·a with a = θ_clean − θ_pre and
@@ -88,6 +201,7 @@ func rwsApplyMethod(name, summary string, sign float64) *Method {
 		NeedsBase:     true, // θ_target
 		MinModels:     1,
 		PartialModels: true,
+		DecodeInput:   rwsDecodeSignature,
 		merge: func(j *Job, out []float32) error {
 			if len(j.Models) == 0 {
 				copy(out, j.Base) // outside the signed layers: θ_target

@@ -34,7 +34,10 @@ func jobFor(m *Method, name string, base []float32, models [][]float32) *Job {
 			for e := range f {
 				f[e] = 0.5 + float32((e+i)%3)
 			}
-			j.Fisher = append(j.Fisher, f)
+			if j.Companions == nil {
+				j.Companions = map[string][][]float32{}
+			}
+			j.Companions["fisher"] = append(j.Companions["fisher"], f)
 		}
 	}
 	return j

@@ -20,8 +20,8 @@ import (
 // It runs in the planner, on whole models in memory: Preprocess reads each model's
 // tensors, aligns them, and re-encodes the model as an in-memory safetensors
 // checkpoint (same tensors, dtypes and order; tensors the arch does not read copied
-// byte for byte), which then stands in for the model file in the streaming merge. A
-// fisher merge's companion checkpoints get the same permutation. The seed is the
+// byte for byte), which then stands in for the model file in the streaming merge. The
+// method's companion checkpoints (merge.Param.Companion) get the same permutation. The seed is the
 // merge's seed (ladle.seed or --seed).
 
 // AlignedModel is one entry of "ladle.align": a model (its path in the recipe) and
@@ -40,7 +40,7 @@ type alignMetadata struct {
 // SetAlign turns the alignment step on (or off) for this plan: Preprocess will align
 // every model to the base (or the first model) before the merge. It checks that the
 // architecture is known and fits the models; methods that merge partial checkpoints
-// (the RWS family) cannot be aligned. The recipe key `ladle: {align: true}` asks for
+// or signatures (PartialModels, DecodeInput, Layout) cannot be aligned. The recipe key `ladle: {align: true}` asks for
 // it (the command line's merge reads that key and calls SetAlign).
 func (p *Plan) SetAlign(on bool) error {
 	if !on {
@@ -50,7 +50,7 @@ func (p *Plan) SetAlign(on bool) error {
 	if p.prepped {
 		return errorf("ladle.align", "the whole-model steps have already run; set the alignment before Preprocess and Execute")
 	}
-	if p.Method.PartialModels || p.rws != nil {
+	if p.Method.PartialModels || p.Method.DecodeInput != nil || p.layout != nil {
 		return errorf("ladle.align", "%s works on signatures and partial checkpoints; alignment applies to whole models of one architecture", p.Method.Name)
 	}
 	if err := p.resolveArch(); err != nil {
@@ -103,25 +103,28 @@ func (p *Plan) alignModels(ctx context.Context, seed uint64) error {
 		if err != nil {
 			return errorf(where, "align: %v", err)
 		}
-		if p.fisher != nil {
+		if len(p.companions) > 0 {
 			perms := map[string][]int{}
 			for _, g := range rep.Groups {
 				perms[g.Layer] = g.Perm
 			}
-			fs, err := nn.ReadTensors(p.arch, p.fisher[k])
-			if err != nil {
-				return errorf(where, "align the Fisher checkpoint: %v", err)
+			for c := range p.companions {
+				comp := &p.companions[c]
+				fs, err := nn.ReadTensors(p.arch, comp.srcs[k])
+				if err != nil {
+					return errorf(where, "align the %s checkpoint: %v", comp.param, err)
+				}
+				pf, err := eval.Permute(p.arch, fs, perms)
+				if err != nil {
+					return errorf(where, "align the %s checkpoint: %v", comp.param, err)
+				}
+				fm, err := replaced(comp.srcs[k], pf, comp.srcs[k].Path()+" (aligned)")
+				if err != nil {
+					return errorf(where, "align the %s checkpoint: %v", comp.param, err)
+				}
+				p.indexSource(fm)
+				comp.srcs[k] = fm
 			}
-			pf, err := eval.Permute(p.arch, fs, perms)
-			if err != nil {
-				return errorf(where, "align the Fisher checkpoint: %v", err)
-			}
-			fm, err := replaced(p.fisher[k], pf, p.fisher[k].Path()+" (aligned)")
-			if err != nil {
-				return errorf(where, "align the Fisher checkpoint: %v", err)
-			}
-			p.indexSource(fm)
-			p.fisher[k] = fm
 		}
 		p.indexSource(mem)
 		done[src] = mem

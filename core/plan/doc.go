@@ -19,10 +19,16 @@
 //   - Integer and bool tensors are copied from the base (or first) model byte for byte.
 //   - Output order is the base's (or first model's) tensor order; floating-point tensors
 //     take out_dtype, else their dtype in the base.
+//   - No method by name. What a method needs beyond one Merge per float tensor it
+//     declares in the registry (merge.Method): companion checkpoints per model
+//     (Param.Companion), a choice of tensors and output form (Layout), models that
+//     hold U8 codes (DecodeInput), partial models, a whole-model selection (Select).
+//     This package runs what is declared; a test fails if any registered method's
+//     name appears in its source.
 //   - Whole-model steps are the exception to streaming, for the small models an
-//     evaluator can run: greedy_soup (Method.NeedsEval; ladle.eval gives the arch
-//     and the held-out data, checked by Prepare before any tensor is read) scores
-//     whole models to choose its ingredients, and the alignment step (SetAlign, the
+//     evaluator can run: a method's selection (Method.Select with NeedsEval;
+//     ladle.eval gives the arch and the held-out data, checked by Prepare before any
+//     tensor is read) scores whole models to choose its ingredients, and the alignment step (SetAlign, the
 //     recipe's `ladle: {align: true}`) permutes every model to the reference with
 //     eval.Align and substitutes in-memory copies. Preprocess runs both before the
 //     streaming merge (Execute runs it when the caller did not); the output is then

@@ -12,15 +12,17 @@ import (
 
 	"ladle/core/ckpt"
 	"ladle/core/eval"
+	"ladle/core/merge"
 	"ladle/core/nn"
 )
 
-// Whole-model steps. Two things a merge may need cannot stream tensor by tensor:
-// greedy_soup evaluates candidate soups, and the alignment step (SetAlign) permutes
-// whole models. Both are meant for the small models an evaluator can run; they hold
-// every model in memory (as float32) while they work. Preprocess runs them before the
-// streaming merge, which then proceeds as usual: greedy_soup merges only the chosen
-// ingredients, and aligned models are read from in-memory checkpoints.
+// Whole-model steps. Two things a merge may need cannot stream tensor by tensor: a
+// method's selection step (merge.Method.Select) evaluates candidate merges, and the
+// alignment step (SetAlign) permutes whole models. Both are meant for the small models
+// an evaluator can run; they hold every model in memory (as float32) while they work.
+// Preprocess runs them before the streaming merge, which then proceeds as usual: a
+// selection merges only the chosen models, and aligned models are read from in-memory
+// checkpoints.
 
 // ReadFile reads a file a recipe names that is not a checkpoint: the ARCH.json of
 // ladle.eval.arch.
@@ -41,7 +43,7 @@ func FileReader(dir string) ReadFile {
 // opened.
 func (p *Plan) checkEval() error {
 	if p.Method.NeedsEval && p.Recipe.Ladle.Eval == nil {
-		return errorf("ladle.eval", "missing: %s scores candidate soups on held-out data; add ladle: {eval: {arch: ARCH.json, data: DATA.safetensors, split: val}} "+
+		return errorf("ladle.eval", "missing: %s scores candidate merges on held-out data; add ladle: {eval: {arch: ARCH.json, data: DATA.safetensors, split: val}} "+
 			"(arch may be left out when the checkpoints carry ladle.arch metadata; paths resolve against the recipe's folder)", p.Method.Name)
 	}
 	return nil
@@ -147,15 +149,16 @@ func (p *Plan) prepareEval(open Opener) error {
 }
 
 // Preprocess runs the whole-model steps before the streaming merge: the alignment
-// asked for with SetAlign, then greedy_soup's selection. Call it after Prepare and
-// before Metadata, so that the metadata records what they found; Execute runs it
-// itself when it has not run yet. It runs once: later calls return the first
-// outcome. Without whole-model steps it does nothing.
+// asked for with SetAlign, then the method's selection step (merge.Method.Select).
+// Call it after Prepare and before Metadata, so that the metadata records what they
+// found; Execute runs it itself when it has not run yet. It runs once: later calls
+// return the first outcome. Without whole-model steps it does nothing.
 //
-// For greedy_soup, the models are scored on the held-out data of ladle.eval and the
-// greedy selection made (eval.GreedySoup, with parameter strict); afterwards Models,
-// ModelNames and GreedyResult describe the chosen ingredients, best first, and
-// Execute merges only them (integer tensors are taken from the best model).
+// For a merge.SelectGreedy selection, the models are scored on the held-out data of
+// ladle.eval and the greedy selection made (eval.GreedySoup, with the method's
+// StrictParam); afterwards Models, ModelNames and GreedyResult describe the chosen
+// ingredients, best first, and Execute merges only them (integer tensors are taken
+// from the best model).
 func (p *Plan) Preprocess(ctx context.Context, opts Options) error {
 	if p.prepped {
 		return p.prepErr
@@ -177,14 +180,19 @@ func (p *Plan) Preprocess(ctx context.Context, opts Options) error {
 			return p.prepErr
 		}
 	}
-	if p.Method.NeedsEval {
-		p.prepErr = p.selectGreedy(ctx, threads)
+	if sel := p.Method.Select; sel != nil {
+		switch sel.Kind {
+		case merge.SelectGreedy:
+			p.prepErr = p.selectGreedy(ctx, threads)
+		default:
+			p.prepErr = fmt.Errorf("%s declares a selection step (kind %d) this executor does not know", p.Method.Name, sel.Kind)
+		}
 	}
 	return p.prepErr
 }
 
-// GreedyResult is greedy_soup's selection after Preprocess (nil before, and for
-// other methods). Its Soup is nil: the merge writes the soup.
+// GreedyResult is a merge.SelectGreedy selection's outcome after Preprocess (nil
+// before, and for methods without one). Its Soup is nil: the merge writes the soup.
 func (p *Plan) GreedyResult() *eval.GreedyResult { return p.greedy }
 
 func (p *Plan) selectGreedy(ctx context.Context, threads int) error {
@@ -209,10 +217,7 @@ func (p *Plan) selectGreedy(ctx context.Context, threads int) error {
 		}
 		read[src], tensors[k] = ts, ts
 	}
-	strict := false
-	if v, ok := p.Recipe.Param("strict", -1, "", 0); ok {
-		strict, _ = v.(bool)
-	}
+	strict := p.strict()
 	scorer := eval.AccuracyScorer(p.arch, data, 0, threads)
 	score := func(ts map[string]nn.Tensor) (float64, error) {
 		if err := ctx.Err(); err != nil {
@@ -239,7 +244,18 @@ func (p *Plan) selectGreedy(ctx context.Context, threads int) error {
 	return nil
 }
 
-// greedyMetadata is what "ladle.greedy_soup" records.
+// strict reads the selection's StrictParam.
+func (p *Plan) strict() bool {
+	sel := p.Method.Select
+	if sel == nil || sel.StrictParam == "" {
+		return false
+	}
+	v, _ := p.Recipe.Param(sel.StrictParam, -1, "", 0)
+	b, _ := v.(bool)
+	return b
+}
+
+// greedyMetadata is what a greedy selection records under its MetadataKey.
 type greedyMetadata struct {
 	Data        string            `json:"data"`
 	Split       string            `json:"split,omitempty"`
@@ -254,14 +270,10 @@ type greedyMetadata struct {
 func (p *Plan) wholeModelMetadata(md map[string]string) {
 	if g := p.greedy; g != nil {
 		e := p.Recipe.Ladle.Eval
-		strict := false
-		if v, ok := p.Recipe.Param("strict", -1, "", 0); ok {
-			strict, _ = v.(bool)
-		}
-		b, err := json.Marshal(greedyMetadata{Data: e.Data, Split: e.Split, Strict: strict, Ingredients: g.Ingredients,
+		b, err := json.Marshal(greedyMetadata{Data: e.Data, Split: e.Split, Strict: p.strict(), Ingredients: g.Ingredients,
 			Accuracy: g.Accuracy, Steps: g.Steps, Individual: g.Individual})
 		if err == nil {
-			md["ladle.greedy_soup"] = string(b)
+			md[p.Method.Select.MetadataKey] = string(b)
 		}
 	}
 	if len(p.alignRep) > 0 {

@@ -38,8 +38,8 @@ type Options struct {
 // OutputTensors lists the tensors of the merged checkpoint, in order: the sink must be
 // created with exactly this list.
 func (p *Plan) OutputTensors() []ckpt.Info {
-	if p.rws != nil && p.rws.extract {
-		return p.rws.outputs
+	if p.onlyComputed() {
+		return p.layout.outputs
 	}
 	out := make([]ckpt.Info, len(p.inputs))
 	for i, t := range p.inputs {
@@ -54,9 +54,10 @@ func (p *Plan) OutputTensors() []ckpt.Info {
 // Metadata is the merged checkpoint's __metadata__: the normalised recipe (with the
 // seed actually used, and this output's value of a list-valued parameter), the
 // architecture spec when the reference model carries one, and "format": "pt". After
-// Preprocess it also records what the whole-model steps found: "ladle.greedy_soup"
-// (the steps, accuracies and ingredients, JSON) and "ladle.align" (per model, the
-// sweeps and the distances to the reference before and after, JSON).
+// Preprocess it also records what the whole-model steps found: a selection's record
+// under its merge.Selection.MetadataKey (the steps, accuracies and ingredients, JSON)
+// and "ladle.align" (per model, the sweeps and the distances to the reference before
+// and after, JSON); and the method's Layout metadata.
 func (p *Plan) Metadata(opts Options) map[string]string {
 	r := *p.Recipe
 	r.Ladle.Seed, r.Ladle.SeedSet = p.Recipe.Ladle.Seed, p.Recipe.Ladle.SeedSet
@@ -78,8 +79,8 @@ func (p *Plan) Metadata(opts Options) map[string]string {
 		md["ladle.arch"] = arch
 	}
 	p.wholeModelMetadata(md)
-	if p.rws != nil {
-		for k, v := range p.rws.metadata {
+	if p.layout != nil {
+		for k, v := range p.layout.Metadata {
 			md[k] = v
 		}
 	}
@@ -91,7 +92,7 @@ func (p *Plan) Metadata(opts Options) map[string]string {
 func (p *Plan) BytesTotal() int64 {
 	var total int64
 	for _, t := range p.inputs {
-		if p.rws != nil && p.rws.extract && !p.rws.selected[t.Name] {
+		if p.onlyComputed() && !p.layout.selected[t.Name] {
 			continue
 		}
 		total += p.inputBytes(t)
@@ -143,8 +144,8 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 			return err
 		}
 	}
-	if p.rws != nil && p.rws.extract {
-		return x.runExtract()
+	if p.onlyComputed() {
+		return x.runComputed()
 	}
 	return x.pipeline(p.inputs, func(t ckpt.Info) bool { return t.DType.IsFloat() && p.computes(t.Name) },
 		func(t ckpt.Info, j *merge.Job) error {
@@ -155,9 +156,13 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 		})
 }
 
-// computes reports whether the method merges this float tensor (rws_patch leaves the
-// tensors no signature holds as they are).
+// computes reports whether the method merges this float tensor: those its Layout
+// chose, and with partial models those at least one model holds (the others are
+// copied from the reference).
 func (p *Plan) computes(name string) bool {
+	if p.layout != nil && !p.layout.selected[name] {
+		return false
+	}
 	if p.Method.PartialModels {
 		return len(p.readers(name)) > 1
 	}
@@ -188,7 +193,6 @@ type executor struct {
 	variant      merge.Params
 	progress     func(Progress)
 	bufs         [][]float32 // reused input buffers: base, then models
-	fisherBufs   [][]float32
 	out          []float32
 	done         int
 	bytesDone    int64
@@ -251,7 +255,7 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 		if err := readF32(ctx, src, info, set.inputs[k], x.threads); err != nil {
 			return nil, err
 		}
-		if p.rws != nil && p.rws.sigs != nil {
+		if p.codes != nil {
 			if err := x.dequantise(ctx, src, t.Name, set.inputs[k]); err != nil {
 				return nil, err
 			}
@@ -294,8 +298,8 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 		j.ModelParams = append(j.ModelParams, mp)
 		j.ModelIDs = append(j.ModelIDs, p.modelIdx[k])
 	}
-	if p.fisher != nil {
-		if err := x.readFisher(ctx, j, t, set); err != nil {
+	if len(p.companions) > 0 {
+		if err := x.readCompanions(ctx, j, t, set); err != nil {
 			return nil, err
 		}
 	}

@@ -9,51 +9,73 @@ import (
 	"ladle/core/tensor"
 )
 
-// prepareMethodInputs opens and checks what some methods need besides the models:
-// fisher's companion checkpoints and the RWS layouts.
+// companion is one companion parameter's checkpoints (merge.Param.Companion), one per
+// model in the plan's model order.
+type companion struct {
+	param string
+	srcs  []ckpt.Source
+}
+
+// prepareMethodInputs opens and checks what the method declares besides the models
+// (companion checkpoints), and runs its Layout and DecodeInput hooks.
 func (p *Plan) prepareMethodInputs(open Opener) error {
-	switch p.Method.Name {
-	case "fisher":
+	for _, prm := range p.Method.Params {
+		if !prm.Companion {
+			continue
+		}
+		c := companion{param: prm.Name}
 		for k := range p.Models {
 			i := p.modelIdx[k]
-			s, ok := p.Recipe.Models[i].Parameters["fisher"]
+			where := fmt.Sprintf("models[%d].parameters.%s", i, prm.Name)
+			s, ok := p.Recipe.Models[i].Parameters[prm.Name]
+			if !ok {
+				s, ok = p.Recipe.Parameters[prm.Name]
+			}
 			path, _ := s.Scalar.(string)
 			if !ok || path == "" {
-				return errorf(fmt.Sprintf("models[%d].parameters.fisher", i), "missing: fisher merging needs each model's diagonal Fisher checkpoint (make one with `ladle fisher`)")
+				return errorf(where, "missing: %s needs a companion checkpoint for each model (%s)", p.Method.Name, prm.Doc)
 			}
 			src, err := open(path)
 			if err != nil {
-				return errorf(fmt.Sprintf("models[%d].parameters.fisher", i), "cannot open %s: %v", path, err)
+				return errorf(where, "cannot open %s: %v", path, err)
 			}
 			p.opened = append(p.opened, src)
-			if err := compareTensors(p.Models[k], src, p.ModelNames[k], "the Fisher checkpoint "+path, false); err != nil {
+			if err := compareTensors(p.Models[k], src, p.ModelNames[k], fmt.Sprintf("the %s checkpoint %s", prm.Name, path), false); err != nil {
 				return err
 			}
-			p.fisher = append(p.fisher, src)
+			c.srcs = append(c.srcs, src)
 		}
-	case "rws_extract", "rws_patch", "rws_remove":
-		return p.prepareRWS()
+		p.companions = append(p.companions, c)
 	}
-	return nil
+	if err := p.prepareLayout(); err != nil {
+		return err
+	}
+	return p.prepareDecode()
 }
 
-func (x *executor) readFisher(ctx context.Context, j *merge.Job, t ckpt.Info, set *bufSet) error {
+// readCompanions reads each companion's tensor for every model into the job.
+func (x *executor) readCompanions(ctx context.Context, j *merge.Job, t ckpt.Info, set *bufSet) error {
 	n := int(t.NumElements())
-	for len(set.fisher) < len(x.plan.fisher) {
-		set.fisher = append(set.fisher, nil)
-	}
-	for k, src := range x.plan.fisher {
-		info, _ := x.plan.lookup(src, t.Name)
-		set.fisher[k] = grow(set.fisher[k], n)
-		if err := readF32(ctx, src, info, set.fisher[k], x.threads); err != nil {
-			return err
+	j.Companions = map[string][][]float32{}
+	slot := 0
+	for _, c := range x.plan.companions {
+		for _, src := range c.srcs {
+			for len(set.companions) <= slot {
+				set.companions = append(set.companions, nil)
+			}
+			info, _ := x.plan.lookup(src, t.Name)
+			set.companions[slot] = grow(set.companions[slot], n)
+			if err := readF32(ctx, src, info, set.companions[slot], x.threads); err != nil {
+				return err
+			}
+			j.Companions[c.param] = append(j.Companions[c.param], set.companions[slot])
+			slot++
 		}
-		j.Fisher = append(j.Fisher, set.fisher[k])
 	}
 	return nil
 }
 
-// globalCut is one model's model-wide trim (TIES' original `trim_scope: model`).
+// globalCut is one model's model-wide trim (`trim_scope: model`, a declared option).
 type globalCut struct {
 	g   *tensor.GlobalTopK
 	pos map[string]int

@@ -12,6 +12,7 @@ import (
 
 	"ladle/core/ckpt"
 	"ladle/core/dtype"
+	"ladle/core/merge"
 )
 
 // rws_extract then rws_patch then rws_remove restores the target within rounding, and
@@ -33,9 +34,9 @@ func TestRWSExtractPatchRemove(t *testing.T) {
 	if strings.Join(names, ",") != "conv1.weight,conv1.bias,fc.weight,fc.bias" {
 		t.Errorf("signature tensors %v", names)
 	}
-	var info RWSInfo
-	if err := json.Unmarshal([]byte(src.Metadata()[RWSKey]), &info); err != nil || info.Corruption != "noise" || len(info.Layers) != 4 {
-		t.Errorf("signature metadata %q (%v)", src.Metadata()[RWSKey], err)
+	var info merge.RWSInfo
+	if err := json.Unmarshal([]byte(src.Metadata()[merge.RWSKey]), &info); err != nil || info.Corruption != "noise" || len(info.Layers) != 4 {
+		t.Errorf("signature metadata %q (%v)", src.Metadata()[merge.RWSKey], err)
 	}
 	// Quantised: U8 codes and a range beside each.
 	qsig := mergeToBytes(t, dir, "merge_method: rws_extract\nbase_model: pre.safetensors\nmodels: [clean.safetensors, blur.safetensors]\nparameters: {quantize: {levels: 16}}\n", Options{})
@@ -44,7 +45,7 @@ func TestRWSExtractPatchRemove(t *testing.T) {
 	if w, ok := ckpt.Lookup(qsrc, "fc.weight"); !ok || w.DType != dtype.U8 {
 		t.Errorf("quantised fc.weight is %+v", w)
 	}
-	if _, ok := ckpt.Lookup(qsrc, "fc.weight"+RangeSuffix); !ok {
+	if _, ok := ckpt.Lookup(qsrc, "fc.weight"+merge.RangeSuffix); !ok {
 		t.Error("no range tensor beside the codes")
 	}
 	if int64(len(qsig)) >= int64(len(sig)) {

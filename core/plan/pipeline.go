@@ -16,9 +16,9 @@ import (
 // and no read-ahead: memory stays within 3 x (inputs + 1) x the largest tensor either
 // way.
 type bufSet struct {
-	inputs  [][]float32
-	fisher  [][]float32
-	release []func() // memory maps of inputs read in place, undone once merged
+	inputs     [][]float32
+	companions [][]float32
+	release    []func() // memory maps of inputs read in place, undone once merged
 }
 
 // done releases the set's memory maps, so that it can take the next tensor.

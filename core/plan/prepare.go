@@ -28,18 +28,19 @@ type Plan struct {
 	// OutDType is the dtype of merged float tensors; Invalid keeps each one's dtype.
 	OutDType dtype.DType
 
-	modelIdx  []int       // recipe index of each model, for parameter lookups
-	ref       ckpt.Source // the base, else the first model: it fixes names, shapes and order
-	inputs    []ckpt.Info // the reference's tensors, in its order
-	merged    []ckpt.Info // the tensors the method computes (float, and selected for RWS)
-	positions map[string]float64
-	variants  []merge.Params // one per output (wise_ft's alpha list); a single empty one otherwise
-	fisher    []ckpt.Source  // fisher: the companion checkpoint of each model
-	options   merge.Options
-	seed      uint64
-	opened    []ckpt.Source // everything to close
-	index     map[ckpt.Source]map[string]ckpt.Info
-	rws       *rwsPlan
+	modelIdx   []int       // recipe index of each model, for parameter lookups
+	ref        ckpt.Source // the base, else the first model: it fixes names, shapes and order
+	inputs     []ckpt.Info // the reference's tensors, in its order
+	merged     []ckpt.Info // the tensors the method computes (float, and selected for RWS)
+	positions  map[string]float64
+	variants   []merge.Params // one per output (a Multi parameter given as a list); a single empty one otherwise
+	companions []companion    // the method's companion checkpoints (merge.Param.Companion)
+	options    merge.Options
+	seed       uint64
+	opened     []ckpt.Source // everything to close
+	index      map[ckpt.Source]map[string]ckpt.Info
+	layout     *layoutPlan         // the method's Layout, when it declares one
+	codes      map[ckpt.Source]int // models holding U8 codes (DecodeInput): their levels
 
 	// Whole-model steps (evaluate.go, align.go).
 	read      ReadFile    // reads ladle.eval.arch
@@ -52,7 +53,7 @@ type Plan struct {
 	alignRep  []AlignedModel
 	alignRef  string // the recipe path of the model the others were aligned to
 	alignSeed uint64
-	copyFrom  ckpt.Source // where integer tensors come from when not ref (greedy_soup: the best model)
+	copyFrom  ckpt.Source // where integer tensors come from when not ref (after a selection: the best model)
 }
 
 // Error is a problem found while preparing a merge: it names where it is (a recipe key,
@@ -171,7 +172,7 @@ func (p *Plan) checkParams() error {
 			return err
 		}
 	}
-	// A Multi parameter (wise_ft's alpha) given as a list means one output per value.
+	// A Multi parameter given as a list means one output per value.
 	p.variants = []merge.Params{{}}
 	for _, prm := range m.Params {
 		s, ok := r.Parameters[prm.Name]
@@ -417,7 +418,7 @@ func compareTensors(ref, other ckpt.Source, refName, otherName string, partial b
 	have := map[string]bool{}
 	var missing, extra, shapes, kinds []string
 	for _, t := range other.Tensors() {
-		if partial && strings.HasSuffix(t.Name, RangeSuffix) {
+		if partial && strings.HasSuffix(t.Name, merge.RangeSuffix) {
 			continue
 		}
 		have[t.Name] = true
@@ -478,7 +479,7 @@ func (p *Plan) Close() error {
 }
 
 // Outputs is how many checkpoints Execute can write: one per value of a list-valued
-// parameter such as wise_ft's alpha, else 1.
+// Multi parameter, else 1.
 func (p *Plan) Outputs() int { return len(p.variants) }
 
 // OutputLabel names output v for file names ("alpha-0.3"), "" when there is one output.

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"strings"
 
 	"ladle/core/ckpt"
 	"ladle/core/ckpt/safetensors"
@@ -51,11 +50,11 @@ func SplitTensors(tensors []ckpt.Info, count int) []int {
 // must depend only on the same tensor of the inputs.
 func Splittable(p *plan.Plan) error {
 	switch {
-	case strings.HasPrefix(p.Method.Name, "rws_") || p.Method.PartialModels:
+	case p.Method.PartialModels || p.Method.Layout != nil || p.Method.DecodeInput != nil:
 		return &partError{msg: fmt.Sprintf("part: %s works on signatures of the whole model and cannot be split over several workers; run it as one request", p.Method.Name)}
 	case p.Recipe.Ladle.TrimScope == merge.TrimModel:
 		return &partError{msg: "part: trim_scope: model trims over the whole model at once and cannot be split over several workers; run it as one request"}
-	case p.Method.NeedsEval:
+	case p.Method.NeedsEval || p.Method.Select != nil:
 		return &partError{msg: fmt.Sprintf("part: %s evaluates whole models and cannot be split over several workers; run it as one request", p.Method.Name)}
 	case p.Aligned():
 		return &partError{msg: "part: align: true permutes whole models and cannot be split over several workers; run it as one request"}
