@@ -80,15 +80,14 @@
 //     tensor.GlobalTopK (two passes over the float tensors the method merges, positions
 //     = checkpoint order), then pass Cuts[i] = g.Cut(pos) for each tensor. The model's
 //     density must be one value for the whole model.
-//   - fisher: load each model's `fisher:` checkpoint and pass the tensor in Fisher[i].
-//   - greedy_soup (NeedsEval): before streaming, run the greedy selection on whole
-//     models with the recipe's evaluator (eval.GreedySoup), then merge only the chosen
-//     ingredients, in the order they joined the soup (best first); integer tensors
-//     come from the best model.
-//   - rws_extract: run it only on the tensors RWSLayers selects (Base = θ_pre, Models =
-//     [θ_clean, θ_robust], once per corruption). With `quantize` of at most 256 levels,
-//     give it a Quant: store Quant.Codes as a U8 tensor with Quant.Min/Max/Levels
-//     beside it (tensor.DequantizeLinear reverses it); otherwise store the float output.
-//   - rws_patch / rws_remove: Base = θ_target; Models = the signatures that hold this
-//     tensor (dequantised), with their alpha; none means the target is copied.
+//   - What else a method needs it declares, and the executor runs the declaration
+//     without knowing the method: a Companion parameter (fisher's `fisher:` path per
+//     model) is opened, checked against its model and passed per tensor in
+//     Job.Companions; Select (greedy_soup: SelectGreedy, with NeedsEval) runs a
+//     whole-model selection on held-out data before streaming and merges only the
+//     chosen models, in the order they joined; Layout (rws_extract) picks the tensors
+//     computed and the output's form (only those tensors, as U8 codes in Job.Quant
+//     plus a RangeSuffix tensor when it says CodeLevels); DecodeInput (rws_patch,
+//     rws_remove) checks each model's header and gives the levels its U8-coded tensors
+//     decode with; PartialModels passes only the models that hold a tensor.
 package merge
