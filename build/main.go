@@ -4,6 +4,9 @@
 //	go run ./build serve [-o DIR] [--addr ADDR]   build, then serve it (default 127.0.0.1:8080)
 //	go run ./build bench [--size 1.2GB] [--parts N] [--out FILE]
 //	                                              merge throughput in the browser vs native, page read throughput, tab memory
+//	go run ./build worker [-o DIR] [--dist DIR] [--dev [--addr ADDR]] [--deploy] [--install-wrangler]
+//	                                              the Cloudflare Worker (site/worker) with its assets and wrangler.jsonc;
+//	                                              --dev runs it in workerd (wrangler dev), --deploy deploys it
 //
 // dist runs vugugen on ui/ when it holds .vugu files (and vugugen is a tool of the
 // module), compiles every main package under wasm/ with GOOS=js GOARCH=wasm
@@ -36,7 +39,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: go run ./build [dist|serve|bench] [flags]; go run ./build CMD -h for the flags")
+	return errors.New("usage: go run ./build [dist|serve|bench|worker] [flags]; go run ./build CMD -h for the flags")
 }
 
 func run(args []string) error {
@@ -67,8 +70,10 @@ func run(args []string) error {
 		return serve(ctx, *out, *addr)
 	case "bench":
 		return bench(ctx, root, args)
+	case "worker":
+		return worker(ctx, root, args)
 	case "help", "-h", "--help":
-		fmt.Println("go run ./build dist|serve|bench [flags]")
+		fmt.Println("go run ./build dist|serve|bench|worker [flags]")
 		return nil
 	}
 	return usage()

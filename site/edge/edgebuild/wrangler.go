@@ -1,0 +1,245 @@
+package edgebuild
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"ladle/site/bundle"
+)
+
+// WranglerVersion is the wrangler (npm) the Worker is run and deployed with: the last
+// one that runs on Node 20.
+const WranglerVersion = "4.86.0"
+
+// WranglerDir is the folder npm installs wrangler into: the user's cache folder
+// (ladle/wrangler-VERSION), never the source tree.
+func WranglerDir() (string, error) {
+	cache, err := bundle.DefaultCacheDir() // .../ladle/dist
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(cache), "wrangler-"+WranglerVersion), nil
+}
+
+// ErrNoWrangler says that wrangler is not installed, and how to install it.
+var ErrNoWrangler = errors.New("wrangler " + WranglerVersion + " is not installed: run `go run ./build worker --install-wrangler` " +
+	"(npm install of wrangler@" + WranglerVersion + " into the cache folder; needs Node 20 and npm), or set LADLE_WRANGLER to a wrangler binary")
+
+// FindWrangler returns the wrangler binary: $LADLE_WRANGLER, else the one
+// InstallWrangler put in WranglerDir. It never downloads anything.
+func FindWrangler() (string, error) {
+	if p := os.Getenv("LADLE_WRANGLER"); p != "" {
+		if found, err := exec.LookPath(p); err == nil {
+			return found, nil
+		}
+		return "", fmt.Errorf("LADLE_WRANGLER=%s is not an executable", p)
+	}
+	dir, err := WranglerDir()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "node_modules", ".bin", "wrangler")
+	if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+		if _, err := exec.LookPath("node"); err != nil {
+			return "", errors.New("wrangler is installed in " + dir + " but node is not on the PATH (install Node 20)")
+		}
+		return p, nil
+	}
+	return "", ErrNoWrangler
+}
+
+// InstallWrangler installs wrangler@WranglerVersion into WranglerDir with npm (a
+// network download, so only on request: `go run ./build worker --install-wrangler`
+// and CI).
+func InstallWrangler(ctx context.Context, log io.Writer) (string, error) {
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return "", errors.New("npm is not installed (install Node 20 and npm, e.g. apt-get install -y nodejs npm)")
+	}
+	dir, err := WranglerDir()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "package.json")); os.IsNotExist(err) {
+		if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"private": true, "description": "wrangler for Ladle's edge host (go run ./build worker)"}`+"\n"), 0o644); err != nil {
+			return "", err
+		}
+	}
+	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--save-exact", "wrangler@"+WranglerVersion)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("npm install wrangler@%s in %s: %v", WranglerVersion, dir, err)
+	}
+	return FindWrangler()
+}
+
+// wranglerEnv keeps wrangler quiet and local: no metrics, no update checks, its logs
+// and state inside the output folder.
+func wranglerEnv(out string) []string {
+	return append(os.Environ(),
+		"WRANGLER_SEND_METRICS=false",
+		"WRANGLER_LOG_PATH="+filepath.Join(out, ".wrangler", "logs"),
+		"NO_UPDATE_NOTIFIER=1",
+		"FORCE_COLOR=0",
+	)
+}
+
+// DevServer is the Worker running in workerd through `wrangler dev`.
+type DevServer struct {
+	URL string
+	// Ready is how long wrangler took from its start to the first answer of the Worker;
+	// FirstByte is the time to the first byte of that answer (GET /).
+	Ready, FirstByte time.Duration
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	mu   sync.Mutex
+	log  strings.Builder
+}
+
+// Dev starts `wrangler dev` on a built output folder at addr (host:port; port 0 picks
+// a free one) and waits until the Worker answers GET /, at most timeout. Log receives
+// wrangler's output (nil: it is kept for errors only). Stop ends it.
+func Dev(ctx context.Context, out, addr string, timeout time.Duration, log io.Writer) (*DevServer, error) {
+	wrangler, err := FindWrangler()
+	if err != nil {
+		return nil, err
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %q: %v (want host:port, e.g. 127.0.0.1:8787)", addr, err)
+	}
+	if port == "0" {
+		if port, err = freePort(host); err != nil {
+			return nil, err
+		}
+	}
+	inspector, err := freePort("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	d := &DevServer{URL: "http://" + net.JoinHostPort(host, port), done: make(chan struct{})}
+	cmd := exec.Command(wrangler, "dev", "--config", filepath.Join(out, "wrangler.jsonc"),
+		"--ip", host, "--port", port, "--inspector-port", inspector, "--show-interactive-dev-session=false", "--log-level", "info")
+	cmd.Dir = out
+	cmd.Env = wranglerEnv(out)
+	newProcessGroup(cmd) // wrangler starts workerd: stop them together
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %v", wrangler, err)
+	}
+	d.cmd = cmd
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			d.mu.Lock()
+			d.log.WriteString(sc.Text() + "\n")
+			d.mu.Unlock()
+			if log != nil {
+				fmt.Fprintln(log, sc.Text())
+			}
+		}
+	}()
+	go func() {
+		cmd.Wait()
+		pw.Close()
+		close(d.done)
+	}()
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		select {
+		case <-d.done:
+			return nil, fmt.Errorf("wrangler dev ended before the Worker answered:\n%s", d.Output())
+		case <-ctx.Done():
+			d.Stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		t := time.Now()
+		resp, err := client.Get(d.URL + "/")
+		if err == nil {
+			d.FirstByte = time.Since(t)
+			d.Ready = time.Since(start)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return d, nil
+			}
+			d.Stop()
+			return nil, fmt.Errorf("the Worker answered GET / with %s:\n%s", resp.Status, d.Output())
+		}
+		if time.Now().After(deadline) {
+			d.Stop()
+			return nil, fmt.Errorf("the Worker did not answer at %s within %v:\n%s", d.URL, timeout, d.Output())
+		}
+	}
+}
+
+// Output is what wrangler printed so far.
+func (d *DevServer) Output() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.String()
+}
+
+// Stop ends wrangler and workerd (their process group) and waits for them.
+func (d *DevServer) Stop() {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	stopGroup(d.cmd, false)
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		stopGroup(d.cmd, true)
+		<-d.done
+	}
+}
+
+// Wait waits until wrangler ends (Ctrl-C in a terminal).
+func (d *DevServer) Wait() { <-d.done }
+
+// Deploy runs `wrangler deploy` on a built output folder: it needs a Cloudflare
+// account (wrangler login, or CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID).
+func Deploy(ctx context.Context, out string, stdout, stderr io.Writer) error {
+	wrangler, err := FindWrangler()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, wrangler, "deploy", "--config", filepath.Join(out, "wrangler.jsonc"))
+	cmd.Dir = out
+	cmd.Env = wranglerEnv(out)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("wrangler deploy: %v (it needs a Cloudflare account: run `%s login`, or set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID)", err, wrangler)
+	}
+	return nil
+}
+
+func freePort(host string) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port, nil
+}

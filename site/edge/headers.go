@@ -1,0 +1,304 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"ladle/site"
+)
+
+// MaxHeaderRules is Cloudflare's limit on the rules of a _headers file.
+const MaxHeaderRules = 100
+
+// PlatformHeaders are the headers of site.Handler's responses that the platform sets
+// itself for a static asset: the length, the date, and the ETag (its own strong hash
+// of the same bytes, with which it answers If-None-Match).
+var PlatformHeaders = []string{"Content-Length", "Date", "Etag", "Last-Modified"}
+
+// assetName is what a _headers path may hold literally: a splat (*) or a placeholder
+// (:name) would change its meaning.
+var assetName = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+
+// HeadersFile writes the _headers file of the static assets of dist: for each asset,
+// the headers site.Handler(dist, opts) sends for a plain GET, less PlatformHeaders.
+// Headers shared by every asset go in one /* rule, those shared by every asset of an
+// extension in a /*.ext rule, the rest in a rule for the file, so that each header of
+// each asset comes from exactly one rule and the file stays under MaxHeaderRules.
+func HeadersFile(dist fs.FS, assets []string, opts site.Options) ([]byte, error) {
+	h := site.Handler(dist, opts)
+	want := map[string]http.Header{}
+	for _, name := range assets {
+		if !assetName.MatchString(name) {
+			return nil, fmt.Errorf("%s: an asset's name may hold only letters, digits, '.', '_', '-' and '/' (a _headers rule would read other characters as patterns); rename it", name)
+		}
+		rec := newRecorder()
+		h.ServeHTTP(rec, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/" + name}, Header: http.Header{}, Host: "localhost"})
+		if rec.status != http.StatusOK {
+			return nil, fmt.Errorf("%s: the handler answers %d for it", name, rec.status)
+		}
+		hdr := rec.header.Clone()
+		for _, k := range PlatformHeaders {
+			hdr.Del(k)
+		}
+		want[name] = hdr
+	}
+	rules := groupRules(assets, want)
+	if len(rules) > MaxHeaderRules {
+		return nil, fmt.Errorf("the static assets need %d _headers rules, over Cloudflare's %d: give assets of one extension the same headers (or fewer content-hashed names)", len(rules), MaxHeaderRules)
+	}
+	text := formatRules(rules)
+	// Check the file against Cloudflare's reading of it.
+	parsed, err := ParseHeaders(text)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range assets {
+		if got := parsed.Apply("/" + name); !sameHeaders(got, want[name]) {
+			return nil, fmt.Errorf("internal error: the _headers rules give %s %v, not %v", name, got, want[name])
+		}
+	}
+	return text, nil
+}
+
+// Rule is one block of a _headers file: a URL pattern and the headers it sets
+// (Detach: the headers it removes).
+type Rule struct {
+	Pattern string
+	Set     [][2]string
+	Detach  []string
+}
+
+// Rules are a parsed _headers file.
+type Rules []Rule
+
+// groupRules builds the fewest rules of the three kinds (/*, /*.ext, exact path).
+func groupRules(assets []string, want map[string]http.Header) Rules {
+	names := map[string]bool{}
+	byExt := map[string][]string{}
+	for _, a := range assets {
+		for k := range want[a] {
+			names[k] = true
+		}
+		byExt[path.Ext(a)] = append(byExt[path.Ext(a)], a)
+	}
+	// common reports the value every file of files has for header k.
+	common := func(files []string, k string) (string, bool) {
+		v, ok := "", false
+		for i, f := range files {
+			vals, has := want[f][k]
+			if !has {
+				return "", false
+			}
+			joined := strings.Join(vals, ", ")
+			if i == 0 {
+				v, ok = joined, true
+			} else if joined != v {
+				return "", false
+			}
+		}
+		return v, ok
+	}
+	global := map[string]string{}
+	extRules := map[string]map[string]string{}
+	fileRules := map[string]map[string]string{}
+	for k := range names {
+		if v, ok := common(assets, k); ok {
+			global[k] = v
+			continue
+		}
+		for ext, files := range byExt {
+			if v, ok := common(files, k); ok && ext != "" {
+				if extRules[ext] == nil {
+					extRules[ext] = map[string]string{}
+				}
+				extRules[ext][k] = v
+				continue
+			}
+			for _, f := range files {
+				if vals, has := want[f][k]; has {
+					if fileRules[f] == nil {
+						fileRules[f] = map[string]string{}
+					}
+					fileRules[f][k] = strings.Join(vals, ", ")
+				}
+			}
+		}
+	}
+	var rules Rules
+	add := func(pattern string, m map[string]string) {
+		if len(m) == 0 {
+			return
+		}
+		r := Rule{Pattern: pattern}
+		for _, k := range sortedKeys(m) {
+			r.Set = append(r.Set, [2]string{k, m[k]})
+		}
+		rules = append(rules, r)
+	}
+	add("/*", global)
+	for _, ext := range sortedKeys(extRules) {
+		add("/*"+ext, extRules[ext])
+	}
+	for _, f := range sortedKeys(fileRules) {
+		add("/"+f, fileRules[f])
+	}
+	return rules
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+const headersPreamble = `# Generated by ` + "`go run ./build worker`" + ` from ladle/site's handler (package ladle/site/edge):
+# the headers ` + "`ladle serve`" + ` sends for each static asset, less Content-Length and ETag,
+# which the platform sets. Do not edit; rebuild instead.
+`
+
+func formatRules(rules Rules) []byte {
+	var b bytes.Buffer
+	b.WriteString(headersPreamble)
+	for _, r := range rules {
+		fmt.Fprintf(&b, "\n%s\n", r.Pattern)
+		for _, kv := range r.Set {
+			fmt.Fprintf(&b, "  %s: %s\n", kv[0], kv[1])
+		}
+		for _, k := range r.Detach {
+			fmt.Fprintf(&b, "  ! %s\n", k)
+		}
+	}
+	return b.Bytes()
+}
+
+// ParseHeaders reads a _headers file: blocks of a URL pattern followed by indented
+// "Name: value" or "! Name" lines; # starts a comment line.
+func ParseHeaders(text []byte) (Rules, error) {
+	var rules Rules
+	sc := bufio.NewScanner(bytes.NewReader(text))
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if len(line) > 2000 {
+			return nil, fmt.Errorf("_headers line %d is %d characters, over Cloudflare's 2,000", n, len(line))
+		}
+		if line[0] != ' ' && line[0] != '\t' {
+			rules = append(rules, Rule{Pattern: trimmed})
+			continue
+		}
+		if len(rules) == 0 {
+			return nil, fmt.Errorf("_headers line %d: a header before any URL pattern", n)
+		}
+		r := &rules[len(rules)-1]
+		if name, ok := strings.CutPrefix(trimmed, "! "); ok {
+			r.Detach = append(r.Detach, http.CanonicalHeaderKey(strings.TrimSpace(name)))
+			continue
+		}
+		k, v, ok := strings.Cut(trimmed, ":")
+		if !ok {
+			return nil, fmt.Errorf("_headers line %d: %q is not \"Name: value\"", n, trimmed)
+		}
+		r.Set = append(r.Set, [2]string{http.CanonicalHeaderKey(strings.TrimSpace(k)), strings.TrimSpace(v)})
+	}
+	return rules, sc.Err()
+}
+
+// Apply returns the headers the rules give a request path, as Cloudflare applies
+// them: every matching rule in order; a header set twice is joined with ", "; "! Name"
+// removes it.
+func (rs Rules) Apply(urlPath string) http.Header {
+	out := http.Header{}
+	for _, r := range rs {
+		if !matchPattern(r.Pattern, urlPath) {
+			continue
+		}
+		for _, kv := range r.Set {
+			if old := out.Get(kv[0]); old != "" {
+				out.Set(kv[0], old+", "+kv[1])
+			} else {
+				out.Set(kv[0], kv[1])
+			}
+		}
+		for _, k := range r.Detach {
+			out.Del(k)
+		}
+	}
+	return out
+}
+
+// matchPattern matches a path against a _headers pattern with at most one splat
+// (*, any characters) and :placeholders (one path segment).
+func matchPattern(pattern, p string) bool {
+	var re strings.Builder
+	re.WriteString("^")
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '*':
+			re.WriteString(".*")
+		case c == ':' && i+1 < len(pattern) && isNameByte(pattern[i+1]):
+			for i+1 < len(pattern) && isNameByte(pattern[i+1]) {
+				i++
+			}
+			re.WriteString("[^/]+")
+		default:
+			re.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	re.WriteString("$")
+	ok, _ := regexp.MatchString(re.String(), p)
+	return ok
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// sameHeaders compares two header sets, each header's values joined with ", ".
+func sameHeaders(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if strings.Join(v, ", ") != strings.Join(b[k], ", ") {
+			return false
+		}
+	}
+	return true
+}
+
+// recorder is a minimal http.ResponseWriter (net/http/httptest is not for production
+// code).
+type recorder struct {
+	header http.Header
+	status int
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}} }
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+// Write discards the body: only the headers matter here.
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
