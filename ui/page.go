@@ -40,6 +40,9 @@ type Host interface {
 	// engine worker; CancelAnalysis stops it.
 	Analyze()
 	CancelAnalysis()
+	// Share copies a link to the open lab and the editor's recipe to the clipboard
+	// and shows it (state.App.ShareLink).
+	Share()
 }
 
 // Page is what every component renders: the state and the host that acts on it.

@@ -29,6 +29,7 @@ func (f *fakeHost) OpenLab(n string)           { f.calls = append(f.calls, "lab 
 func (f *fakeHost) OpenLabRecipe(n string)     { f.calls = append(f.calls, "recipe "+n) }
 func (f *fakeHost) Analyze()                   { f.calls = append(f.calls, "analyze") }
 func (f *fakeHost) CancelAnalysis()            { f.calls = append(f.calls, "cancel analysis") }
+func (f *fakeHost) Share()                     { f.calls = append(f.calls, "share") }
 
 // render renders the page as static HTML, as the browser's DOM would hold it.
 func render(t *testing.T, root *Root) string {

@@ -36,6 +36,10 @@ type App struct {
 	Labs Labs
 	// Analysis is the task-vector view (analysis.go).
 	Analysis Analysis
+	// Share is the share button's link; link is a workshop link waiting for its lab
+	// (share.go).
+	Share Share
+	link  *Link
 }
 
 // New returns the state of a fresh page with the given method registry.

@@ -191,6 +191,9 @@ func (a *App) LabLoaded(name string, lab *Lab, recipe string) {
 		a.Labs.Loading = ""
 	}
 	a.Labs.Open, a.Labs.Lab = name, lab
+	if r, ok := a.linkRecipe(name); ok { // a workshop link's recipe wins over the lab's first
+		recipe = r
+	}
 	if recipe != "" {
 		a.SetRecipeText(recipe)
 	}
@@ -202,6 +205,9 @@ func (a *App) LabFailed(name string, err error) {
 		a.Labs.Loading = ""
 	}
 	a.Notice = fmt.Sprintf("The lab %q could not be loaded: %v", name, err)
+	if r, ok := a.linkRecipe(name); ok {
+		a.SetRecipeText(r)
+	}
 }
 
 // Best returns the highest accuracy among scores (0 when there are none).

@@ -88,6 +88,7 @@ func (h *host) start() {
 	h.pool = newPool(n, func(msg string) {
 		h.update(func() { h.app.SetNotice("The merge engine could not start: " + msg + ". Reload the page.") })
 	})
+	h.openLink()
 	go h.loadLabIndex()
 	win := js.Global()
 	win.Call("addEventListener", "dragover", js.FuncOf(func(_ js.Value, args []js.Value) any {

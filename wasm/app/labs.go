@@ -69,7 +69,10 @@ func (h *host) loadLabIndex() {
 	case err == nil:
 		list, err = state.ParseLabIndex([]byte(text))
 	}
-	h.update(func() { h.app.SetLabIndex(list, err) })
+	h.update(func() {
+		h.app.SetLabIndex(list, err)
+		h.openPendingLab() // a workshop link's ?lab=
+	})
 }
 
 func (h *host) OpenLab(name string) {
