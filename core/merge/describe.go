@@ -3,16 +3,18 @@ package merge
 // MethodInfo is a method's self-description as data: what `ladle methods --json`
 // prints and what the playground builds its forms from.
 type MethodInfo struct {
-	Name      string      `json:"name"`
-	Summary   string      `json:"summary"`
-	Paper     string      `json:"paper"`
-	NeedsBase bool        `json:"needs_base"`
-	NeedsEval bool        `json:"needs_eval,omitempty"`
-	MinModels int         `json:"min_models"`
-	MaxModels int         `json:"max_models,omitempty"`
-	Random    bool        `json:"random,omitempty"`
-	Roles     []string    `json:"roles,omitempty"`
-	Params    []ParamInfo `json:"params"`
+	Name      string `json:"name"`
+	Summary   string `json:"summary"`
+	Paper     string `json:"paper"`
+	NeedsBase bool   `json:"needs_base"`
+	// OptionalBase: a base_model may be given (the method then uses it).
+	OptionalBase bool        `json:"optional_base,omitempty"`
+	NeedsEval    bool        `json:"needs_eval,omitempty"`
+	MinModels    int         `json:"min_models"`
+	MaxModels    int         `json:"max_models,omitempty"`
+	Random       bool        `json:"random,omitempty"`
+	Roles        []string    `json:"roles,omitempty"`
+	Params       []ParamInfo `json:"params"`
 }
 
 // ParamInfo describes one parameter.
@@ -42,7 +44,7 @@ func Describe() []MethodInfo {
 
 // Info describes one method as data.
 func (m *Method) Info() MethodInfo {
-	info := MethodInfo{Name: m.Name, Summary: m.Summary, Paper: m.Paper, NeedsBase: m.NeedsBase, NeedsEval: m.NeedsEval,
+	info := MethodInfo{Name: m.Name, Summary: m.Summary, Paper: m.Paper, NeedsBase: m.NeedsBase, OptionalBase: m.OptionalBase, NeedsEval: m.NeedsEval,
 		MinModels: m.MinModels, MaxModels: m.MaxModels, Random: m.Random, Roles: m.Roles, Params: []ParamInfo{}}
 	for _, p := range m.Params {
 		info.Params = append(info.Params, paramInfo(p))

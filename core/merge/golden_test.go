@@ -66,6 +66,11 @@ var goldenHashes = map[string]uint64{
 	"iso_cts":          0x63d87d9d8a40b803,
 	"pcb":              0x356dee26b3b89867,
 	"tsv_merge":        0xd947edf14c3c4027,
+	"karcher":          0x8f7efedd305b448c,
+	"multislerp":       0x8f7efedd305b448c, // near-parallel inputs: one tangent step lands where karcher's iterations do
+	"nuslerp":          0x79ba2b4f070fd683,
+	"passthrough":      0x9d3e2a084fc7622c,
+	"sce":              0x744aecca400df0b5,
 }
 
 func TestGoldenOutputs(t *testing.T) {

@@ -71,6 +71,10 @@ type Method struct {
 	// NeedsBase: the recipe must name base_model; Job.Base holds its tensor. Methods
 	// that do not need a base ignore Job.Base.
 	NeedsBase bool
+	// OptionalBase: the recipe may name a base_model, which the method then uses
+	// (Job.Base; nuslerp and multislerp work on task vectors, karcher counts it as
+	// one more input), or not (Job.Base is nil).
+	OptionalBase bool
 	// MinModels and MaxModels bound the number of non-base models (MaxModels 0: no
 	// bound).
 	MinModels, MaxModels int
@@ -199,6 +203,7 @@ func init() {
 	register(modelStockMethod, slerpMethod, nearswapMethod, fisherMethod, greedySoupMethod)
 	register(rwsExtractMethod, rwsPatchMethod, rwsRemoveMethod)
 	register(tsvMergeMethod, isoCMethod, isoCTSMethod, pcbMethod)
+	register(karcherMethod, nuslerpMethod, multislerpMethod, sceMethod, passthroughMethod)
 	for _, m := range registry {
 		if m.Select != nil && !m.NeedsEval {
 			panic("merge: " + m.Name + " selects models but does not declare NeedsEval")

@@ -12,7 +12,7 @@ func TestRegistryDeclarations(t *testing.T) {
 	all := All()
 	want := []string{"breadcrumbs", "breadcrumbs_ties", "della", "della_linear", "dare_linear", "dare_ties", "fisher",
 		"greedy_soup", "linear", "model_stock", "nearswap", "rws_extract", "rws_patch", "rws_remove", "slerp", "task_arithmetic", "ties", "wise_ft",
-		"tsv_merge", "iso_c", "iso_cts", "pcb"}
+		"tsv_merge", "iso_c", "iso_cts", "pcb", "karcher", "nuslerp", "multislerp", "sce", "passthrough"}
 	slices.Sort(want)
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("methods %v, want %v", got, want)

@@ -197,7 +197,7 @@ func (p *Plan) checkParams() error {
 			return errorf("parameters."+prm.Name, "missing: %s needs it (%s)", m.Name, prm.Doc)
 		}
 		for i, model := range r.Models {
-			if model.Path == r.BaseModel && m.NeedsBase {
+			if model.Path == r.BaseModel && p.usesBase() {
 				continue
 			}
 			if _, ok := model.Parameters[prm.Name]; !ok {
@@ -245,6 +245,12 @@ func wrapCheck(err error) error {
 	return &Error{Msg: err.Error()}
 }
 
+// usesBase reports whether the merge has a base model: the method needs one, or may
+// take one and the recipe names it.
+func (p *Plan) usesBase() bool {
+	return p.Method.NeedsBase || (p.Method.OptionalBase && p.Recipe.BaseModel != "")
+}
+
 // checkModels checks the base model and the number of models, and splits the base
 // from the other models.
 func (p *Plan) checkModels() error {
@@ -253,18 +259,18 @@ func (p *Plan) checkModels() error {
 		return errorf("base_model", "missing: %s needs a base model (the model the others were fine-tuned from); add base_model: PATH", m.Name)
 	}
 	for i, model := range r.Models {
-		if m.NeedsBase && model.Path == r.BaseModel {
+		if p.usesBase() && model.Path == r.BaseModel {
 			continue
 		}
 		p.modelIdx = append(p.modelIdx, i)
 		p.ModelNames = append(p.ModelNames, model.Path)
 	}
-	if !m.NeedsBase && r.BaseModel != "" && !slices.Contains(p.ModelNames, r.BaseModel) {
+	if !p.usesBase() && r.BaseModel != "" && !slices.Contains(p.ModelNames, r.BaseModel) {
 		return errorf("base_model", "%s takes no base model; list %s under models to include it, or remove base_model", m.Name, r.BaseModel)
 	}
 	n := len(p.modelIdx)
 	what := "models"
-	if m.NeedsBase {
+	if p.usesBase() {
 		what = "models besides the base"
 	}
 	if n < m.MinModels {
@@ -355,7 +361,7 @@ func (p *Plan) openInputs(open Opener) error {
 		p.opened = append(p.opened, src)
 		return src, nil
 	}
-	if p.Method.NeedsBase {
+	if p.usesBase() {
 		src, err := get(r.BaseModel, "base_model")
 		if err != nil {
 			return err
