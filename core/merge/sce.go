@@ -9,12 +9,13 @@ import (
 var sceMethod = &Method{
 	Name: "sce",
 	Summary: "SCE (select, calculate, erase; FuseChat): keep the positions where the task vectors vary most across models, weight each model by its share of the mean squared task vector, " +
-		"and average only the entries that agree with the elected sign: θ = θ0 + Σ ηᵢeᵢδᵢ / Σ ηᵢeᵢ.",
+		"and average only the entries that agree with the elected sign: θ = θ0 + λ Σ ηᵢeᵢδᵢ / Σ ηᵢeᵢ.",
 	Paper: "FuseChat: Knowledge Fusion of Chat Models (Wan et al., 2024), https://arxiv.org/abs/2408.07990; as in " + mergekitPaper,
 	Params: []Param{
 		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Doc: "Accepted so mergekit recipes run unchanged; SCE computes its own per-tensor weights and ignores it."},
 		{Name: "select_topk", Type: Float, Default: 1.0, Min: fptr(0), Max: fptr(1),
 			Doc: "Fraction of the positions with nonzero variance across the task vectors that are kept (largest variance first, ties by lower index); 1 keeps every position."},
+		lambdaParam(), int8MaskParam(),
 	},
 	NeedsBase: true, MinModels: 1,
 	merge: mergeSCE,
@@ -81,6 +82,7 @@ func mergeSCE(j *Job, out []float32) error {
 			eta[i] /= total
 		}
 	}
+	lam := j.float("lambda")
 	return j.run(out, 0, func(_ *scratch, lo, hi int) {
 		for e := lo; e < hi; e++ {
 			sum := 0.0
@@ -99,7 +101,7 @@ func mergeSCE(j *Job, out []float32) error {
 					den += eta[i]
 				}
 			}
-			out[e] = addScaled(j.Base[e], 1, num/max(den, 1e-6))
+			out[e] = addScaled(j.Base[e], lam, num/max(den, 1e-6))
 		}
 	})
 }

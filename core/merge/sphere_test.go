@@ -191,7 +191,7 @@ func refMultislerp(base []float32, xs [][]float32, ws []float64, normalize bool,
 	return out
 }
 
-func refSCE(base []float32, xs [][]float32, topk float64) []float32 {
+func refSCE(base []float32, xs [][]float32, topk, lam float64) []float32 {
 	n, nm := len(base), len(xs)
 	ds := make([][]float64, nm)
 	for i, x := range xs {
@@ -262,7 +262,7 @@ func refSCE(base []float32, xs [][]float32, topk float64) []float32 {
 				den += eta[i]
 			}
 		}
-		out[e] = float32(float64(base[e]) + num/math.Max(den, 1e-6))
+		out[e] = float32(float64(base[e]) + lam*num/math.Max(den, 1e-6))
 	}
 	return out
 }
@@ -395,7 +395,9 @@ func TestSCEMatchesReference(t *testing.T) {
 	for _, k := range []float64{1, 0.5, 0.1, 0} {
 		j := &Job{Tensor: "w", Base: base, Models: xs, Params: Params{"select_topk": k}}
 		got := mergeOK(t, "sce", j)
-		assertClose(t, "sce", got, refSCE(base, xs, k), 1e-6, 1e-7)
+		assertClose(t, "sce", got, refSCE(base, xs, k, 1), 1e-6, 1e-7)
+		j.Params["lambda"] = 0.6
+		assertClose(t, "sce lambda", mergeOK(t, "sce", j), refSCE(base, xs, k, 0.6), 1e-6, 1e-7)
 	}
 }
 
