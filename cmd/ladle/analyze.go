@@ -95,6 +95,6 @@ func printAnalysis(ctx *cmdContext, res *analyze.Result, density float64) {
 			norms[i] = fmt.Sprintf("%.4g", t.Norms[i])
 			agree[i] = fmt.Sprintf("%.1f%%", 100*t.TiesAgree[i])
 		}
-		fmt.Fprintf(w, "  %s: norms %s; sign conflict %.1f%%; TIES agree %s\n", t.Name, strings.Join(norms, " "), 100*t.SignConflict, strings.Join(agree, " "))
+		fmt.Fprintf(w, "  %s: norms %s; sign conflict %.1f%%; TIES agree %s\n", ckpt.DisplayName(t.Name), strings.Join(norms, " "), 100*t.SignConflict, strings.Join(agree, " "))
 	}
 }

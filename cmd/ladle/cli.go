@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"ladle/core/ckpt"
 	"ladle/core/recipe"
 	"sort"
 	"strings"
@@ -66,7 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ladle %s: %s\nusage: ladle %s %s\n", c.name, ue.msg, c.name, c.args)
 		return 2
 	default:
-		fmt.Fprintf(stderr, "ladle %s: %v\n", c.name, err)
+		// Names from files are escaped where they are put into messages; this
+		// catches any that were not, so that no error can drive the terminal.
+		fmt.Fprintf(stderr, "ladle %s: %s\n", c.name, ckpt.EscapeControls(err.Error()))
 		return 1
 	}
 }

@@ -109,7 +109,7 @@ func printTable(w io.Writer, res inspected) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(w, "  metadata %s = %s\n", k, abbreviate(res.Metadata[k], 70))
+			fmt.Fprintf(w, "  metadata %s = %s\n", ckpt.DisplayName(k), abbreviate(res.Metadata[k], 70))
 		}
 	}
 	rows := [][]string{{"NAME", "DTYPE", "SHAPE", "PARAMETERS", "BYTES"}}
@@ -121,7 +121,7 @@ func printTable(w io.Writer, res inspected) {
 		params += info.NumElements()
 		size += info.Bytes()
 		perDType[t.DType] += info.NumElements()
-		rows = append(rows, []string{t.Name, t.DType, formatShape(t.Shape), groupDigits(info.NumElements()), groupDigits(info.Bytes())})
+		rows = append(rows, []string{ckpt.DisplayName(t.Name), t.DType, formatShape(t.Shape), groupDigits(info.NumElements()), groupDigits(info.Bytes())})
 	}
 	rows = append(rows, []string{"total", "", "", groupDigits(params), groupDigits(size)})
 	writeColumns(w, rows, []bool{false, false, false, true, true})
@@ -190,8 +190,12 @@ func groupDigits(n int64) string {
 	return b.String()
 }
 
+// abbreviate shows a metadata value on one line, escaped (it comes from the file),
+// cut to about n bytes.
 func abbreviate(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", "\\n")
+	if q := ckpt.DisplayName(s); q != s {
+		s = q[1 : len(q)-1]
+	}
 	if len(s) <= n {
 		return s
 	}

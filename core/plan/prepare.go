@@ -431,17 +431,17 @@ func compareTensors(ref, other ckpt.Source, refName, otherName string, partial b
 		w, ok := want[t.Name]
 		switch {
 		case !ok:
-			extra = append(extra, t.Name)
+			extra = append(extra, ckpt.DisplayName(t.Name))
 		case !slices.Equal(w.Shape, t.Shape):
-			shapes = append(shapes, fmt.Sprintf("%s (%v here, %v in %s)", t.Name, t.Shape, w.Shape, refName))
+			shapes = append(shapes, fmt.Sprintf("%s (%v here, %v in %s)", ckpt.DisplayName(t.Name), t.Shape, w.Shape, refName))
 		case w.DType.IsFloat() != t.DType.IsFloat() && !partial: // signatures may hold U8 codes
-			kinds = append(kinds, fmt.Sprintf("%s (%s here, %s in %s)", t.Name, t.DType, w.DType, refName))
+			kinds = append(kinds, fmt.Sprintf("%s (%s here, %s in %s)", ckpt.DisplayName(t.Name), t.DType, w.DType, refName))
 		}
 	}
 	if !partial {
 		for _, t := range ref.Tensors() {
 			if !have[t.Name] {
-				missing = append(missing, t.Name)
+				missing = append(missing, ckpt.DisplayName(t.Name))
 			}
 		}
 	}

@@ -42,7 +42,7 @@ func OpenNPZ(r io.ReaderAt, size int64, path string) (*Reader, error) {
 		name := strings.TrimSuffix(f.Name, ".npy")
 		w := where{file: path, tensor: name}
 		if _, dup := rd.arrays[name]; dup {
-			return nil, w.format(ErrDuplicateName, "the archive holds two entries named %s", f.Name)
+			return nil, w.format(ErrDuplicateName, "the archive holds two entries named %q", f.Name)
 		}
 		a, err := locate(r, size, f, w)
 		if err != nil {
@@ -64,14 +64,14 @@ func OpenNPZ(r io.ReaderAt, size int64, path string) (*Reader, error) {
 // the entry, and the entry inside the file.
 func locate(r io.ReaderAt, size int64, f *zip.File, w where) (*array, error) {
 	if f.Flags&1 != 0 {
-		return nil, w.unsupported(ErrZipMethod, "zip entry %s is encrypted", f.Name)
+		return nil, w.unsupported(ErrZipMethod, "zip entry %q is encrypted", f.Name)
 	}
 	off, err := f.DataOffset()
 	if err != nil {
-		return nil, w.format(ErrBadZip, "zip entry %s: %v", f.Name, err)
+		return nil, w.format(ErrBadZip, "zip entry %q: %v", f.Name, err)
 	}
 	if off < 0 || off > size || f.CompressedSize64 > uint64(size-off) {
-		return nil, w.format(ErrTruncated, "zip entry %s (%d bytes at byte %d) runs past the end of the %d-byte file",
+		return nil, w.format(ErrTruncated, "zip entry %q (%d bytes at byte %d) runs past the end of the %d-byte file",
 			f.Name, f.CompressedSize64, off, size)
 	}
 	usize := f.UncompressedSize64
@@ -80,7 +80,7 @@ func locate(r io.ReaderAt, size int64, f *zip.File, w where) (*array, error) {
 	switch f.Method {
 	case zip.Store:
 		if f.CompressedSize64 != usize {
-			return nil, w.format(ErrBadZip, "zip entry %s is stored, but declares %d bytes compressed and %d uncompressed",
+			return nil, w.format(ErrBadZip, "zip entry %q is stored, but declares %d bytes compressed and %d uncompressed",
 				f.Name, f.CompressedSize64, usize)
 		}
 		h, err = readHeader(io.NewSectionReader(r, off, int64(usize)), int64(usize), w)
@@ -90,12 +90,12 @@ func locate(r io.ReaderAt, size int64, f *zip.File, w where) (*array, error) {
 		a.off = off + h.dataOff
 	case zip.Deflate:
 		if usize/maxDeflateRatio > f.CompressedSize64+1 || usize > math.MaxInt64 {
-			return nil, w.format(ErrBadZip, "zip entry %s declares %d bytes inflated from %d, more than deflate can produce",
+			return nil, w.format(ErrBadZip, "zip entry %q declares %d bytes inflated from %d, more than deflate can produce",
 				f.Name, usize, f.CompressedSize64)
 		}
 		rc, err := f.Open()
 		if err != nil {
-			return nil, w.format(ErrBadZip, "zip entry %s: %v", f.Name, err)
+			return nil, w.format(ErrBadZip, "zip entry %q: %v", f.Name, err)
 		}
 		h, err = readHeader(rc, int64(usize), w)
 		rc.Close()
@@ -104,11 +104,11 @@ func locate(r io.ReaderAt, size int64, f *zip.File, w where) (*array, error) {
 		}
 		a.zf = f
 	default:
-		return nil, w.unsupported(ErrZipMethod, "zip entry %s uses compression method %d (np.savez stores, np.savez_compressed deflates)",
+		return nil, w.unsupported(ErrZipMethod, "zip entry %q uses compression method %d (np.savez stores, np.savez_compressed deflates)",
 			f.Name, f.Method)
 	}
 	if h.nbytes > int64(usize)-h.dataOff {
-		return nil, w.format(ErrTruncated, "zip entry %s holds %d bytes, but its %s%v array needs %d after the %d-byte header",
+		return nil, w.format(ErrTruncated, "zip entry %q holds %d bytes, but its %s%v array needs %d after the %d-byte header",
 			f.Name, usize, h.dt, h.shape, h.nbytes, h.dataOff)
 	}
 	a.hdr = h

@@ -96,7 +96,7 @@ func inflate(a *array, w where) ([]byte, error) {
 	h := a.hdr
 	rc, err := a.zf.Open()
 	if err != nil {
-		return nil, w.format(ErrBadZip, "opening zip entry %s: %v", a.zf.Name, err)
+		return nil, w.format(ErrBadZip, "opening zip entry %q: %v", a.zf.Name, err)
 	}
 	defer rc.Close()
 	if _, err := io.CopyN(io.Discard, rc, h.dataOff); err != nil {
@@ -109,7 +109,7 @@ func inflate(a *array, w where) ([]byte, error) {
 		return nil, streamError(w, err, "decompressing zip entry "+a.zf.Name)
 	}
 	if int64(len(buf)) != h.nbytes {
-		return nil, w.format(ErrTruncated, "zip entry %s inflates to %d data bytes, but the array needs %d",
+		return nil, w.format(ErrTruncated, "zip entry %q inflates to %d data bytes, but the array needs %d",
 			a.zf.Name, len(buf), h.nbytes)
 	}
 	// When the array ends the entry, one more read reaches the end of the
@@ -120,7 +120,7 @@ func inflate(a *array, w where) ([]byte, error) {
 			if err == nil {
 				err = errors.New("more data than the entry declares")
 			}
-			return nil, w.format(ErrCorrupt, "zip entry %s: %v", a.zf.Name, err)
+			return nil, w.format(ErrCorrupt, "zip entry %q: %v", a.zf.Name, err)
 		}
 	}
 	return buf, nil
