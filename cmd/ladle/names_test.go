@@ -72,3 +72,36 @@ func TestNamesWithControlCharactersAreEscaped(t *testing.T) {
 		t.Errorf("missing file: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// Errors found while merging name the recipe, the input file that caused them and
+// the tensor, not only the method.
+func TestRunTimeErrorsNameRecipeAndInput(t *testing.T) {
+	dir := t.TempDir()
+	writeF32s(t, filepath.Join(dir, "good.safetensors"), []string{"fc.bias", "fc.weight"}, [][]float32{{0, 0}, {1, 2, 3, 4}}, nil)
+	writeF32s(t, filepath.Join(dir, "broken.safetensors"), []string{"fc.bias", "fc.weight"}, [][]float32{{0, 0}, {1, 2, float32(math.NaN()), 4}}, nil)
+	cases := []struct {
+		name, recipe string
+		want         []string
+	}{
+		{"NaN input", "merge_method: linear\nmodels: [good.safetensors, broken.safetensors]\n",
+			[]string{"nan.yaml", "broken.safetensors", `"fc.weight"`, "NaN", "element 2"}},
+		{"zero weight sum", "merge_method: linear\nmodels:\n  - {model: good.safetensors, parameters: {weight: 1}}\n  - {model: broken.safetensors, parameters: {weight: -1}}\n",
+			[]string{"zero.yaml", "good.safetensors", "broken.safetensors", "sum to 0", `"fc.bias"`}},
+		{"NaN in a task vector", "merge_method: task_arithmetic\nbase_model: good.safetensors\nmodels: [broken.safetensors]\n",
+			[]string{"ta.yaml", "broken.safetensors", `"fc.weight"`}},
+	}
+	for _, c := range cases {
+		file := map[string]string{"NaN input": "nan.yaml", "zero weight sum": "zero.yaml", "NaN in a task vector": "ta.yaml"}[c.name]
+		recipe := filepath.Join(dir, file)
+		os.WriteFile(recipe, []byte(c.recipe), 0o644)
+		code, _, stderr := runCLI(t, "merge", recipe, "-o", filepath.Join(dir, "out.safetensors"))
+		if code != 1 {
+			t.Errorf("%s: exit %d: %s", c.name, code, stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: the error does not say %q: %s", c.name, w, stderr)
+			}
+		}
+	}
+}

@@ -38,7 +38,7 @@ func mergeFisher(j *Job, out []float32) error {
 	}
 	ws, sum := j.weights()
 	if !(sum > 0) {
-		return j.errorf("the model weights sum to %v; Fisher averaging needs at least one positive weight", sum)
+		return j.errorf("the model weights sum to %v (%s); Fisher averaging needs at least one positive weight", sum, j.weightList(ws))
 	}
 	return j.run(out, 0, func(s *scratch, lo, hi int) {
 		num, den := s.float64s(0, hi-lo), s.float64s(1, hi-lo)

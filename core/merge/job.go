@@ -3,6 +3,7 @@ package merge
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"ladle/core/tensor"
 )
@@ -76,6 +77,11 @@ type Job struct {
 	// Quant, when not nil, receives rws_extract's U8 codes (see Quantized).
 	Quant *Quantized
 
+	// BaseName and ModelNames name the inputs in error messages (for example their
+	// files as the recipe writes them); "" or missing means "the base", "model i".
+	BaseName   string
+	ModelNames []string
+
 	// Workers > 1 lets Merge split the tensor over that many goroutines. The output is
 	// bit-identical for any value.
 	Workers int
@@ -105,12 +111,84 @@ func (j *Job) errorf(format string, args ...any) error {
 	return &Error{Method: name, Tensor: j.Tensor, Msg: fmt.Sprintf(format, args...)}
 }
 
-// modelName names model i for messages: its role when the method has roles.
+// modelName names model i for messages: its name when the job has one, and its role
+// when the method has roles.
 func (j *Job) modelName(i int) string {
-	if j.method != nil && i < len(j.method.Roles) {
-		return fmt.Sprintf("model %d (%s)", i, j.method.Roles[i])
+	name := fmt.Sprintf("model %d", i)
+	if i < len(j.ModelNames) && j.ModelNames[i] != "" {
+		name = j.ModelNames[i]
 	}
-	return fmt.Sprintf("model %d", i)
+	if j.method != nil && i < len(j.method.Roles) {
+		return fmt.Sprintf("%s (%s)", name, j.method.Roles[i])
+	}
+	return name
+}
+
+// baseName names the base model for messages.
+func (j *Job) baseName() string {
+	if j.BaseName != "" {
+		return j.BaseName + " (the base)"
+	}
+	return "the base model"
+}
+
+// weightList lists each model's weight, for messages about the weights.
+func (j *Job) weightList(ws []float64) string {
+	parts := make([]string, len(ws))
+	for i, w := range ws {
+		parts[i] = fmt.Sprintf("%s: %v", j.modelName(i), w)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// elementName writes element e of the tensor as an index into its shape, [2, 3],
+// which is how a person would look it up.
+func (j *Job) elementName(e int) string {
+	if len(j.Shape) < 2 {
+		return fmt.Sprintf("element %d", e)
+	}
+	idx := make([]string, len(j.Shape))
+	rest := int64(e)
+	for d := len(j.Shape) - 1; d >= 0; d-- {
+		if j.Shape[d] > 0 {
+			idx[d] = fmt.Sprint(rest % j.Shape[d])
+			rest /= j.Shape[d]
+		}
+	}
+	return fmt.Sprintf("element %d [%s]", e, strings.Join(idx, ", "))
+}
+
+// nonFiniteCause explains a NaN or Inf the merge produced at element e: the input
+// that holds one there, else the first input that holds one anywhere (a method may
+// mix elements, as model_stock's cosine does), else the arithmetic.
+func (j *Job) nonFiniteCause(e int) string {
+	bad := func(x []float32, at int) bool {
+		return at < len(x) && math.Float32bits(x[at])&0x7f800000 == 0x7f800000
+	}
+	type input struct {
+		name string
+		x    []float32
+	}
+	var ins []input
+	if j.Base != nil {
+		ins = append(ins, input{j.baseName(), j.Base})
+	}
+	for i, x := range j.Models {
+		ins = append(ins, input{j.modelName(i), x})
+	}
+	for _, in := range ins {
+		if bad(in.x, e) {
+			return fmt.Sprintf("%s holds %v there; repair or drop that checkpoint", in.name, in.x[e])
+		}
+	}
+	for _, in := range ins {
+		for k := range in.x {
+			if bad(in.x, k) {
+				return fmt.Sprintf("%s holds %v at %s; repair or drop that checkpoint", in.name, in.x[k], j.elementName(k))
+			}
+		}
+	}
+	return "no input holds NaN or Inf, so the weights or parameters overflow float32; use smaller ones"
 }
 
 // lookup finds a parameter value for model i (i < 0: global): the model's own, then the

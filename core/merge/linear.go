@@ -22,7 +22,7 @@ func mergeLinear(j *Job, out []float32) error {
 	ws, sum := j.weights()
 	normalize := j.boolean("normalize")
 	if normalize && sum == 0 {
-		return j.errorf("the weights sum to 0, so the weighted average is undefined; change the weights or set normalize: false")
+		return j.errorf("the weights sum to 0 (%s), so the weighted average is undefined; change the weights or set normalize: false", j.weightList(ws))
 	}
 	return j.run(out, 0, func(s *scratch, lo, hi int) {
 		acc := s.float64s(0, hi-lo)

@@ -44,7 +44,7 @@ func (m *Method) Merge(j *Job, out []float32) (err error) {
 	if !j.Options.AllowNonFinite {
 		for i, v := range out {
 			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
-				return j.errorf("the merge produced %v at element %d: an input holds NaN or Inf, or the weights overflow float32; check the input checkpoints and weights, or set `ladle: {allow_nonfinite: true}` to keep such values", v, i)
+				return j.errorf("the merge produced %v at %s: %s (or set `ladle: {allow_nonfinite: true}` to keep such values)", v, j.elementName(i), j.nonFiniteCause(i))
 			}
 		}
 	}

@@ -265,6 +265,7 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 	j := &merge.Job{Tensor: t.Name, Shape: t.Shape, Seed: x.seed, Options: p.options, Workers: x.threads}
 	if p.Base != nil {
 		j.Base, inputs = inputs[0], inputs[1:]
+		j.BaseName = p.Recipe.BaseModel
 	}
 	j.Models = inputs
 	tpos := p.positions[t.Name]
@@ -297,6 +298,7 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 		}
 		j.ModelParams = append(j.ModelParams, mp)
 		j.ModelIDs = append(j.ModelIDs, p.modelIdx[k])
+		j.ModelNames = append(j.ModelNames, p.ModelNames[k])
 	}
 	if len(p.companions) > 0 {
 		if err := x.readCompanions(ctx, j, t, set); err != nil {
@@ -363,11 +365,20 @@ func (p *Plan) param(prm merge.Param, model int, tensor string, t float64) (any,
 	return p.Recipe.Param(prm.Name, model, tensor, t)
 }
 
+// inRecipe names the recipe in an error found while merging, so that a message
+// about a tensor and an input also says which recipe ran into it.
+func (p *Plan) inRecipe(err error) error {
+	if p.Recipe == nil || p.Recipe.File == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", p.Recipe.File, err)
+}
+
 func (x *executor) mergeTensor(t ckpt.Info, j *merge.Job) error {
 	n := int(t.NumElements())
 	x.out = grow(x.out, n)
 	if err := x.plan.Method.Merge(j, x.out); err != nil {
-		return err
+		return x.plan.inRecipe(err)
 	}
 	if err := x.ctx.Err(); err != nil {
 		return err
@@ -377,7 +388,7 @@ func (x *executor) mergeTensor(t ckpt.Info, j *merge.Job) error {
 		to = x.plan.OutDType
 	}
 	if i := ckpt.OverflowIndex(x.out, to); i >= 0 && !x.plan.options.AllowNonFinite {
-		return fmt.Errorf("tensor %q: merged element %d is %g, too large for out_dtype %s (it would become infinity); use out_dtype: bfloat16 or float32", t.Name, i, x.out[i], to)
+		return x.plan.inRecipe(fmt.Errorf("tensor %q: merged element %d is %g, too large for out_dtype %s (it would become infinity); use out_dtype: bfloat16 or float32", t.Name, i, x.out[i], to))
 	}
 	if err := x.sink.BeginTensor(t.Name); err != nil {
 		return err

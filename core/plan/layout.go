@@ -147,7 +147,7 @@ func (x *executor) runComputed() error {
 		}
 		x.out = grow(x.out, int(t.NumElements()))
 		if err := p.Method.Merge(j, x.out); err != nil {
-			return err
+			return p.inRecipe(err)
 		}
 		if err := x.sink.BeginTensor(t.Name); err != nil {
 			return err

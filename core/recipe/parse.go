@@ -60,7 +60,7 @@ func Parse(data []byte, file, dir string) (*Recipe, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, p.errAt(root, "", "a recipe is a mapping of keys (merge_method, models, ...), not a %s", kindName(root))
 	}
-	r := &Recipe{Dir: dir, Parameters: map[string]Setting{}, Ladle: Options{TrimScope: DefaultTrimScope, RescaleMode: DefaultRescaleMod}}
+	r := &Recipe{Dir: dir, File: file, Parameters: map[string]Setting{}, Ladle: Options{TrimScope: DefaultTrimScope, RescaleMode: DefaultRescaleMod}}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]

@@ -16,6 +16,9 @@ type Recipe struct {
 	Ladle    Options
 	// Dir is the folder that relative model paths resolve against (the recipe file's).
 	Dir string
+	// File names the recipe in messages: the file given to Parse ("" when parsed
+	// from memory). It is not part of the recipe's canonical form.
+	File string
 	// Ignored lists mergekit keys that a browser-side or local merge does not use
 	// (tokenizer_source, chat_template, ...), so that a caller can mention them.
 	Ignored []string
