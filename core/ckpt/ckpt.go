@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -90,6 +91,10 @@ func ReadAll(src Source, name string) ([]byte, error) {
 	}
 	b := make([]byte, r.Size())
 	if _, err := r.ReadAt(b, 0); err != nil && !(err == io.EOF && len(b) == 0) {
+		var fe *FormatError
+		if errors.As(err, &fe) { // the reader's own error already says where and what
+			return nil, err
+		}
 		return nil, &FormatError{File: src.Path(), Tensor: name, Msg: "reading data: " + err.Error()}
 	}
 	return b, nil
@@ -119,4 +124,20 @@ func FormatBytes(n int64) string {
 		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// Sequential is implemented by the io.ReaderAt behind a tensor's reader when reading
+// it in order is much cheaper than reading it anywhere else, as for data that is
+// decompressed as it is read. Readers that would split a tensor among goroutines
+// read such a tensor with one instead.
+type Sequential interface {
+	Sequential() bool
+}
+
+// IsSequential reports whether r, a reader a Source's Tensor returned, is best read
+// from start to end by one reader (see Sequential).
+func IsSequential(r *io.SectionReader) bool {
+	outer, _, _ := r.Outer()
+	s, ok := outer.(Sequential)
+	return ok && s.Sequential()
 }

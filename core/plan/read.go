@@ -37,6 +37,9 @@ func readF32(ctx context.Context, src ckpt.Source, info ckpt.Info, dst []float32
 		return &ckpt.FormatError{File: src.Path(), Tensor: info.Name, Msg: fmt.Sprintf("holds %d bytes, %s%v needs %d", r.Size(), info.DType, info.Shape, int64(n)*int64(size))}
 	}
 	parts := min(workers, max(1, n/minSplit))
+	if ckpt.IsSequential(r) {
+		parts = 1 // decompressed as read: each part would first inflate all before it
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, parts)
 	for w := 0; w < parts; w++ {

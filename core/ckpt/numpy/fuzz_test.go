@@ -25,6 +25,9 @@ func FuzzOpen(f *testing.F) {
 	f.Add(npzFile(f, zipEntry{"x.npy", npy(1, dict("<f2", true, "(3, 2)"), make([]byte, 12)), zip.Deflate},
 		zipEntry{"y.npy", npy(1, dict(">u4", false, "(2,)"), make([]byte, 8)), zip.Store}))
 	f.Add(npzFile(f, zipEntry{"x.npy", npy(1, dict("<i8", false, "(2,)"), le64(1, 2)), zip.Store}))
+	// Deflated arrays are inflated as they are read: big-endian ones swapped on the way.
+	f.Add(npzFile(f, zipEntry{"x.npy", npy(1, dict(">i8", false, "(3,)"), be64(1, 2, 3)), zip.Deflate},
+		zipEntry{"y.npy", npy(2, dict("<f2", false, "(5,)"), make([]byte, 10)), zip.Deflate}))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// Both openers see every input: each must fail cleanly or give
@@ -52,6 +55,15 @@ func FuzzOpen(f *testing.F) {
 				}
 				if int64(len(data)) != info.Bytes() {
 					t.Fatalf("%s: %d bytes, want %d", info.Name, len(data), info.Bytes())
+				}
+				// Reads of odd sizes, backwards from the end, give the same bytes.
+				r, _ := rd.Tensor(info.Name)
+				for end, k := int64(len(data)), 0; end > 0 && k < 64; end, k = end-5, k+1 {
+					start := max(0, end-5)
+					part := make([]byte, end-start)
+					if _, err := r.ReadAt(part, start); err != nil || !bytes.Equal(part, data[start:end]) {
+						t.Fatalf("%s: ReadAt(%d, %d) = %v, %v; want %v", info.Name, end-start, start, part, err, data[start:end])
+					}
 				}
 			}
 		}

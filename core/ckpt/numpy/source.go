@@ -54,8 +54,10 @@ func (rd *Reader) Tensors() []ckpt.Info { return rd.infos }
 func (rd *Reader) Close() error { return nil }
 
 // Tensor returns the named array's bytes in C order, little-endian. A stored,
-// C-ordered little-endian array is a window on the caller's reader; a deflated,
-// Fortran-ordered or big-endian one is read and rearranged in memory here.
+// C-ordered little-endian array is a window on the caller's reader; a deflated
+// C-ordered one is inflated (and byte-swapped) as it is read, a window at a time; a
+// Fortran-ordered one, and a stored big-endian one, are read and rearranged in
+// memory here.
 func (rd *Reader) Tensor(name string) (*io.SectionReader, error) {
 	a, ok := rd.arrays[name]
 	if !ok {
@@ -72,6 +74,13 @@ func (rd *Reader) Tensor(name string) (*io.SectionReader, error) {
 		return io.NewSectionReader(rd.r, a.off, h.nbytes), nil
 	}
 	w := where{file: rd.path, tensor: name}
+	if a.zf != nil && !transpose { // inflated as it is read
+		f := &inflater{zf: a.zf, skip: h.dataOff, n: h.nbytes, w: w}
+		if swap {
+			f.elem = int64(size)
+		}
+		return io.NewSectionReader(f, 0, h.nbytes), nil
+	}
 	var buf []byte
 	var err error
 	if a.zf == nil {
