@@ -28,8 +28,11 @@
 // and, for each array, its local header and .npy header (decompressing only as
 // far as the header for a deflated entry). Tensor reads one array when asked: a
 // stored (np.savez) C-ordered little-endian array is a window on the caller's
-// io.ReaderAt, with no copy; a deflated entry is decompressed, a Fortran-ordered
-// array is rearranged into C order and a big-endian one byte-swapped, in memory.
+// io.ReaderAt, with no copy; a deflated C-ordered entry is decompressed as it is
+// read (and byte-swapped when big-endian), a window at a time, so that reading it
+// in order holds kilobytes whatever its size (its reader is ckpt.Sequential: a read
+// behind the stream restarts it); a Fortran-ordered array is rearranged into C order,
+// and a stored big-endian one byte-swapped, in memory.
 // Bytes after an array's data are ignored, as numpy ignores them.
 //
 // Invariants. Open checks that every header parses, that every shape is
