@@ -13,8 +13,8 @@ import (
 	"ladle/core/dtype"
 )
 
-// writeF32s writes a safetensors file of 1-D F32 tensors, in the order given.
-func writeF32s(t *testing.T, path string, names []string, values [][]float32, metadata map[string]string) {
+// writeVectors writes a safetensors file of 1-D F32 tensors, in the order given.
+func writeVectors(t *testing.T, path string, names []string, values [][]float32, metadata map[string]string) {
 	t.Helper()
 	infos := make([]ckpt.Info, len(names))
 	for i, n := range names {
@@ -52,8 +52,8 @@ func TestNamesWithControlCharactersAreEscaped(t *testing.T) {
 	dir := t.TempDir()
 	evil := "fc.weight\x1b[2K\rfake line\u202e"
 	a, b := filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")
-	writeF32s(t, a, []string{evil, "ok"}, [][]float32{{1, 2}, {3}}, map[string]string{"note\x1b]0;title\x07": "v\x1b[31m"})
-	writeF32s(t, b, []string{evil, "ok"}, [][]float32{{1, 2, 3}, {3}}, nil)
+	writeVectors(t, a, []string{evil, "ok"}, [][]float32{{1, 2}, {3}}, map[string]string{"note\x1b]0;title\x07": "v\x1b[31m"})
+	writeVectors(t, b, []string{evil, "ok"}, [][]float32{{1, 2, 3}, {3}}, nil)
 
 	code, stdout, stderr := runCLI(t, "inspect", a)
 	if code != 0 || hasControl(stdout) || !strings.Contains(stdout, `"fc.weight\x1b[2K\rfake line\u202e"`) {
@@ -77,8 +77,8 @@ func TestNamesWithControlCharactersAreEscaped(t *testing.T) {
 // the tensor, not only the method.
 func TestRunTimeErrorsNameRecipeAndInput(t *testing.T) {
 	dir := t.TempDir()
-	writeF32s(t, filepath.Join(dir, "good.safetensors"), []string{"fc.bias", "fc.weight"}, [][]float32{{0, 0}, {1, 2, 3, 4}}, nil)
-	writeF32s(t, filepath.Join(dir, "broken.safetensors"), []string{"fc.bias", "fc.weight"}, [][]float32{{0, 0}, {1, 2, float32(math.NaN()), 4}}, nil)
+	writeVectors(t, filepath.Join(dir, "good.safetensors"), []string{"fc.bias", "fc.weight"}, [][]float32{{0, 0}, {1, 2, 3, 4}}, nil)
+	writeVectors(t, filepath.Join(dir, "broken.safetensors"), []string{"fc.bias", "fc.weight"}, [][]float32{{0, 0}, {1, 2, float32(math.NaN()), 4}}, nil)
 	cases := []struct {
 		name, recipe string
 		want         []string
