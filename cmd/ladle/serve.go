@@ -58,6 +58,9 @@ func runServe(ctx *cmdContext, args []string) error {
 	}
 	url, warning, others := bannerURLs(ln.Addr())
 	var extra []string
+	if h, _, err := net.SplitHostPort(*addr); err == nil && h != "" {
+		extra = append(extra, h) // the name as given: the listener reports only its address
+	}
 	for _, h := range strings.Split(*allowHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			extra = append(extra, h)

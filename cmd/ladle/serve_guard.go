@@ -156,6 +156,13 @@ func (l headerListener) Accept() (net.Conn, error) {
 type headerConn struct{ net.Conn }
 
 func (c *headerConn) Write(p []byte) (int, error) {
+	if len(p) < 1024 && bytes.HasPrefix(p, []byte("HTTP/1.1 ")) {
+		return c.writeAnswer(p)
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *headerConn) writeAnswer(p []byte) (int, error) {
 	if m := ownErrorAnswer.FindSubmatch(p); m != nil && string(m[3]) == string(m[1])+" "+string(m[2]) {
 		if _, err := c.Conn.Write(withSecurityHeaders(p)); err != nil {
 			return 0, err
