@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -29,7 +30,7 @@ var numpyBench string
 func init() {
 	register(&command{
 		name:    "bench",
-		args:    "[--size 256MB] [--models 4] [--tensor 32MB] [--methods linear,ties,...] [--numpy] [--dir DIR]",
+		args:    "[--size 256MB] [--models 4] [--tensor 32MB] [--methods linear,ties,...] [--numpy] [--runs 5] [--dir DIR]",
 		summary: "generate checkpoints and measure each method's throughput (GB/s of input read) and peak memory",
 		run:     runBench,
 	})
@@ -56,6 +57,7 @@ func runBench(ctx *cmdContext, args []string) error {
 	withNumpy := fs.Bool("numpy", false, "also time the same linear and ties merges in numpy over memory-mapped inputs (needs python3 with numpy)")
 	dir := fs.String("dir", "", "folder for the generated checkpoints (default: a temporary folder, removed afterwards)")
 	threads := fs.Int("threads", 0, "threads for ladle merge (0: one per core)")
+	runs := fs.Int("runs", 5, "times to run each merge (and numpy's, alternating); the medians are printed")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -66,6 +68,9 @@ func runBench(ctx *cmdContext, args []string) error {
 	tensorSize, err := parseSize(*tensorFlag)
 	if err != nil {
 		return usagef("--tensor: %v", err)
+	}
+	if *runs < 1 || *runs > 100 {
+		return usagef("--runs must be from 1 to 100")
 	}
 	if *models < 2 {
 		return usagef("--models must be at least 2")
@@ -96,6 +101,8 @@ func runBench(ctx *cmdContext, args []string) error {
 		}
 		largest = l
 	}
+	bw := memcpyBandwidth()
+	fmt.Fprintf(ctx.stdout, "memcpy on this machine: %.1f GB/s (bytes read + bytes written, one thread); times are medians of %d runs\n", bw/1e9, *runs)
 	fmt.Fprintf(ctx.stdout, "%-18s %10s %10s %12s %14s   %s\n", "method", "input", "seconds", "GB/s", "peak RSS", "bound 3x(inputs+1)xlargest+100MB")
 	for _, m := range strings.Split(*methods, ",") {
 		m = strings.TrimSpace(m)
@@ -115,11 +122,26 @@ func runBench(ctx *cmdContext, args []string) error {
 			return err
 		}
 		out := filepath.Join(work, m+".out.safetensors")
-		secs, rss, err := timeProcess(exec.Command(self, "merge", recipePath, "-o", out, "--quiet", "--threads", fmt.Sprint(*threads)))
-		if err != nil {
-			return fmt.Errorf("%s: %w", m, err)
+		numpy := *withNumpy && (m == "linear" || m == "ties")
+		var ladleRuns, numpyRuns []float64
+		var rss int64
+		var np numpyResult
+		// Alternate the two, so that both see the same share of the machine's noise.
+		for range *runs {
+			secs, r, err := timeProcess(exec.Command(self, "merge", recipePath, "-o", out, "--quiet", "--threads", fmt.Sprint(*threads)))
+			if err != nil {
+				return fmt.Errorf("%s: %w", m, err)
+			}
+			os.Remove(out)
+			ladleRuns, rss = append(ladleRuns, secs), max(rss, r)
+			if numpy {
+				if np, err = benchNumpy(work, m, names); err != nil {
+					return err
+				}
+				numpyRuns = append(numpyRuns, np.wall)
+			}
 		}
-		os.Remove(out)
+		secs := median(ladleRuns)
 		read := int64(inputs) * size
 		bound := 3*int64(inputs+1)*largest + 100e6
 		verdict := "within"
@@ -127,13 +149,45 @@ func runBench(ctx *cmdContext, args []string) error {
 			verdict = "OVER"
 		}
 		fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   %s %s\n", "ladle "+m, ckpt.FormatBytes(read), secs, float64(read)/1e9/secs, ckpt.FormatBytes(rss), verdict, ckpt.FormatBytes(bound))
-		if *withNumpy && (m == "linear" || m == "ties") {
-			if err := benchNumpy(ctx, work, m, names, secs); err != nil {
-				return err
-			}
+		// Memory traffic: every input byte read once and the merged checkpoint written once.
+		traffic := float64(read+size) / secs
+		fmt.Fprintf(ctx.stdout, "%-18s %s read + %s written in %.2f s: %.1f GB/s, %.0f%% of memcpy's %.1f GB/s\n", "", ckpt.FormatBytes(read), ckpt.FormatBytes(size), secs, traffic/1e9, 100*traffic/bw, bw/1e9)
+		if numpy {
+			nsecs := median(numpyRuns)
+			fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   ladle is %.2fx as fast (numpy's merge loop alone: %.2f s)\n", "numpy "+m, ckpt.FormatBytes(np.BytesRead), nsecs,
+				float64(np.BytesRead)/1e9/nsecs, ckpt.FormatBytes(np.rss), nsecs/secs, np.Seconds)
 		}
 	}
 	return nil
+}
+
+// median of a non-empty list.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// memcpyBandwidth measures copying 128 MiB buffers on one thread, counting the bytes
+// read and the bytes written (the best of five copies), the yardstick of a merge that
+// streams its inputs once and writes its output once.
+func memcpyBandwidth() float64 {
+	const n = 128 << 20
+	src, dst := make([]byte, n), make([]byte, n)
+	for i := range src {
+		src[i] = byte(i)
+	}
+	copy(dst, src) // fault the pages in
+	best := math.Inf(1)
+	for range 5 {
+		start := time.Now()
+		copy(dst, src)
+		best = min(best, time.Since(start).Seconds())
+	}
+	return 2 * n / best
 }
 
 func sortedNames(m map[string]string) []string {
@@ -145,11 +199,20 @@ func sortedNames(m map[string]string) []string {
 	return out
 }
 
-// benchNumpy runs the same merge in numpy and prints its figures and the ratio.
-func benchNumpy(ctx *cmdContext, work, method string, names []string, ladleSecs float64) error {
+type numpyResult struct {
+	Seconds   float64 `json:"seconds"`
+	BytesRead int64   `json:"bytes_read"`
+	MaxRSS    int64   `json:"max_rss"`
+	wall      float64 // the whole process, as ladle merge is timed
+	rss       int64
+}
+
+// benchNumpy runs the same merge in numpy once.
+func benchNumpy(work, method string, names []string) (numpyResult, error) {
+	var res numpyResult
 	script := filepath.Join(work, "bench_numpy.py")
 	if err := os.WriteFile(script, []byte(numpyBench), 0o644); err != nil {
-		return err
+		return res, err
 	}
 	python := "python3"
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
@@ -167,20 +230,14 @@ func benchNumpy(ctx *cmdContext, work, method string, names []string, ladleSecs 
 	// Timed as a whole process, like ladle merge: interpreter start, imports and all.
 	secs, rss, err := timeProcess(cmd)
 	if err != nil {
-		return fmt.Errorf("numpy %s: %w (is python3-numpy installed?)", method, err)
+		return res, fmt.Errorf("numpy %s: %w (is python3-numpy installed?)", method, err)
 	}
 	defer os.Remove(filepath.Join(work, "numpy.out"))
-	var res struct {
-		Seconds   float64 `json:"seconds"`
-		BytesRead int64   `json:"bytes_read"`
-		MaxRSS    int64   `json:"max_rss"`
-	}
 	if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
-		return fmt.Errorf("numpy %s: %v in %q", method, err, stdout.String())
+		return res, fmt.Errorf("numpy %s: %v in %q", method, err, stdout.String())
 	}
-	fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   ladle is %.2fx as fast (numpy's merge loop alone: %.2f s)\n", "numpy "+method, ckpt.FormatBytes(res.BytesRead), secs,
-		float64(res.BytesRead)/1e9/secs, ckpt.FormatBytes(max(rss, res.MaxRSS)), secs/ladleSecs, res.Seconds)
-	return nil
+	res.wall, res.rss = secs, max(rss, res.MaxRSS)
+	return res, nil
 }
 
 func filterEnv(env []string, drop ...string) []string {

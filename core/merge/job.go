@@ -88,6 +88,11 @@ type Job struct {
 
 	method *Method
 	numel  int
+	// scanned is set by a method that checked its output for NaN and infinity while
+	// computing it (each chunk as it left the cores), so that Merge needs no second pass
+	// over the output; firstNonFinite is then the first such index, or -1.
+	scanned        bool
+	firstNonFinite int
 }
 
 // Error is a merge error: it names the method, the tensor and what to do.

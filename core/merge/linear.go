@@ -1,5 +1,10 @@
 package merge
 
+import (
+	"math"
+	"sync/atomic"
+)
+
 const soupsPaper = "Model soups: averaging weights of multiple fine-tuned models improves accuracy without increasing inference time (Wortsman et al., 2022), https://arxiv.org/abs/2203.05482"
 
 var linearMethod = &Method{
@@ -24,20 +29,180 @@ func mergeLinear(j *Job, out []float32) error {
 	if normalize && sum == 0 {
 		return j.errorf("the weights sum to 0 (%s), so the weighted average is undefined; change the weights or set normalize: false", j.weightList(ws))
 	}
-	return j.run(out, 0, func(s *scratch, lo, hi int) {
-		acc := s.float64s(0, hi-lo)
-		weightedSum(acc, j.Models, ws, lo, hi)
+	scale := linearScale{div: sum, unit: allOnes(ws)}
+	if !normalize {
+		scale = linearScale{mul: 1, unit: scale.unit}
+	} else if inv := 1 / sum; exactReciprocal(sum, inv) {
+		scale = linearScale{mul: inv, unit: scale.unit}
+	}
+	var bad atomicMin
+	bad.init()
+	err := j.run(out, 0, func(s *scratch, lo, hi int) {
 		o := out[lo:hi]
-		if normalize {
-			for c, a := range acc {
-				o[c] = float32(a / sum)
-			}
+		if len(j.Models) <= maxFused {
+			fusedLinear(o, j.Models, ws, lo, hi, scale)
 		} else {
+			acc := s.float64s(0, hi-lo)
+			weightedSum(acc, j.Models, ws, lo, hi)
 			for c, a := range acc {
-				o[c] = float32(a)
+				o[c] = scale.apply(a)
 			}
 		}
+		// The chunk is still in the cache: checking it here saves a pass over memory.
+		if i := nonFiniteIndex(o); i >= 0 {
+			bad.lower(lo + i)
+		}
 	})
+	j.scanned, j.firstNonFinite = err == nil, bad.get()
+	return err
+}
+
+// atomicMin is the smallest index any goroutine reported, or -1 when none did.
+type atomicMin struct{ v atomic.Int64 }
+
+func (m *atomicMin) init() { m.v.Store(math.MaxInt64) }
+
+func (m *atomicMin) lower(i int) {
+	for {
+		cur := m.v.Load()
+		if int64(i) >= cur || m.v.CompareAndSwap(cur, int64(i)) {
+			return
+		}
+	}
+}
+
+func (m *atomicMin) get() int {
+	if v := m.v.Load(); v != math.MaxInt64 {
+		return int(v)
+	}
+	return -1
+}
+
+// linearScale is the last step of a linear merge: a division by the weight sum, or a
+// multiplication where that gives the same bits (by 1, or by 1/sum when sum is a
+// power of two, whose reciprocal is exact: both round the same real number once).
+// Division is several times slower than multiplication, and a uniform soup of 2, 4 or 8
+// models takes the fast way.
+type linearScale struct {
+	div  float64 // when non-zero, divide by it
+	mul  float64 // otherwise multiply by it
+	unit bool    // every weight is 1: w·x is x exactly, so the products can go
+}
+
+func allOnes(ws []float64) bool {
+	for _, w := range ws {
+		if w != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s linearScale) apply(a float64) float32 {
+	if s.div != 0 {
+		return float32(a / s.div)
+	}
+	return float32(a * s.mul)
+}
+
+// exactReciprocal reports whether inv = 1/sum is exact (sum a power of two with a
+// normal reciprocal), so that a/sum == a*inv for every a.
+func exactReciprocal(sum, inv float64) bool {
+	frac, _ := math.Frexp(sum)
+	if frac != 0.5 && frac != -0.5 {
+		return false
+	}
+	ifrac, _ := math.Frexp(inv)
+	return (ifrac == 0.5 || ifrac == -0.5) && !math.IsInf(inv, 0) && math.Abs(inv) >= 0x1p-1022
+}
+
+// maxFused is the most models fusedLinear handles in one pass.
+const maxFused = 4
+
+// fusedLinear writes o[c] = scale(Σᵢ ws[i]·xs[i][lo+c]) for up to maxFused models in
+// one pass over the inputs: the same products and additions, in the same order, as
+// weightedSum followed by the scale, so the bits are the same, without the float64
+// accumulator's round trip through memory.
+func fusedLinear(o []float32, xs [][]float32, ws []float64, lo, hi int, scale linearScale) {
+	switch len(xs) {
+	case 1:
+		x0, w0 := xs[0][lo:hi], ws[0]
+		o = o[:len(x0)]
+		for c, v := range x0 {
+			o[c] = scale.apply(float64(w0 * float64(v)))
+		}
+	case 2:
+		x0, x1 := xs[0][lo:hi], xs[1][lo:hi]
+		w0, w1 := ws[0], ws[1]
+		x1, o = x1[:len(x0)], o[:len(x0)]
+		if scale.div == 0 {
+			m := scale.mul
+			for c, v := range x0 {
+				a := float64(w0 * float64(v))
+				a += float64(w1 * float64(x1[c]))
+				o[c] = float32(a * m)
+			}
+			return
+		}
+		for c, v := range x0 {
+			a := float64(w0 * float64(v))
+			a += float64(w1 * float64(x1[c]))
+			o[c] = float32(a / scale.div)
+		}
+	case 3:
+		x0, x1, x2 := xs[0][lo:hi], xs[1][lo:hi], xs[2][lo:hi]
+		w0, w1, w2 := ws[0], ws[1], ws[2]
+		x1, x2, o = x1[:len(x0)], x2[:len(x0)], o[:len(x0)]
+		if scale.div == 0 {
+			m := scale.mul
+			for c, v := range x0 {
+				a := float64(w0 * float64(v))
+				a += float64(w1 * float64(x1[c]))
+				a += float64(w2 * float64(x2[c]))
+				o[c] = float32(a * m)
+			}
+			return
+		}
+		for c, v := range x0 {
+			a := float64(w0 * float64(v))
+			a += float64(w1 * float64(x1[c]))
+			a += float64(w2 * float64(x2[c]))
+			o[c] = float32(a / scale.div)
+		}
+	case 4:
+		x0, x1, x2, x3 := xs[0][lo:hi], xs[1][lo:hi], xs[2][lo:hi], xs[3][lo:hi]
+		w0, w1, w2, w3 := ws[0], ws[1], ws[2], ws[3]
+		x1, x2, x3, o = x1[:len(x0)], x2[:len(x0)], x3[:len(x0)], o[:len(x0)]
+		if scale.div == 0 && scale.unit { // the uniform soup of four models
+			m := scale.mul
+			for c, v := range x0 {
+				a := float64(v)
+				a += float64(x1[c])
+				a += float64(x2[c])
+				a += float64(x3[c])
+				o[c] = float32(a * m)
+			}
+			return
+		}
+		if scale.div == 0 {
+			m := scale.mul
+			for c, v := range x0 {
+				a := float64(w0 * float64(v))
+				a += float64(w1 * float64(x1[c]))
+				a += float64(w2 * float64(x2[c]))
+				a += float64(w3 * float64(x3[c]))
+				o[c] = float32(a * m)
+			}
+			return
+		}
+		for c, v := range x0 {
+			a := float64(w0 * float64(v))
+			a += float64(w1 * float64(x1[c]))
+			a += float64(w2 * float64(x2[c]))
+			a += float64(w3 * float64(x3[c]))
+			o[c] = float32(a / scale.div)
+		}
+	}
 }
 
 // weightedSum sets acc[c] = Σᵢ ws[i]·xs[i][lo+c], models in order, starting from the

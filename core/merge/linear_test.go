@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -89,4 +90,93 @@ func TestWiseFTAlphaList(t *testing.T) {
 	}
 	// An unexpanded list is an error, not a silent gradient.
 	mergeErr(t, "wise_ft", &Job{Tensor: "w", Models: [][]float32{z, f}, Params: Params{"alpha": []any{0.1, 0.2}}}, "Expand")
+}
+
+// twoPassLinear is the linear merge as Ladle computed it before the fused kernels: a
+// float64 accumulator of the products, in model order, then a division by the sum.
+func twoPassLinear(models [][]float32, ws []float64, normalize bool) []float32 {
+	acc := make([]float64, len(models[0]))
+	weightedSum(acc, models, ws, 0, len(acc))
+	sum := 0.0
+	for _, w := range ws {
+		sum += w
+	}
+	out := make([]float32, len(acc))
+	for c, a := range acc {
+		if normalize {
+			a /= sum
+		}
+		out[c] = float32(a)
+	}
+	return out
+}
+
+// The fused kernels (1 to 4 models, unit weights, a power-of-two sum taken as a
+// multiplication) give the very bits of the two-pass reference, for any worker count.
+func TestLinearFusedKernelsAreBitExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	const n = 3*chunkLen + 17
+	weightSets := [][]float64{{1, 1, 1, 1, 1, 1}, {0.5, 1.5, 1, 1, 0.25, 0.75}, {0.1, 0.3, 0.7, 0.2, 0.9, 0.4}, {3, -1, 2, 0.5, -0.25, 1e-3}}
+	for nm := 1; nm <= 6; nm++ {
+		models := make([][]float32, nm)
+		for i := range models {
+			models[i] = randT(r, n)
+		}
+		models[0][5] = float32(math.Copysign(0, -1)) // signed zeros and subnormals too
+		models[0][6] = 1e-45
+		for _, ws := range weightSets {
+			ws = ws[:nm]
+			var mps []Params
+			for _, w := range ws {
+				mps = append(mps, mp("weight", w))
+			}
+			for _, norm := range []bool{true, false} {
+				want := twoPassLinear(models, ws, norm)
+				for _, workers := range []int{1, 3} {
+					j := &Job{Tensor: "x", Models: models, ModelParams: mps, Params: mp("normalize", norm), Workers: workers}
+					got := mergeOK(t, "linear", j)
+					for c := range want {
+						if math.Float32bits(got[c]) != math.Float32bits(want[c]) {
+							t.Fatalf("%d models, weights %v, normalize %v, %d workers: element %d is %g, want %g", nm, ws, norm, workers, c, got[c], want[c])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// exactReciprocal accepts powers of two whose reciprocal is normal (where a/sum ==
+// a*(1/sum) for every a), and nothing else.
+func TestExactReciprocal(t *testing.T) {
+	for _, c := range []struct {
+		sum  float64
+		want bool
+	}{{1, true}, {2, true}, {4, true}, {0.25, true}, {-8, true}, {3, false}, {0.3, false}, {0x1p-1030, false}, {0x1p1022, true}, {0x1p1023, false}, {math.Inf(1), false}} {
+		if got := exactReciprocal(c.sum, 1/c.sum); got != c.want {
+			t.Errorf("exactReciprocal(%g) = %v, want %v", c.sum, got, c.want)
+		}
+	}
+}
+
+// The check for NaN and infinity reports the first bad element, whether the method
+// scanned its output itself (linear) or Merge scans it, on any worker count.
+func TestFirstNonFiniteIsTheFirst(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	n := 5*65536 + 3
+	x := randT(r, n)
+	bad := []int{4*65536 + 9, 2*65536 + 1, 70000}
+	for _, i := range bad {
+		x[i] = float32(math.Inf(1))
+	}
+	for _, workers := range []int{1, 2, 5} {
+		if got := firstNonFinite(x, workers); got != 70000 {
+			t.Errorf("%d workers: first non-finite at %d, want 70000", workers, got)
+		}
+	}
+	y := randT(r, n)
+	for _, workers := range []int{1, 4} {
+		j := &Job{Tensor: "x", Models: [][]float32{x, y}, Workers: workers}
+		mergeErr(t, "linear", j, "element 70000")
+	}
 }

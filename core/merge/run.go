@@ -38,17 +38,51 @@ func (m *Method) Merge(j *Job, out []float32) (err error) {
 			return err
 		}
 	}
+	j.scanned = false
 	if err := m.merge(j, out); err != nil {
 		return err
 	}
 	if !j.Options.AllowNonFinite {
-		for i, v := range out {
-			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
-				return j.errorf("the merge produced %v at %s: %s (or set `ladle: {allow_nonfinite: true}` to keep such values)", v, j.elementName(i), j.nonFiniteCause(i))
-			}
+		i := j.firstNonFinite
+		if !j.scanned {
+			i = firstNonFinite(out, j.Workers)
+		}
+		if i >= 0 {
+			return j.errorf("the merge produced %v at %s: %s (or set `ladle: {allow_nonfinite: true}` to keep such values)", out[i], j.elementName(i), j.nonFiniteCause(i))
 		}
 	}
 	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinity in x, or -1, scanning
+// contiguous parts on up to workers goroutines (the first hit of the earliest part is
+// the first overall, whatever the split).
+func firstNonFinite(x []float32, workers int) int {
+	parts := max(1, min(workers, len(x)/(1<<16)))
+	first := make([]int, parts)
+	parallelChunks(parts, 1, parts, func(_, p, _ int) {
+		lo, hi := p*len(x)/parts, (p+1)*len(x)/parts
+		first[p] = -1
+		if i := nonFiniteIndex(x[lo:hi]); i >= 0 {
+			first[p] = lo + i
+		}
+	})
+	for _, i := range first {
+		if i >= 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// nonFiniteIndex is the index of the first NaN or infinity in x, or -1.
+func nonFiniteIndex(x []float32) int {
+	for i, v := range x {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+			return i
+		}
+	}
+	return -1
 }
 
 func (m *Method) validate(j *Job, out []float32) error {

@@ -147,13 +147,35 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 	if p.onlyComputed() {
 		return x.runComputed()
 	}
-	return x.pipeline(p.inputs, func(t ckpt.Info) bool { return t.DType.IsFloat() && p.computes(t.Name) },
+	if threads > 1 && runtime.GOMAXPROCS(0) > 1 {
+		x.behind = startWriteBehind()
+	}
+	err := x.pipeline(p.inputs, func(t ckpt.Info) bool { return t.DType.IsFloat() && p.computes(t.Name) },
 		func(t ckpt.Info, j *merge.Job) error {
 			if j == nil {
-				return x.copyTensor(t)
+				return x.emit(func() error { return x.copyTensor(t) }, nil)
 			}
 			return x.mergeTensor(t, j)
 		})
+	if x.behind != nil {
+		if werr := x.behind.finish(); err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+// emit runs write, on the write-behind goroutine when there is one (then after runs
+// once it is done), else at once.
+func (x *executor) emit(write func() error, after func()) error {
+	if x.behind != nil {
+		return x.behind.submit(write, after)
+	}
+	err := write()
+	if after != nil {
+		after()
+	}
+	return err
 }
 
 // computes reports whether the method merges this float tensor: those its Layout
@@ -198,7 +220,8 @@ type executor struct {
 	bytesDone    int64
 	bytesTotal   int64
 	tensorsTotal int
-	noMap        bool // read every input into buffers (see readIntoBuffers)
+	noMap        bool         // read every input into buffers (see readIntoBuffers)
+	behind       *writeBehind // writes merged tensors while the next one merges (nil: write at once)
 	cuts         []*globalCut
 }
 
@@ -376,25 +399,38 @@ func (p *Plan) inRecipe(err error) error {
 
 func (x *executor) mergeTensor(t ckpt.Info, j *merge.Job) error {
 	n := int(t.NumElements())
-	x.out = grow(x.out, n)
-	if err := x.plan.Method.Merge(j, x.out); err != nil {
+	var out []float32
+	recycle := func() {}
+	if x.behind != nil {
+		out = x.behind.buffer(n)
+		recycle = func() { x.behind.recycle(out) }
+	} else {
+		x.out = grow(x.out, n)
+		out = x.out
+	}
+	if err := x.plan.Method.Merge(j, out); err != nil {
+		recycle()
 		return x.plan.inRecipe(err)
 	}
 	if err := x.ctx.Err(); err != nil {
+		recycle()
 		return err
 	}
 	to := t.DType
 	if x.plan.OutDType != dtype.Invalid {
 		to = x.plan.OutDType
 	}
-	if i := ckpt.OverflowIndex(x.out, to); i >= 0 && !x.plan.options.AllowNonFinite {
-		return x.plan.inRecipe(fmt.Errorf("tensor %q: merged element %d is %g, too large for out_dtype %s (it would become infinity); use out_dtype: bfloat16 or float32", t.Name, i, x.out[i], to))
+	if i := ckpt.OverflowIndex(out, to); i >= 0 && !x.plan.options.AllowNonFinite {
+		recycle()
+		return x.plan.inRecipe(fmt.Errorf("tensor %q: merged element %d is %g, too large for out_dtype %s (it would become infinity); use out_dtype: bfloat16 or float32", t.Name, i, out[i], to))
 	}
-	if err := x.sink.BeginTensor(t.Name); err != nil {
-		return err
-	}
-	if err := writeF32(x.sink, x.out, to); err != nil {
-		return fmt.Errorf("writing tensor %q: %w", t.Name, err)
-	}
-	return nil
+	return x.emit(func() error {
+		if err := x.sink.BeginTensor(t.Name); err != nil {
+			return err
+		}
+		if err := writeF32(x.sink, out, to); err != nil {
+			return fmt.Errorf("writing tensor %q: %w", t.Name, err)
+		}
+		return nil
+	}, recycle)
 }

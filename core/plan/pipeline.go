@@ -43,6 +43,11 @@ func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, 
 	ctx, cancel := context.WithCancel(x.ctx)
 	ready := make(chan prepared, 1)
 	var reader sync.WaitGroup
+	free := make(chan *bufSet, 2)
+	free <- &bufSet{}
+	if x.plan.allInputsWide() {
+		free <- &bufSet{}
+	}
 	defer reader.Wait() // no read outlives Execute: the caller may close the inputs next
 	defer func() {
 		cancel()
@@ -51,12 +56,10 @@ func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, 
 				item.set.done()
 			}
 		}
+		for len(free) > 0 { // and what was merged last
+			(<-free).done()
+		}
 	}()
-	free := make(chan *bufSet, 2)
-	free <- &bufSet{}
-	if x.plan.allInputsWide() {
-		free <- &bufSet{}
-	}
 	reader.Add(1)
 	go func() {
 		defer reader.Done()
@@ -66,6 +69,7 @@ func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, 
 			if needsJob(t) {
 				select {
 				case item.set = <-free:
+					item.set.done() // unmap the tensor it last held here, off the writing goroutine
 				case <-ctx.Done():
 					return
 				}
@@ -93,8 +97,7 @@ func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, 
 			err = process(item.t, item.job)
 		}
 		if item.set != nil {
-			item.set.done()
-			free <- item.set
+			free <- item.set // the reader unmaps it before reusing it
 		}
 		if err != nil {
 			return err
