@@ -69,6 +69,9 @@ func runBench(ctx *cmdContext, args []string) error {
 	if err != nil {
 		return usagef("--tensor: %v", err)
 	}
+	if err := checkThreads(*threads); err != nil {
+		return err
+	}
 	if *runs < 1 || *runs > 100 {
 		return usagef("--runs must be from 1 to 100")
 	}

@@ -72,6 +72,7 @@ func convert(src ckpt.Source, path string, to dtype.DType) error {
 			if err := ckpt.ConvertTensor(w, r, info, infos[i].DType); err != nil {
 				return fmt.Errorf("%s: %w", src.Path(), err)
 			}
+			testPause(info.Name)
 		}
 		return nil
 	})

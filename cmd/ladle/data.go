@@ -52,12 +52,12 @@ func runImportIDX(ctx *cmdContext, args []string) error {
 	if *out == "" {
 		return usagef("no output: give -o DATA.safetensors")
 	}
-	images, err := os.Open(paths[0])
+	images, _, err := ckpt.OpenInput(paths[0])
 	if err != nil {
 		return err
 	}
 	defer images.Close()
-	labels, err := os.Open(paths[1])
+	labels, _, err := ckpt.OpenInput(paths[1])
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func runImportCSV(ctx *cmdContext, args []string) error {
 	if *out == "" {
 		return usagef("no output: give -o DATA.safetensors")
 	}
-	f, err := os.Open(paths[0])
+	f, _, err := ckpt.OpenInput(paths[0])
 	if err != nil {
 		return err
 	}

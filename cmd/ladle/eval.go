@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 
+	"ladle/core/ckpt"
 	_ "ladle/core/ckpt/all"
 	"ladle/core/eval"
 	"ladle/core/nn"
@@ -45,7 +45,7 @@ func (f evalFlags) check() error {
 	if *f.batch <= 0 {
 		return usagef("--batch must be positive")
 	}
-	return nil
+	return checkThreads(*f.threads)
 }
 
 func runEval(ctx *cmdContext, args []string) error {
@@ -113,7 +113,7 @@ func loadForEval(path, archPath string, fallback *nn.Arch) (*nn.Arch, map[string
 }
 
 func readArchFile(path string) (*nn.Arch, error) {
-	b, err := os.ReadFile(path)
+	b, err := ckpt.ReadInputFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -57,8 +57,11 @@ func runFisher(ctx *cmdContext, args []string) error {
 	if *out == "" {
 		return usagef("no output: give -o OUT.safetensors")
 	}
-	if *samples < 0 || *threads < 0 {
-		return usagef("--samples and --threads must be 0 or more")
+	if err := checkThreads(*threads); err != nil {
+		return err
+	}
+	if *samples < 0 {
+		return usagef("--samples must be 0 or more")
 	}
 	seed, err := strconv.ParseUint(*seedFlag, 10, 64)
 	if err != nil {

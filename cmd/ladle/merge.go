@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,8 +50,8 @@ func runMerge(ctx *cmdContext, args []string) error {
 		}
 		opts.SeedSet = true
 	}
-	if *threads < 0 {
-		return usagef("--threads must be 0 or more")
+	if err := checkThreads(*threads); err != nil {
+		return err
 	}
 	var shardBytes int64
 	if *shard != "" {
@@ -61,7 +60,7 @@ func runMerge(ctx *cmdContext, args []string) error {
 		}
 	}
 	recipePath := positional[0]
-	data, err := os.ReadFile(recipePath)
+	data, err := ckpt.ReadInputFile(recipePath)
 	if err != nil {
 		return err
 	}
@@ -78,14 +77,11 @@ func runMerge(ctx *cmdContext, args []string) error {
 	}
 	defer p.Close()
 
-	runCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	// Signals end the process (see cleanUpOnSignals), removing what this run wrote.
+	runCtx := context.Background()
 	// Whole-model steps (alignment, greedy soup selection) run before the metadata is
 	// written, so that it records them.
 	if err := p.Preprocess(runCtx, opts); err != nil {
-		if runCtx.Err() != nil {
-			return fmt.Errorf("interrupted; nothing was written")
-		}
 		return fmt.Errorf("%s: %w", recipePath, err)
 	}
 	reportWholeModelSteps(ctx.stdout, p, r)
@@ -94,12 +90,12 @@ func runMerge(ctx *cmdContext, args []string) error {
 		opts.Output = v
 		start := time.Now()
 		bar := newProgressBar(ctx.stderr, *quiet, dest)
-		opts.Progress = bar.update
+		opts.Progress = func(pr plan.Progress) {
+			bar.update(pr)
+			testPause(pr.Tensor)
+		}
 		if err := writeMerge(runCtx, p, dest, shardBytes, opts); err != nil {
 			bar.abandon()
-			if runCtx.Err() != nil {
-				return fmt.Errorf("interrupted; nothing was written to %s", dest)
-			}
 			return err
 		}
 		bar.finish()
@@ -129,6 +125,14 @@ func writeMerge(ctx context.Context, p *plan.Plan, dest string, shardBytes int64
 		return sw.Close()
 	}
 	return safetensors.WriteFile(dest, tensors, md, func(w *safetensors.Writer) error { return p.Execute(ctx, w, opts) })
+}
+
+// checkThreads refuses a --threads below 0 or beyond plan.MaxThreads.
+func checkThreads(n int) error {
+	if n < 0 || n > plan.MaxThreads {
+		return usagef("--threads must be from 0 (one per core) to %d, not %d", plan.MaxThreads, n)
+	}
+	return nil
 }
 
 // outputPath inserts a label before the extension: out.safetensors, alpha-0.3 →

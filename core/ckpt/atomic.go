@@ -3,6 +3,8 @@ package ckpt
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 )
 
 // AtomicFile is an output file that appears at its final path only when Commit
@@ -11,19 +13,31 @@ import (
 // behind. Commit does not fsync: like torch.save and safetensors, Ladle leaves
 // durability against power loss to the file system, which costs a merge of gigabytes
 // seconds of waiting otherwise.
+//
+// The temporary file is named .NAME.DIGITS.partial and, where the platform has
+// flock, holds an exclusive lock while it is written: a later run removes partial
+// files of its output that nobody holds (left by a crash or a kill -9), and leaves
+// those of a run still writing alone. A command that ends on a signal calls
+// RemovePartials, which deletes every partial file still open.
 type AtomicFile struct {
 	*os.File
 	final string
 	done  bool
 }
 
-// CreateAtomic starts writing the file that will be named path.
+// CreateAtomic starts writing the file that will be named path. It refuses a path
+// that exists as anything but a regular file (see CheckOutputFile), and first removes
+// stale partial files of the same output.
 func CreateAtomic(path string) (*AtomicFile, error) {
+	if err := CheckOutputFile(path); err != nil {
+		return nil, err
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".*.partial")
+	SweepStalePartials(dir, "."+base+".")
+	f, err := CreatePartial(dir, "."+base+".*.partial")
 	if err != nil {
 		return nil, err
 	}
@@ -37,15 +51,19 @@ func (a *AtomicFile) Commit() error {
 	}
 	a.done = true
 	if err := a.File.Close(); err != nil {
-		os.Remove(a.File.Name())
+		RemovePartial(a.File.Name())
 		return err
 	}
 	if err := os.Chmod(a.File.Name(), 0o644); err != nil {
-		os.Remove(a.File.Name())
+		RemovePartial(a.File.Name())
 		return err
 	}
-	if err := os.Rename(a.File.Name(), a.final); err != nil {
-		os.Remove(a.File.Name())
+	if err := CheckOutputFile(a.final); err != nil { // it may have appeared meanwhile
+		RemovePartial(a.File.Name())
+		return err
+	}
+	if err := CommitPartial(a.File.Name(), a.final); err != nil {
+		RemovePartial(a.File.Name())
 		return err
 	}
 	return nil
@@ -59,7 +77,7 @@ func (a *AtomicFile) Abort() {
 	}
 	a.done = true
 	a.File.Close()
-	os.Remove(a.File.Name())
+	RemovePartial(a.File.Name())
 }
 
 // WriteFileAtomic writes data to path through an AtomicFile: the file appears whole or
@@ -74,4 +92,229 @@ func WriteFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return f.Commit()
+}
+
+// partials are the temporary files and folders this process is writing.
+var partials struct {
+	sync.Mutex
+	files   map[string]bool
+	dirs    []string // folders created for outputs, innermost last
+	stopped bool     // RemovePartials ran: no new output may start or be committed
+}
+
+// errStopped is what writes get once RemovePartials has run.
+var errStopped = &os.PathError{Op: "write", Path: "output", Err: os.ErrClosed}
+
+// CreatePartial creates a temporary output file in dir (os.CreateTemp's pattern),
+// locks it and records it, so that RemovePartials can delete it. Commit it with
+// CommitPartial or discard it with RemovePartial.
+func CreatePartial(dir, pattern string) (*os.File, error) {
+	partials.Lock()
+	defer partials.Unlock()
+	if partials.stopped {
+		return nil, errStopped
+	}
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	lockPartial(f)
+	if partials.files == nil {
+		partials.files = map[string]bool{}
+	}
+	partials.files[f.Name()] = true
+	return f, nil
+}
+
+// CommitPartial renames a finished partial file to its final name.
+func CommitPartial(partial, final string) error {
+	partials.Lock()
+	defer partials.Unlock()
+	if partials.stopped {
+		return errStopped
+	}
+	if err := os.Rename(partial, final); err != nil {
+		return err
+	}
+	delete(partials.files, partial)
+	return nil
+}
+
+// RenamePartial gives a finished partial file its final name but keeps it recorded,
+// for outputs made of several files (shards and their index) that must appear
+// together: RemovePartials still deletes it until ForgetPartials.
+func RenamePartial(partial, final string) error {
+	partials.Lock()
+	defer partials.Unlock()
+	if partials.stopped {
+		return errStopped
+	}
+	if err := os.Rename(partial, final); err != nil {
+		return err
+	}
+	delete(partials.files, partial)
+	partials.files[final] = true
+	return nil
+}
+
+// ForgetPartials stops recording files RenamePartial named: the output is complete.
+func ForgetPartials(names ...string) {
+	partials.Lock()
+	defer partials.Unlock()
+	for _, n := range names {
+		delete(partials.files, n)
+	}
+}
+
+// RemovePartial deletes a partial file that will not be committed.
+func RemovePartial(partial string) {
+	partials.Lock()
+	defer partials.Unlock()
+	os.Remove(partial)
+	delete(partials.files, partial)
+}
+
+// MkdirOutput creates an output folder (and its missing parents) and records the
+// outermost one it created, so that RemoveOutputDir, or RemovePartials, can take it
+// away again when the output fails.
+func MkdirOutput(dir string) (created string, err error) {
+	if err := CheckOutputDir(dir); err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for p := abs; ; {
+		if _, err := os.Lstat(p); err == nil {
+			break
+		}
+		created = p
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	partials.Lock()
+	defer partials.Unlock()
+	if partials.stopped {
+		return "", errStopped
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if created != "" {
+		partials.dirs = append(partials.dirs, created)
+	}
+	return created, nil
+}
+
+// KeepOutputDir forgets a folder MkdirOutput created, once its output is complete.
+func KeepOutputDir(created string) {
+	partials.Lock()
+	defer partials.Unlock()
+	for i, d := range partials.dirs {
+		if d == created {
+			partials.dirs = append(partials.dirs[:i], partials.dirs[i+1:]...)
+			break
+		}
+	}
+}
+
+// RemoveOutputDir removes a folder MkdirOutput created, and the parents it created,
+// if they hold nothing (an aborted output leaves nothing behind, not even its folder).
+func RemoveOutputDir(created string) {
+	if created == "" {
+		return
+	}
+	KeepOutputDir(created)
+	removeEmptyTree(created)
+}
+
+// removeEmptyTree removes dir and the folders in it when they hold no files.
+func removeEmptyTree(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			removeEmptyTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	os.Remove(dir) // fails, as it should, when anything is left
+}
+
+// RemovePartials deletes every partial file this process is still writing and the
+// output folders it created that hold nothing else, and makes every later CreatePartial
+// and CommitPartial fail: a command calls it when a signal ends it, just before
+// exiting. It returns the files it removed.
+func RemovePartials() []string {
+	partials.Lock()
+	defer partials.Unlock()
+	partials.stopped = true
+	var removed []string
+	for f := range partials.files {
+		if os.Remove(f) == nil {
+			removed = append(removed, f)
+		}
+	}
+	partials.files = nil
+	for i := len(partials.dirs) - 1; i >= 0; i-- {
+		removeEmptyTree(partials.dirs[i])
+	}
+	partials.dirs = nil
+	return removed
+}
+
+// StaleRemoved, when set, is told of each stale partial file SweepStalePartials
+// removes (the command prints a note).
+var StaleRemoved func(path string)
+
+// SweepStalePartials removes the partial files in dir whose names start with prefix
+// (".NAME." for the output NAME), end in ".partial" with os.CreateTemp's digits
+// between, and that no process holds locked: what an interrupted run of Ladle left.
+// Where locks are unavailable it removes nothing. It returns the files it removed.
+func SweepStalePartials(dir, prefix string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !isPartialName(name, prefix) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		partials.Lock()
+		ours := partials.files[path]
+		partials.Unlock()
+		if ours || !unlocked(path) {
+			continue
+		}
+		if os.Remove(path) == nil {
+			removed = append(removed, path)
+			if StaleRemoved != nil {
+				StaleRemoved(path)
+			}
+		}
+	}
+	return removed
+}
+
+// isPartialName reports whether name is prefix, digits and ".partial".
+func isPartialName(name, prefix string) bool {
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return false
+	}
+	digits, ok := strings.CutSuffix(rest, ".partial")
+	if !ok || digits == "" {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -80,7 +80,7 @@ func Open(path string) (Source, error) {
 		}
 		return openIndex(index)
 	}
-	f, err := os.Open(path)
+	f, fi, err := OpenInput(path) // a FIFO or a device would block or never end
 	if err != nil {
 		return nil, err
 	}

@@ -99,7 +99,10 @@ type Job struct {
 type Error struct {
 	Method, Tensor string
 	Msg            string
+	Err            error // the cause, for errors.As (a *FaultError); may be nil
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Tensor == "" {

@@ -26,9 +26,10 @@ func parallelChunks(n, chunk, workers int, f func(w, lo, hi int)) (err error) {
 	nc := (n + chunk - 1) / chunk
 	workers = max(1, min(workers, nc))
 	if workers == 1 {
+		defer panicOnFault()()
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("internal error: %v", r)
+				err = panicError(r)
 			}
 		}()
 		for lo := 0; lo < n; lo += chunk {
@@ -41,9 +42,10 @@ func parallelChunks(n, chunk, workers int, f func(w, lo, hi int)) (err error) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			panicOnFault() // this goroutine ends with the work: nothing to restore
 			defer func() {
 				if r := recover(); r != nil {
-					once.Do(func() { err = fmt.Errorf("internal error: %v", r) })
+					once.Do(func() { err = panicError(r) })
 				}
 			}()
 			for {
@@ -58,6 +60,15 @@ func parallelChunks(n, chunk, workers int, f func(w, lo, hi int)) (err error) {
 	}
 	wg.Wait()
 	return err
+}
+
+// panicError turns a recovered panic into an error: a FaultError for a memory fault
+// (an input file that shrank), else an internal error.
+func panicError(r any) error {
+	if fe, ok := asFault(r); ok {
+		return fe
+	}
+	return fmt.Errorf("internal error: %v", r)
 }
 
 // scratch is one worker's reusable buffers, so chunk functions allocate nothing after
@@ -113,10 +124,13 @@ func (j *Job) run(out []float32, chunk int, f func(s *scratch, lo, hi int)) erro
 	if chunk <= 0 {
 		chunk = chunkLen
 	}
-	workers := max(1, j.Workers)
+	// No more workers (each with its scratch) than chunks: a huge Workers costs nothing.
+	workers := max(1, min(j.Workers, (len(out)+chunk-1)/chunk))
 	ss := make([]scratch, workers)
 	if err := parallelChunks(len(out), chunk, workers, func(w, lo, hi int) { f(&ss[w], lo, hi) }); err != nil {
-		return j.errorf("%v", err)
+		e := j.errorf("%v", err).(*Error)
+		e.Err = err
+		return e
 	}
 	return nil
 }

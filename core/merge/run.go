@@ -25,8 +25,13 @@ func (m *Method) Merge(j *Job, out []float32) (err error) {
 		return &Error{Method: m.Name, Msg: "nil job"}
 	}
 	j.method = m
+	defer panicOnFault()()
 	defer func() {
 		if r := recover(); r != nil {
+			if fe, ok := asFault(r); ok {
+				err = &Error{Method: m.Name, Tensor: j.Tensor, Msg: fe.Error(), Err: fe}
+				return
+			}
 			err = j.errorf("internal error: %v (please report this with the recipe)", r)
 		}
 	}()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -35,7 +34,7 @@ func FileReader(dir string) ReadFile {
 		if !filepath.IsAbs(path) && dir != "" {
 			path = filepath.Join(dir, path)
 		}
-		return os.ReadFile(path)
+		return ckpt.ReadInputFile(path)
 	}
 }
 

@@ -21,6 +21,10 @@ type Progress struct {
 	BytesTotal   int64
 }
 
+// MaxThreads bounds Options.Threads (and a recipe's ladle.threads): beyond the cores
+// goroutines only cost memory, and each holds per-worker scratch.
+const MaxThreads = 1024
+
 // Options tune one run of Execute. The zero value uses one thread per core.
 type Options struct {
 	// Threads bounds the goroutines that read, decode and merge a tensor; 0 means the
@@ -128,6 +132,7 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
+	threads = min(threads, MaxThreads)
 	if err := p.Preprocess(ctx, opts); err != nil {
 		return err
 	}
@@ -354,7 +359,7 @@ func (x *executor) mapped(src ckpt.Source, info ckpt.Info, set *bufSet) ([]float
 	if err != nil || r.Size() != info.Bytes() || r.Size() == 0 {
 		return nil, false
 	}
-	data, release, ok := mapTensor(r, r.Size())
+	data, release, file, ok := mapTensor(r, r.Size())
 	if !ok {
 		return nil, false
 	}
@@ -363,6 +368,8 @@ func (x *executor) mapped(src ckpt.Source, info ckpt.Info, set *bufSet) ([]float
 		return nil, false
 	}
 	set.release = append(set.release, release)
+	start := uintptr(unsafe.Pointer(&data[0]))
+	set.maps = append(set.maps, mappedInput{start: start, end: start + uintptr(len(data)), file: file})
 	return unsafe.Slice((*float32)(unsafe.Pointer(&data[0])), len(data)/4), true
 }
 

@@ -2,6 +2,9 @@ package plan
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"sync"
 
 	"ladle/core/ckpt"
@@ -19,6 +22,13 @@ type bufSet struct {
 	inputs     [][]float32
 	companions [][]float32
 	release    []func() // memory maps of inputs read in place, undone once merged
+	maps       []mappedInput
+}
+
+// mappedInput is where one input tensor is mapped, to name its file after a fault.
+type mappedInput struct {
+	start, end uintptr
+	file       string
 }
 
 // done releases the set's memory maps, so that it can take the next tensor.
@@ -27,6 +37,28 @@ func (s *bufSet) done() {
 		r()
 	}
 	s.release = s.release[:0]
+	s.maps = s.maps[:0]
+}
+
+// explainFault turns a memory fault while merging tensor into an error that names the
+// input file whose mapping faulted: it shrank (was truncated or rewritten) after the
+// merge mapped it.
+func (s *bufSet) explainFault(err error, tensor string) error {
+	var fe *merge.FaultError
+	if s == nil || !errors.As(err, &fe) {
+		return err
+	}
+	for _, m := range s.maps {
+		if fe.Addr >= m.start && fe.Addr < m.end {
+			size := "gone"
+			if fi, serr := os.Stat(m.file); serr == nil {
+				size = fmt.Sprintf("now %d bytes", fi.Size())
+			}
+			return &ckpt.FormatError{File: m.file, Tensor: tensor, Err: err,
+				Msg: fmt.Sprintf("the file changed while it was being merged (it is %s; was it truncated or rewritten by another program?): merge again once it is complete", size)}
+		}
+	}
+	return &ckpt.FormatError{Tensor: tensor, Err: err, Msg: "a memory fault while reading the inputs: did an input file change during the merge? Merge again once the files are complete"}
 }
 
 type prepared struct {
@@ -94,7 +126,7 @@ func (x *executor) pipeline(tensors []ckpt.Info, needsJob func(ckpt.Info) bool, 
 			err = x.ctx.Err()
 		}
 		if err == nil {
-			err = process(item.t, item.job)
+			err = item.set.explainFault(process(item.t, item.job), item.t.Name)
 		}
 		if item.set != nil {
 			free <- item.set // the reader unmaps it before reusing it

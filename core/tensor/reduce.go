@@ -3,7 +3,9 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 )
 
 // Block is the number of elements in one reduction block. It is part of the
@@ -142,9 +144,18 @@ func BlockReduce(n, workers int, f func(lo, hi int) float64) float64 {
 	workers = min(workers, nb)
 	var wg sync.WaitGroup
 	var next sync.Mutex
+	var failed atomic.Value
 	b := 0
 	for range workers {
 		wg.Go(func() {
+			// A memory fault (an input mapped from a file that shrank) or any panic
+			// goes back to the caller's goroutine, where Merge recovers it.
+			debug.SetPanicOnFault(true)
+			defer func() {
+				if r := recover(); r != nil {
+					failed.CompareAndSwap(nil, panicked{r})
+				}
+			}()
 			for {
 				next.Lock()
 				i := b
@@ -159,6 +170,9 @@ func BlockReduce(n, workers int, f func(lo, hi int) float64) float64 {
 		})
 	}
 	wg.Wait()
+	if r, ok := failed.Load().(panicked); ok {
+		panic(r.value)
+	}
 	total := 0.0
 	for _, p := range parts {
 		total += p
@@ -208,3 +222,6 @@ func GramDiff(xs [][]float32, base []float32, lo, hi int, g []float64, scratch [
 		}
 	}
 }
+
+// panicked carries a recovered panic value (atomic.Value needs one concrete type).
+type panicked struct{ value any }

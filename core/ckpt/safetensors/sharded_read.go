@@ -42,7 +42,7 @@ type shard struct {
 // are resolved in the index's folder and must be plain file names (no folders), so an
 // index cannot point outside its folder.
 func OpenIndex(path string) (*Sharded, error) {
-	f, err := os.Open(path)
+	f, _, err := ckpt.OpenInput(path)
 	if err != nil {
 		return nil, err
 	}
@@ -149,14 +149,9 @@ func openIndex(path string, raw []byte, openShard func(file string) (*shard, err
 }
 
 func openShard(path string) (*shard, error) {
-	f, err := os.Open(path)
+	f, fi, err := ckpt.OpenInput(path) // a FIFO as a shard would block forever
 	if err != nil {
 		return nil, fmt.Errorf("opening a shard of the checkpoint: %w", err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
 	}
 	r, err := Open(f, fi.Size(), path)
 	if err != nil {

@@ -24,6 +24,7 @@ type ShardedWriter struct {
 	buf         *bufio.Writer
 	tmp         *os.File
 	temps       []string // finished temporary shard files, in order
+	createdDir  string   // the folder (or outermost parent) this writer created, "" if it existed
 	pos         int      // index of the next tensor overall
 	all         []ckpt.Info
 	err         error
@@ -62,11 +63,14 @@ func NewShardedWriter(dir, prefix string, tensors []ckpt.Info, metadata map[stri
 	if _, err := EncodeHeader(tensors, nil); err != nil { // names, dtypes, shapes
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	created, err := ckpt.MkdirOutput(dir)
+	if err != nil {
 		return nil, err
 	}
+	// Partial shards of an earlier run that was killed (whatever its shard count).
+	ckpt.SweepStalePartials(dir, "."+prefix+"-")
 	sw := &ShardedWriter{dir: dir, prefix: prefix, metadata: metadata, all: tensors, cur: -1,
-		plan: PlanShards(tensors, maxShardBytes)}
+		plan: PlanShards(tensors, maxShardBytes), createdDir: created}
 	for _, t := range tensors {
 		sw.total += t.Bytes()
 	}
@@ -108,7 +112,7 @@ func (sw *ShardedWriter) shardOf(pos int) (idx int, first bool) {
 }
 
 func (sw *ShardedWriter) startShard(i int) error {
-	tmp, err := os.CreateTemp(sw.dir, "."+ShardName(sw.prefix, i, len(sw.plan))+".*.partial")
+	tmp, err := ckpt.CreatePartial(sw.dir, "."+ShardName(sw.prefix, i, len(sw.plan))+".*.partial")
 	if err != nil {
 		return sw.fail(err)
 	}
@@ -188,10 +192,14 @@ func (sw *ShardedWriter) Close() error {
 			idx.WeightMap[t.Name] = name
 		}
 		final := filepath.Join(sw.dir, name)
-		if err := os.Rename(sw.temps[i], final); err != nil {
+		err := ckpt.CheckOutputFile(final)
+		if err == nil {
+			err = ckpt.RenamePartial(sw.temps[i], final) // recorded until the index is written
+		}
+		if err != nil {
 			sw.err = err
 			for _, f := range finals {
-				os.Remove(f)
+				ckpt.RemovePartial(f)
 			}
 			sw.closed = false
 			sw.Abort()
@@ -205,11 +213,15 @@ func (sw *ShardedWriter) Close() error {
 	}
 	if err != nil {
 		for _, f := range finals {
-			os.Remove(f)
+			ckpt.RemovePartial(f)
 		}
 		sw.err = err
+		ckpt.RemoveOutputDir(sw.createdDir)
+		return err
 	}
-	return sw.err
+	ckpt.ForgetPartials(finals...)
+	ckpt.KeepOutputDir(sw.createdDir)
+	return nil
 }
 
 // Abort removes every temporary shard; nothing of the checkpoint is left behind.
@@ -220,12 +232,13 @@ func (sw *ShardedWriter) Abort() {
 	sw.closed = true
 	if sw.tmp != nil {
 		sw.tmp.Close()
-		os.Remove(sw.tmp.Name())
+		ckpt.RemovePartial(sw.tmp.Name())
 		sw.tmp = nil
 	}
 	for _, t := range sw.temps {
-		os.Remove(t)
+		ckpt.RemovePartial(t)
 	}
+	ckpt.RemoveOutputDir(sw.createdDir) // a folder this run created goes too, if nothing else is in it
 	if sw.err == nil {
 		sw.err = fmt.Errorf("safetensors: the sharded write was aborted")
 	}

@@ -226,6 +226,40 @@ func TestShardedAbortLeavesNothing(t *testing.T) {
 	}
 }
 
+// An aborted sharded write into a folder it had to create removes that folder (and the
+// parents it created); a folder that existed before stays.
+func TestShardedAbortRemovesTheFolderItCreated(t *testing.T) {
+	tensors := []ckpt.Info{{Name: "a", DType: dtype.F32, Shape: []int64{4}}, {Name: "b", DType: dtype.F32, Shape: []int64{4}}}
+	root := t.TempDir()
+	dir := filepath.Join(root, "new", "model")
+	sw, err := NewShardedWriter(dir, "model", tensors, nil, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.WriteTensor("a", make([]byte, 16))
+	sw.Abort()
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("an aborted sharded write left %v", entries)
+	}
+	existing := t.TempDir()
+	sw, _ = NewShardedWriter(existing, "model", tensors, nil, 16)
+	sw.WriteTensor("a", make([]byte, 16))
+	sw.Abort()
+	if _, err := os.Stat(existing); err != nil {
+		t.Errorf("the folder that existed before is gone: %v", err)
+	}
+	// A complete write keeps its folder.
+	sw, _ = NewShardedWriter(dir, "model", tensors, nil, 16)
+	sw.WriteTensor("a", make([]byte, 16))
+	sw.WriteTensor("b", make([]byte, 16))
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Errorf("a complete sharded write holds %v", entries)
+	}
+}
+
 func TestShardedIndexIsChecked(t *testing.T) {
 	dir := t.TempDir()
 	tensors := []ckpt.Info{{Name: "a", DType: dtype.F32, Shape: []int64{1}}}
