@@ -73,10 +73,10 @@ func runLora(ctx *cmdContext, args []string) error {
 	fmt.Fprintf(ctx.stdout, "wrote %s: a rank-%d LoRA adapter of %d matrices (apply it with model: %s+%s)\n", *out, rep.Rank, len(rep.Tensors), paths[0], *out)
 	fmt.Fprintf(ctx.stdout, "%-48s %5s %14s %14s\n", "tensor", "rank", "rel. error", "best possible")
 	for _, t := range rep.Tensors {
-		fmt.Fprintf(ctx.stdout, "%-48s %5d %14.3e %14.3e\n", t.Name, t.Rank, t.RelError, t.Bound)
+		fmt.Fprintf(ctx.stdout, "%-48s %5d %14.3e %14.3e\n", ckpt.DisplayName(t.Name), t.Rank, t.RelError, t.Bound)
 	}
 	for _, s := range rep.Skipped {
-		fmt.Fprintf(ctx.stderr, "ladle lora extract: %s changed but is left out: %s\n", s.Name, s.Why)
+		fmt.Fprintf(ctx.stderr, "ladle lora extract: %s changed but is left out: %s\n", ckpt.DisplayName(s.Name), s.Why)
 	}
 	return nil
 }
