@@ -137,7 +137,14 @@ type Sequential interface {
 // IsSequential reports whether r, a reader a Source's Tensor returned, is best read
 // from start to end by one reader (see Sequential).
 func IsSequential(r *io.SectionReader) bool {
-	outer, _, _ := r.Outer()
-	s, ok := outer.(Sequential)
+	var inner io.ReaderAt = r
+	for {
+		sr, ok := inner.(*io.SectionReader)
+		if !ok {
+			break
+		}
+		inner, _, _ = sr.Outer()
+	}
+	s, ok := inner.(Sequential)
 	return ok && s.Sequential()
 }

@@ -81,8 +81,11 @@ func TestDeflatedArrayRandomAccess(t *testing.T) {
 	rd := mustOpen(t, z)
 	whole := readTensor(t, rd, "big")
 	r, _ := rd.Tensor("big")
-	if !ckpt.IsSequential(r) {
+	if !ckpt.IsSequential(r) || !ckpt.IsSequential(io.NewSectionReader(r, 4, 8)) {
 		t.Error("a deflated array's reader does not say it is sequential")
+	}
+	if stored, _ := mustOpen(t, npzFile(t, zipEntry{"a.npy", npy(1, dict("<i8", false, "(1,)"), le64(1)), zip.Store})).Tensor("a"); ckpt.IsSequential(stored) {
+		t.Error("a stored array's reader says it is sequential")
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < 6; w++ {
