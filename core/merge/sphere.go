@@ -19,7 +19,7 @@ var karcherMethod = &Method{
 	Paper: "Riemannian center of mass and mollifier smoothing (Karcher, 1977), https://doi.org/10.1002/cpa.3160300502; as in " + mergekitPaper,
 	Params: []Param{
 		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Doc: "Accepted so mergekit recipes run unchanged; karcher weighs every input equally and ignores it."},
-		{Name: "max_iter", Type: Int, Default: 10, Min: fptr(0), Max: fptr(1000), Doc: "Most gradient steps."},
+		{Name: "max_iter", Type: Int, Default: 10, Min: fptr(0), Doc: "Most gradient steps (each is a few passes over the tensor; most tensors converge in a handful)."},
 		{Name: "tol", Type: Float, Default: 1e-5, Min: fptr(0), Doc: "Convergence tolerance: stop when the step's norm is below it; norms at or below it count as zero vectors."},
 	},
 	OptionalBase: true, MinModels: 1,

@@ -47,6 +47,9 @@ func (p *Plan) SetAlign(on bool) error {
 		p.align = false
 		return nil
 	}
+	if p.slices != nil {
+		return errorf("ladle.align", "alignment permutes whole models; it does not apply to layer ranges (slices)")
+	}
 	if p.prepped {
 		return errorf("ladle.align", "the whole-model steps have already run; set the alignment before Preprocess and Execute")
 	}

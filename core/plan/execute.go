@@ -42,6 +42,9 @@ type Options struct {
 // OutputTensors lists the tensors of the merged checkpoint, in order: the sink must be
 // created with exactly this list.
 func (p *Plan) OutputTensors() []ckpt.Info {
+	if p.slices != nil {
+		return p.slicedOutputs()
+	}
 	if p.onlyComputed() {
 		return p.layout.outputs
 	}
@@ -79,6 +82,9 @@ func (p *Plan) Metadata(opts Options) map[string]string {
 		r.Parameters = params
 	}
 	md := map[string]string{"format": "pt", recipe.MetadataKey: string(r.Normalise())}
+	if p.slices != nil {
+		return md
+	}
 	if arch, ok := p.ref.Metadata()["ladle.arch"]; ok {
 		md["ladle.arch"] = arch
 	}
@@ -95,6 +101,9 @@ func (p *Plan) Metadata(opts Options) map[string]string {
 // trim reads the models twice more).
 func (p *Plan) BytesTotal() int64 {
 	var total int64
+	for _, q := range p.slices {
+		total += q.BytesTotal()
+	}
 	for _, t := range p.inputs {
 		if p.onlyComputed() && !p.layout.selected[t.Name] {
 			continue
@@ -133,6 +142,9 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 		threads = runtime.GOMAXPROCS(0)
 	}
 	threads = min(threads, MaxThreads)
+	if p.slices != nil {
+		return p.executeSlices(ctx, sink, opts)
+	}
 	if err := p.Preprocess(ctx, opts); err != nil {
 		return err
 	}

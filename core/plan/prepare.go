@@ -50,6 +50,7 @@ type Plan struct {
 	prepped   bool        // Preprocess has run
 	prepErr   error
 	greedy    *eval.GreedyResult
+	slices    []*Plan // a `slices:` recipe: one plan per slice (slices.go)
 	alignRep  []AlignedModel
 	alignRef  string // the recipe path of the model the others were aligned to
 	alignSeed uint64
@@ -92,6 +93,9 @@ func PrepareWith(r *recipe.Recipe, open Opener, read ReadFile) (p *Plan, err err
 	}
 	if read == nil {
 		read = FileReader(r.Dir)
+	}
+	if len(r.Slices) > 0 {
+		return prepareSlices(r, m, open, read)
 	}
 	p = &Plan{Recipe: r, Method: m, seed: r.Ladle.Seed, read: read}
 	defer func() {
@@ -475,6 +479,11 @@ func abbreviate(names []string) string {
 // Close closes every input the plan opened.
 func (p *Plan) Close() error {
 	var first error
+	for _, q := range p.slices {
+		if err := q.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
 	for _, src := range p.opened {
 		if err := src.Close(); err != nil && first == nil {
 			first = err

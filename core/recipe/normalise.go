@@ -30,7 +30,31 @@ func (r *Recipe) Normalise() []byte {
 		}
 		models.Content = append(models.Content, entry)
 	}
-	add(root, "models", models)
+	if len(r.Models) > 0 || len(r.Slices) == 0 {
+		add(root, "models", models)
+	}
+	if len(r.Slices) > 0 {
+		slices := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, sl := range r.Slices {
+			entry := mapping()
+			sources := &yaml.Node{Kind: yaml.SequenceNode}
+			for _, src := range sl.Sources {
+				se := mapping()
+				add(se, "model", scalarNode(src.Model))
+				add(se, "layer_range", flowList([]int{src.From, src.To}))
+				if len(src.Parameters) > 0 {
+					add(se, "parameters", paramsNode(src.Parameters))
+				}
+				sources.Content = append(sources.Content, se)
+			}
+			add(entry, "sources", sources)
+			if len(sl.Parameters) > 0 {
+				add(entry, "parameters", paramsNode(sl.Parameters))
+			}
+			slices.Content = append(slices.Content, entry)
+		}
+		add(root, "slices", slices)
+	}
 	if len(r.Parameters) > 0 {
 		add(root, "parameters", paramsNode(r.Parameters))
 	}

@@ -85,8 +85,10 @@ func Parse(data []byte, file, dir string) (*Recipe, error) {
 			r.OutDType, err = p.str(v, key)
 		case "ladle":
 			r.Ladle, err = p.ladle(v)
-		case "slices", "modules":
-			err = p.errAt(k, key, "mergekit's %s (layer ranges of transformer stacks) are not supported by Ladle; list whole models under `models`", key)
+		case "slices":
+			r.Slices, err = p.slices(v)
+		case "modules":
+			err = p.errAt(k, key, "mergekit's modules (separate slices per module of a multi-module model) are not supported by Ladle; use top-level `slices`")
 		default:
 			if ignoredKeys[key] {
 				r.Ignored = append(r.Ignored, key)
@@ -101,7 +103,10 @@ func Parse(data []byte, file, dir string) (*Recipe, error) {
 	if r.MergeMethod == "" {
 		return nil, &Error{File: file, Path: "merge_method", Msg: "missing: say which method merges the models (for example merge_method: linear)"}
 	}
-	if len(r.Models) == 0 {
+	if len(r.Models) > 0 && len(r.Slices) > 0 {
+		return nil, &Error{File: file, Path: "slices", Msg: "a recipe lists either whole `models` or layer ranges under `slices`, not both (as in mergekit)"}
+	}
+	if len(r.Models) == 0 && len(r.Slices) == 0 {
 		return nil, &Error{File: file, Path: "models", Msg: "missing: list the models to merge (models: [{model: a.safetensors}, ...])"}
 	}
 	return r, nil
@@ -206,6 +211,94 @@ func (p *parser) models(n *yaml.Node) ([]Model, error) {
 			return nil, p.errAt(item, path, "the entry has no `model:` path")
 		}
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// slices reads mergekit's `slices: [{sources: [{model, layer_range: [a, b], parameters}], parameters}]`.
+func (p *parser) slices(n *yaml.Node) ([]Slice, error) {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		return nil, p.errAt(n, "slices", "expected a list of {sources: [{model: PATH, layer_range: [FROM, TO]}, ...]}")
+	}
+	var out []Slice
+	for i, item := range n.Content {
+		path := fmt.Sprintf("slices[%d]", i)
+		if item.Kind != yaml.MappingNode {
+			return nil, p.errAt(item, path, "expected {sources: [...], parameters: {...}}, found a %s", kindName(item))
+		}
+		sl := Slice{Parameters: map[string]Setting{}}
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			k, v := item.Content[j], item.Content[j+1]
+			var err error
+			switch k.Value {
+			case "sources":
+				sl.Sources, err = p.sliceSources(v, path+".sources")
+			case "parameters":
+				sl.Parameters, err = p.params(v, path+".parameters")
+			default:
+				err = p.errAt(k, path+"."+k.Value, "unknown key%s", didYouMean(k.Value, []string{"sources", "parameters"}))
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if len(sl.Sources) == 0 {
+			return nil, p.errAt(item, path, "the slice has no sources")
+		}
+		out = append(out, sl)
+	}
+	return out, nil
+}
+
+func (p *parser) sliceSources(n *yaml.Node, path string) ([]SliceSource, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, p.errAt(n, path, "expected a list of {model: PATH, layer_range: [FROM, TO]}, found a %s", kindName(n))
+	}
+	var out []SliceSource
+	for i, item := range n.Content {
+		where := fmt.Sprintf("%s[%d]", path, i)
+		if item.Kind != yaml.MappingNode {
+			return nil, p.errAt(item, where, "expected {model: PATH, layer_range: [FROM, TO]}, found a %s", kindName(item))
+		}
+		src := SliceSource{Parameters: map[string]Setting{}, From: -1}
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			k, v := item.Content[j], item.Content[j+1]
+			var err error
+			switch k.Value {
+			case "model":
+				src.Model, err = p.modelRef(v, where+".model")
+			case "layer_range":
+				if v.Kind != yaml.SequenceNode || len(v.Content) != 2 {
+					return nil, p.errAt(v, where+".layer_range", "expected [FROM, TO], two layer numbers (TO excluded)")
+				}
+				var ab [2]int
+				for e, c := range v.Content {
+					x, perr := strconv.Atoi(c.Value)
+					if c.Kind != yaml.ScalarNode || perr != nil || x < 0 {
+						return nil, p.errAt(c, where+".layer_range", "expected a layer number (0 or more), found %q", c.Value)
+					}
+					ab[e] = x
+				}
+				if ab[1] <= ab[0] {
+					return nil, p.errAt(v, where+".layer_range", "[%d, %d] is empty: TO (excluded) must be above FROM", ab[0], ab[1])
+				}
+				src.From, src.To = ab[0], ab[1]
+			case "parameters":
+				src.Parameters, err = p.params(v, where+".parameters")
+			default:
+				err = p.errAt(k, where+"."+k.Value, "unknown key%s", didYouMean(k.Value, []string{"model", "layer_range", "parameters"}))
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if src.Model == "" {
+			return nil, p.errAt(item, where, "the source has no `model:` path")
+		}
+		if src.From < 0 {
+			return nil, p.errAt(item, where, "the source has no `layer_range: [FROM, TO]`")
+		}
+		out = append(out, src)
 	}
 	return out, nil
 }

@@ -179,7 +179,12 @@ func TestParseErrors(t *testing.T) {
 		{"merge_method: linear\nmodels: [a]\nladle: {sed: 1}\n", 3, `did you mean "seed"`},
 		{"merge_method: linear\nmodels: [a]\nladle: {seed: -1}\n", 3, "whole number"},
 		{"merge_method: linear\nmodels: [a]\nladle: {trim_scope: modle}\n", 3, `did you mean "model"`},
-		{"merge_method: linear\nslices: []\nmodels: [a]\n", 2, "not supported"},
+		{"merge_method: linear\nslices: []\nmodels: [a]\n", 2, "expected a list"},
+		{"merge_method: linear\nmodules: {}\nmodels: [a]\n", 2, "not supported"},
+		{"merge_method: passthrough\nslices: [{sources: [{model: a, layer_range: [0, 4]}]}]\nmodels: [a]\n", 0, "either whole"},
+		{"merge_method: passthrough\nslices: [{sources: [{model: a, layer_range: [4, 4]}]}]\n", 2, "is empty"},
+		{"merge_method: passthrough\nslices: [{sources: [{model: a}]}]\n", 2, "no `layer_range"},
+		{"merge_method: passthrough\nslices: [{sources: [{model: a, layer_range: [0, 2], weight: 1}]}]\n", 2, "unknown key"},
 		{"merge_method: linear\nmodels: [{model: {lora: {path: b}}}]\n", 2, "expected a model path"},
 	}
 	for _, c := range cases {
@@ -237,5 +242,46 @@ func TestAdapterReference(t *testing.T) {
 	want := []string{"base.safetensors+adapters/a", "base.safetensors+adapters/b"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("paths %q, want %q", got, want)
+	}
+}
+
+// mergekit's frankenmerge example (examples/orcamini-platy-44layer.yml) parses, and
+// normalises to a recipe that parses to the same slices.
+func TestParseSlices(t *testing.T) {
+	src := `slices:
+  - sources:
+    - model: psmathur/orca_mini_v3_13b
+      layer_range: [0, 24]
+  - sources:
+    - model: garage-bAInd/Platypus2-13B
+      layer_range: [20, 40]
+      parameters:
+        scale: 0.5
+    parameters:
+      weight: 1
+merge_method: passthrough
+dtype: float16
+`
+	r, err := Parse([]byte(src), "r.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Slice{
+		{Sources: []SliceSource{{Model: "psmathur/orca_mini_v3_13b", From: 0, To: 24, Parameters: map[string]Setting{}}}, Parameters: map[string]Setting{}},
+		{Sources: []SliceSource{{Model: "garage-bAInd/Platypus2-13B", From: 20, To: 40, Parameters: map[string]Setting{"scale": Scalar(0.5)}}},
+			Parameters: map[string]Setting{"weight": Scalar(1.0)}},
+	}
+	if !reflect.DeepEqual(r.Slices, want) {
+		t.Fatalf("slices %+v, want %+v", r.Slices, want)
+	}
+	if got := r.ModelPaths(); !slices.Equal(got, []string{"psmathur/orca_mini_v3_13b", "garage-bAInd/Platypus2-13B"}) {
+		t.Errorf("model paths %v", got)
+	}
+	again, err := Parse(r.Normalise(), "n.yaml", "")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r.Normalise())
+	}
+	if !reflect.DeepEqual(again.Slices, r.Slices) || string(again.Normalise()) != string(r.Normalise()) {
+		t.Errorf("normalised recipe does not round-trip:\n%s", r.Normalise())
 	}
 }

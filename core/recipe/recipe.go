@@ -5,7 +5,10 @@ type Recipe struct {
 	MergeMethod string
 	// BaseModel is the base model's path as written ("" when there is none).
 	BaseModel string
-	Models    []Model
+	// Models are the models of a whole-model merge; Slices, mergekit's frankenmerge
+	// (`slices:`), are layer ranges of models instead. A recipe has one or the other.
+	Models []Model
+	Slices []Slice
 	// Parameters are the global parameters (mergekit's top-level `parameters`).
 	Parameters map[string]Setting
 	// DType is the type the merge computes in ("" means float32, the only one Ladle
@@ -27,6 +30,22 @@ type Recipe struct {
 // Model is one entry of `models`.
 type Model struct {
 	Path       string
+	Parameters map[string]Setting
+}
+
+// Slice is one entry of `slices`: the same number of consecutive layers from each
+// source, merged by the method into the next layers of the output.
+type Slice struct {
+	Sources []SliceSource
+	// Parameters apply to this slice's tensors, between the sources' own and the
+	// global ones in precedence.
+	Parameters map[string]Setting
+}
+
+// SliceSource is one model's layer range [From, To) in a slice.
+type SliceSource struct {
+	Model      string
+	From, To   int
 	Parameters map[string]Setting
 }
 
@@ -76,6 +95,11 @@ func (r *Recipe) ModelPaths() []string {
 	add(r.BaseModel)
 	for _, m := range r.Models {
 		add(m.Path)
+	}
+	for _, sl := range r.Slices {
+		for _, src := range sl.Sources {
+			add(src.Model)
+		}
 	}
 	return out
 }

@@ -56,6 +56,8 @@ func Splittable(p *plan.Plan) error {
 		return &partError{msg: "part: trim_scope: model trims over the whole model at once and cannot be split over several workers; run it as one request"}
 	case p.Method.NeedsEval || p.Method.Select != nil:
 		return &partError{msg: fmt.Sprintf("part: %s evaluates whole models and cannot be split over several workers; run it as one request", p.Method.Name)}
+	case p.Sliced():
+		return &partError{msg: "part: a slices recipe renames layers across models and cannot be split over several workers; run it as one request"}
 	case p.Aligned():
 		return &partError{msg: "part: align: true permutes whole models and cannot be split over several workers; run it as one request"}
 	}

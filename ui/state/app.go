@@ -266,9 +266,12 @@ func (a *App) check(r *recipe.Recipe) string {
 	if m.NeedsBase && r.BaseModel == "" {
 		return fmt.Sprintf("%s needs a base model: choose one.", m.Name)
 	}
+	if len(r.Slices) > 0 {
+		return "" // layer ranges of differently sized models: the planner checks each slice
+	}
 	n := len(r.Models)
 	for _, model := range r.Models {
-		if model.Path == r.BaseModel && m.NeedsBase {
+		if model.Path == r.BaseModel && (m.NeedsBase || m.OptionalBase) {
 			n--
 		}
 	}
