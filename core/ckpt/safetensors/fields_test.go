@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -83,6 +84,26 @@ func BenchmarkOpenHeader(b *testing.B) {
 	for b.Loop() {
 		if _, err := Open(bytes.NewReader(data), int64(len(data)), "bench"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Names are JSON strings exactly as encoding/json reads them: escapes decoded,
+// UTF-8 kept, invalid UTF-8 replaced.
+func TestHeaderNamesDecodeAsJSON(t *testing.T) {
+	for _, name := range []string{`plain`, `poids.é`, `tab\there`, `\u00e9\ud83d\ude00`, "bad\xffbyte", `q\"uote\\`} {
+		h := `{"` + name + `":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`
+		data := file(h, 4)
+		r, err := Open(bytes.NewReader(data), int64(len(data)), "names.safetensors")
+		if err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		var want string
+		if err := json.Unmarshal([]byte(`"`+name+`"`), &want); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Tensors()[0].Name; got != want {
+			t.Errorf("%q read as %q, encoding/json reads %q", name, got, want)
 		}
 	}
 }

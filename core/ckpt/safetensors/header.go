@@ -70,8 +70,8 @@ func (s *headerScanner) expect(c byte) error {
 	return nil
 }
 
-// str reads a JSON string. The common case, printable ASCII without escapes, is
-// sliced out directly; anything else goes through encoding/json.
+// str reads a JSON string. The common cases, ASCII or valid UTF-8 without escapes,
+// are sliced out directly; anything else goes through encoding/json.
 func (s *headerScanner) str() (string, error) {
 	if err := s.expect('"'); err != nil {
 		return "", err
@@ -88,10 +88,14 @@ func (s *headerScanner) str() (string, error) {
 		}
 		s.i++
 	}
+	escaped := false
 	for s.i < len(s.b) {
 		switch c := s.b[s.i]; {
 		case c == '"':
 			s.i++
+			if raw := s.b[start : s.i-1]; !escaped && utf8.Valid(raw) {
+				return string(raw), nil // UTF-8 text as is: what encoding/json gives too
+			}
 			var out string
 			if err := json.Unmarshal(s.b[start-1:s.i], &out); err != nil {
 				s.i = start
@@ -99,6 +103,7 @@ func (s *headerScanner) str() (string, error) {
 			}
 			return out, nil
 		case c == '\\':
+			escaped = true
 			s.i += 2
 		case c < 0x20:
 			return "", s.errorf("control character %q in a string", c)

@@ -109,8 +109,19 @@ func FuzzOpen(f *testing.F) {
 		}
 		// Whatever is accepted is JSON, and means what encoding/json says it means.
 		n := binary.LittleEndian.Uint64(data)
-		if hdr := bytes.TrimRight(data[8:8+n], " \x00"); !json.Valid(hdr) {
-			t.Fatalf("accepted a header that is not valid JSON: %q", hdr)
+		hdr := bytes.TrimRight(data[8:8+n], " \x00")
+		var asJSON map[string]json.RawMessage
+		if err := json.Unmarshal(hdr, &asJSON); err != nil {
+			t.Fatalf("accepted a header that is not a JSON object: %v: %q", err, hdr)
+		}
+		delete(asJSON, "__metadata__")
+		if len(asJSON) != len(r.Tensors()) {
+			t.Fatalf("encoding/json sees %d tensors, the reader %d", len(asJSON), len(r.Tensors()))
+		}
+		for _, info := range r.Tensors() {
+			if _, ok := asJSON[info.Name]; !ok {
+				t.Fatalf("tensor %q is not a key as encoding/json reads the header", info.Name)
+			}
 		}
 		var total int64
 		for _, info := range r.Tensors() {
