@@ -7,6 +7,7 @@ import (
 	"github.com/vugu/vugu"
 
 	"ladle/core/merge"
+	"ladle/core/recipe"
 	"ladle/ui/state"
 )
 
@@ -119,6 +120,15 @@ func (c *Files) moreText() string {
 
 func (c *Field) id() string { return domID(c.F.ID()) }
 
+// ariaLabel names a per-model input after its model ("weight of a.safetensors"): the
+// model list repeats the same visible label for every model.
+func (c *Field) ariaLabel() any {
+	if c.F.Model == "" {
+		return nil
+	}
+	return c.F.Param.Name + " of " + c.F.Model
+}
+
 func (c *Field) docID() string {
 	if c.Compact {
 		return perModelDocID(c.F.Param.Name)
@@ -207,6 +217,18 @@ func (c *Method) paperURL() string {
 		return url
 	}
 	return ""
+}
+
+// unknown reports whether the recipe names a method the registry does not hold.
+func (c *Method) unknown() bool { return c.P.App.Form.Method != "" && c.P.App.Method() == nil }
+
+func (c *Method) unknownText() string {
+	var names []string
+	for _, m := range c.P.App.Methods {
+		names = append(names, m.Name)
+	}
+	return fmt.Sprintf("The recipe names the method %q, which Ladle does not know%s. Pick a method here, or fix merge_method in the recipe.",
+		c.P.App.Form.Method, recipe.DidYouMean(c.P.App.Form.Method, names))
 }
 
 func (c *Method) readable() []string {
@@ -325,6 +347,15 @@ func (c *Labs) pressed(name string) string {
 		return "true"
 	}
 	return "false"
+}
+
+// busy marks the lab buttons while a lab loads; they stay focusable (a disabled
+// button would drop the focus to the page), and OpenLab ignores clicks meanwhile.
+func (c *Labs) busy() any {
+	if c.P.App.Labs.Loading != "" {
+		return "true"
+	}
+	return nil
 }
 
 func (c *Labs) loadingText() string {

@@ -48,6 +48,7 @@ func (c *Field) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "select", Attr: []vugu.VGAttribute(nil)}
 			vgparent.AppendChild(vgn)
 			vgn.AddAttrInterface("aria-describedby", c.docID())
+			vgn.AddAttrInterface("aria-label", c.ariaLabel())
 			vgn.AddAttrInterface("id", c.id())
 			vgn.AddAttrInterface("title", c.title())
 			vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
@@ -100,6 +101,7 @@ func (c *Field) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 			vgparent.AppendChild(vgn)
 			vgn.AddAttrInterface("aria-describedby", c.docID())
 			vgn.AddAttrInterface("aria-invalid", c.invalid())
+			vgn.AddAttrInterface("aria-label", c.ariaLabel())
 			vgn.AddAttrInterface("id", c.id())
 			vgn.AddAttrInterface("inputmode", c.inputMode())
 			vgn.AddAttrInterface("placeholder", c.F.Placeholder())

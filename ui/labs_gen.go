@@ -70,10 +70,10 @@ func (c *Labs) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 					_ = l
 					vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}}}
 					vgparent.AppendChild(vgn)
+					vgn.AddAttrInterface("aria-disabled", c.busy())
 					vgn.AddAttrInterface("aria-pressed", c.pressed(l.Name))
 					vgn.AddAttrInterface("class", c.labClass(l.Name))
 					vgn.AddAttrInterface("data-testid", "lab-"+l.Name)
-					vgn.AddAttrInterface("disabled", c.P.App.Labs.Loading != "")
 					vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 						EventType: "click",
 						Func:      func(event vugu.DOMEvent) { c.P.Host.OpenLab(l.Name) },

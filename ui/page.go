@@ -36,6 +36,8 @@ type Host interface {
 	OpenLab(name string)
 	// OpenLabRecipe loads another recipe file of the open lab into the editor.
 	OpenLabRecipe(file string)
+	// ClearModels forgets every loaded file.
+	ClearModels()
 	// Analyze measures the task vectors of the analysis view's base and models in an
 	// engine worker; CancelAnalysis stops it.
 	Analyze()
@@ -55,6 +57,10 @@ type Page struct {
 	Dragging bool
 	// Workers is how many engine workers the page runs merges on.
 	Workers int
+	// Focus is a CSS selector of the element to focus once the next render is on
+	// screen ("" for none): the host moves the focus where a person's next step is
+	// when the control they used goes away (Run disabled while merging).
+	Focus string
 }
 
 // NewRoot returns the page's root component.

@@ -27,6 +27,7 @@ func (f *fakeHost) Run()                       { f.calls = append(f.calls, "run"
 func (f *fakeHost) Cancel()                    { f.calls = append(f.calls, "cancel") }
 func (f *fakeHost) OpenLab(n string)           { f.calls = append(f.calls, "lab "+n) }
 func (f *fakeHost) OpenLabRecipe(n string)     { f.calls = append(f.calls, "recipe "+n) }
+func (f *fakeHost) ClearModels()               { f.calls = append(f.calls, "clear") }
 func (f *fakeHost) Analyze()                   { f.calls = append(f.calls, "analyze") }
 func (f *fakeHost) CancelAnalysis()            { f.calls = append(f.calls, "cancel analysis") }
 func (f *fakeHost) Share()                     { f.calls = append(f.calls, "share") }

@@ -111,17 +111,21 @@ func OpenReaderAt(r io.ReaderAt, size int64, path string) (Source, error) {
 			return f.Open(r, size, path)
 		}
 	}
-	return nil, &UnknownFormatError{File: path, head: head, known: FormatNames()}
+	return nil, &UnknownFormatError{File: path, Size: size, head: head, known: FormatNames()}
 }
 
 // UnknownFormatError reports a file whose first bytes match no registered format.
 type UnknownFormatError struct {
 	File  string
+	Size  int64
 	head  []byte
 	known []string
 }
 
 func (e *UnknownFormatError) Error() string {
+	if found := whatIsIt(e.head, e.Size); found != "" {
+		return e.File + ": " + found
+	}
 	return fmt.Sprintf("%s: not a checkpoint Ladle can read (its first bytes match none of: %s; "+
 		"a sharded checkpoint is opened through its folder or its %s file)",
 		e.File, strings.Join(e.known, ", "), IndexSuffix)

@@ -48,7 +48,7 @@ func Parse(data []byte, file, dir string) (*Recipe, error) {
 	p := &parser{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &Error{File: file, Msg: "not valid YAML: " + syntaxError(data, err)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, &Error{File: file, Msg: "the recipe is empty; it needs at least merge_method and models"}

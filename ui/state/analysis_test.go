@@ -80,3 +80,108 @@ func TestJSONNumberAndHeat(t *testing.T) {
 		}
 	}
 }
+
+// A result is withdrawn once what produced it changes; a failed run's error too.
+func TestResultWithdrawnWhenItsRecipeChanges(t *testing.T) {
+	a := newApp()
+	var discarded []string
+	a.OnDiscard = func(url string) { discarded = append(discarded, url) }
+	a.AddModels(mnistModel("a.pt"), mnistModel("b.pt"))
+	done := func() {
+		id := a.StartRun(time.Unix(0, 0))
+		a.OnDone(id, Result{Name: "x", URL: "blob:1"}, time.Unix(1, 0))
+	}
+	done()
+	a.SetParam("b.pt", "weight", "2")
+	if a.Run.Result != nil || len(discarded) != 1 {
+		t.Errorf("after a change in the form: result %+v, discarded %v", a.Run.Result, discarded)
+	}
+	done()
+	a.SetRecipeText(a.RecipeText) // the same text: nothing changed
+	if a.Run.Result == nil {
+		t.Error("the same recipe text withdrew the result")
+	}
+	a.SetMethod("slerp")
+	if a.Run.Result != nil {
+		t.Error("after a change of method the result is still offered")
+	}
+	a.SetMethod("linear")
+	id := a.StartRun(time.Unix(0, 0))
+	a.OnError(id, "boom", time.Unix(1, 0))
+	a.SetRecipeText(a.RecipeText + "# fixed\n")
+	if len(a.Errors()) != 0 {
+		t.Errorf("the run's error outlived its recipe: %q", a.Errors())
+	}
+	id = a.StartRun(time.Unix(0, 0))
+	a.SetRecipeText(a.RecipeText + "# edited during the run\n")
+	a.OnDone(id, Result{URL: "blob:2"}, time.Unix(1, 0))
+	if a.Run.Result != nil || !strings.Contains(a.Run.Status(), "changed while merging") || discarded[len(discarded)-1] != "blob:2" {
+		t.Errorf("a result of an edited recipe: %+v %q", a.Run.Result, a.Run.Status())
+	}
+	done()
+	a.AddModels(mnistModel("c.pt"))
+	if a.Run.Result != nil {
+		t.Error("after adding a file the result is still offered")
+	}
+}
+
+func TestLabModelsReplaceThePreviousLab(t *testing.T) {
+	a := newApp()
+	a.AddModels(mnistModel("mine.pt"))
+	a.LabModels([]ModelFile{mnistModel("x.pt"), mnistModel("data.st")})
+	dropped := a.LabModels([]ModelFile{mnistModel("y.pt"), mnistModel("data.st")})
+	var names []string
+	for _, m := range a.Models {
+		names = append(names, m.Name)
+	}
+	if strings.Join(names, ",") != "mine.pt,data.st,y.pt" || strings.Join(dropped, ",") != "x.pt" {
+		t.Errorf("models %v, dropped %v", names, dropped)
+	}
+	a.ClearModels()
+	if len(a.Models) != 0 || len(a.Form.Models) != 0 || a.CanRun() {
+		t.Errorf("after clear all: %+v", a.Form)
+	}
+}
+
+func TestSeedIsOneField(t *testing.T) {
+	a := newApp()
+	a.AddModels(mnistModel("base.pt"), mnistModel("a.pt"), mnistModel("b.pt"))
+	a.SetMethod("dare_ties")
+	for _, f := range a.Fields("") {
+		if f.Param.Name == "seed" {
+			t.Error("the form lists seed as a parameter field besides the seed input")
+		}
+	}
+	a.SetSeed("7")
+	if !strings.Contains(a.RecipeText, "seed: 7") {
+		t.Errorf("the seed does not reach the recipe:\n%s", a.RecipeText)
+	}
+}
+
+func TestTypedRecipeIsCheckedLikeTheForm(t *testing.T) {
+	a := newApp()
+	a.AddModels(mnistModel("base.pt"), mnistModel("a.pt"), mnistModel("b.pt"))
+	a.SetMethod("ties")
+	a.SetParam("a.pt", "density", "2")
+	formMsg := a.FieldErrors["param-a.pt-density"]
+	a.SetRecipeText("merge_method: ties\nbase_model: base.pt\nmodels:\n  - model: a.pt\n    parameters: {weight: 1, density: 2}\n  - model: b.pt\n")
+	if formMsg == "" || !strings.Contains(a.RecipeErr, formMsg) || a.CanRun() {
+		t.Errorf("typed: %q; the form says %q", a.RecipeErr, formMsg)
+	}
+}
+
+func TestResultName(t *testing.T) {
+	a := newApp()
+	for text, want := range map[string]string{
+		"merge_method: ties\nbase_model: base.safetensors\nmodels:\n  - model: base.safetensors\n  - model: task-low.safetensors\n  - model: dir/task-high.pt\n": "ties-task-low+task-high.safetensors",
+		"merge_method: linear\nmodels: [a.pt, b.bin, c.safetensors]\n":                                                                                           "linear-a+b+c.safetensors",
+		"merge_method: linear\nmodels: [\"x:y?.pt\", b.bin]\n":                                                                                                   "linear-x_y_+b.safetensors",
+		"merge_method: linear\nmodels: [a.pt, b.bin, c.safetensors, \"d.pt\"]\n":                                                                                 "linear-a+b+2-more.safetensors",
+		"merge_method: [oops": "merged.safetensors",
+	} {
+		a.SetRecipeText(text)
+		if got := a.ResultName(); got != want {
+			t.Errorf("%q: %q, want %q", text, got, want)
+		}
+	}
+}

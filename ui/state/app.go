@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ladle/core/merge"
+	"ladle/core/plan"
 	"ladle/core/recipe"
 )
 
@@ -34,6 +35,9 @@ type App struct {
 
 	Run  Run
 	Labs Labs
+	// OnDiscard, when set, is called with the object URL of a result that is withdrawn
+	// (its recipe or files changed), so that the host can release it.
+	OnDiscard func(url string)
 	// Analysis is the task-vector view (analysis.go).
 	Analysis Analysis
 	// Share is the share button's link; link is a workshop link waiting for its lab
@@ -116,6 +120,27 @@ func (a *App) AddModels(files ...ModelFile) {
 	}
 	a.fixBase()
 	a.regenerate()
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Name)
+	}
+	a.withdraw(a.runUses(names...))
+}
+
+// runUses reports whether the finished run's recipe names any of the files, so that
+// replacing one of them outdates its result (a file it did not use does not).
+func (a *App) runUses(names ...string) bool {
+	r, err := recipe.Parse([]byte(a.Run.Recipe), "recipe", "")
+	if err != nil {
+		return false
+	}
+	paths := r.ModelPaths()
+	for _, n := range names {
+		if slices.Contains(paths, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // RemoveModel forgets a file.
@@ -132,8 +157,18 @@ func (a *App) RemoveModel(name string) {
 	if a.Form.Base == name {
 		a.Form.Base = ""
 	}
+	a.Labs.Files = without(a.Labs.Files, name)
 	a.fixBase()
 	a.regenerate()
+	a.withdraw(a.runUses(name))
+}
+
+// ClearModels forgets every loaded file.
+func (a *App) ClearModels() {
+	a.Models, a.Form.Models, a.Form.Base, a.Labs.Files = nil, nil, "", nil
+	a.Form.PerModel = map[string]map[string]string{}
+	a.regenerate()
+	a.withdraw(true)
 }
 
 // ToggleModel includes or leaves out a loaded model.
@@ -218,6 +253,7 @@ func (a *App) regenerate() {
 	if len(errs) > 0 && a.RecipeErr == "" {
 		a.RecipeErr = "Fix the highlighted fields first."
 	}
+	a.withdraw(false)
 }
 
 // SetRecipeText takes a recipe typed or imported into the editor. A valid one also
@@ -225,6 +261,7 @@ func (a *App) regenerate() {
 func (a *App) SetRecipeText(text string) {
 	a.RecipeText = text
 	a.Typed = true
+	defer a.withdraw(false)
 	r, err := recipe.Parse([]byte(text), "recipe", "")
 	if err != nil {
 		a.RecipeErr = err.Error()
@@ -234,6 +271,23 @@ func (a *App) SetRecipeText(text string) {
 	a.Form, a.FormHidden = f, !shown
 	a.FieldErrors = map[string]string{}
 	a.RecipeErr = a.check(r)
+}
+
+// withdraw drops the finished run's result and error once what produced them changed:
+// the recipe text (always checked) or the files (changed is true). A result is never
+// offered for a recipe other than the one it was made by.
+func (a *App) withdraw(changed bool) {
+	r := &a.Run
+	if r.Running || (!changed && a.RecipeText == r.Recipe) {
+		return
+	}
+	if r.Result == nil && r.Err == "" && !r.Cancelled && !r.Outdated {
+		return
+	}
+	if r.Result != nil && a.OnDiscard != nil {
+		a.OnDiscard(r.Result.URL)
+	}
+	a.Run = Run{ID: r.ID, Workers: r.Workers}
 }
 
 // check says, in plain words, why a recipe cannot run in the page ("" when it can):
@@ -281,6 +335,9 @@ func (a *App) check(r *recipe.Recipe) string {
 	if m.MaxModels > 0 && n > m.MaxModels {
 		return fmt.Sprintf("%s takes at most %d models besides the base; %d chosen.", m.Name, m.MaxModels, n)
 	}
+	if err := plan.Check(r); err != nil {
+		return err.Error()
+	}
 	var files []ModelFile
 	for _, p := range paths {
 		mf, _ := a.Model(p)
@@ -303,6 +360,9 @@ func (a *App) Fields(model string) []Field {
 	for _, p := range m.Params {
 		if p.PerModel != (model != "") || (model == "" && p.Type == "object") {
 			continue
+		}
+		if p.Ladle && p.Name == "seed" {
+			continue // the method card's seed input sets ladle.seed
 		}
 		f := Field{Param: p, Model: model, Default: formatDefault(p.Default)}
 		if model == "" {
@@ -333,6 +393,10 @@ type Run struct {
 	// Cancelling is set when Cancel was pressed and the workers have not answered yet;
 	// Cancelled once they have.
 	Cancelling, Cancelled bool
+	// Recipe is the recipe text the run merges: its result is withdrawn once the
+	// editor holds another. Outdated is set when it changed while the run went on.
+	Recipe   string
+	Outdated bool
 }
 
 // Progress mirrors the engine's progress message.
@@ -352,7 +416,7 @@ type Result struct {
 
 // StartRun begins a run and returns its ID; the previous result is dropped.
 func (a *App) StartRun(now time.Time) int {
-	a.Run = Run{Running: true, Started: now, ID: a.Run.ID + 1}
+	a.Run = Run{Running: true, Started: now, ID: a.Run.ID + 1, Recipe: a.RecipeText}
 	return a.Run.ID
 }
 
@@ -371,6 +435,12 @@ func (a *App) OnDone(id int, r Result, now time.Time) {
 	}
 	a.Run.Running, a.Run.Result, a.Run.Elapsed = false, &r, now.Sub(a.Run.Started)
 	a.Run.Progress.TensorsDone, a.Run.Progress.BytesDone = a.Run.Progress.TensorsTotal, a.Run.Progress.BytesTotal
+	if a.RecipeText != a.Run.Recipe { // edited during the run: the result is not the recipe's
+		if a.OnDiscard != nil {
+			a.OnDiscard(r.URL)
+		}
+		a.Run.Result, a.Run.Outdated = nil, true
+	}
 }
 
 // OnError records why run id failed.
@@ -386,7 +456,7 @@ func (a *App) OnCancelled(id int, now time.Time) {
 	if id != a.Run.ID {
 		return
 	}
-	a.Run = Run{ID: a.Run.ID, Err: "", Elapsed: now.Sub(a.Run.Started), Progress: a.Run.Progress, Cancelled: true}
+	a.Run = Run{ID: a.Run.ID, Workers: a.Run.Workers, Elapsed: now.Sub(a.Run.Started), Cancelled: true, Recipe: a.Run.Recipe}
 }
 
 // Fraction is how far the run has come, from 0 to 1, by bytes read.
@@ -416,10 +486,14 @@ func (r Run) Status() string {
 	switch {
 	case r.Running && r.Cancelling:
 		return "Cancelling the merge…"
+	case r.Running && p.TensorsTotal == 0:
+		return fmt.Sprintf("Starting the merge%s…", on)
 	case r.Running:
 		return fmt.Sprintf("Merging%s: %d of %d tensors, %s of %s, %.1f s%s", on, p.TensorsDone, p.TensorsTotal, ckpt.FormatBytes(p.BytesDone), ckpt.FormatBytes(p.BytesTotal), secs, rate)
 	case r.Cancelled:
 		return fmt.Sprintf("Cancelled after %.1f s: nothing was written.", secs)
+	case r.Outdated:
+		return "The recipe changed while merging, so that result was dropped: run again."
 	case r.Err != "":
 		return "The merge failed."
 	case r.Result != nil:

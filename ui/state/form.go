@@ -67,10 +67,10 @@ func parseValue(p merge.ParamInfo, text string) (recipe.Setting, error) {
 				return recipe.Setting{}, fmt.Errorf("%v is not a whole number", f)
 			}
 			if p.Min != nil && f < *p.Min {
-				return recipe.Setting{}, fmt.Errorf("%v is below the minimum %v", f, *p.Min)
+				return recipe.Setting{}, fmt.Errorf("%s = %v is below its minimum %v", p.Name, f, *p.Min)
 			}
 			if p.Max != nil && f > *p.Max {
-				return recipe.Setting{}, fmt.Errorf("%v is above the maximum %v", f, *p.Max)
+				return recipe.Setting{}, fmt.Errorf("%s = %v is above its maximum %v", p.Name, f, *p.Max)
 			}
 			nums = append(nums, f)
 		}

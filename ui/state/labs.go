@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -45,6 +46,9 @@ type Labs struct {
 	Loading string
 	Open    string
 	Lab     *Lab
+	// Files are the loaded models that came from a lab: opening another lab replaces
+	// them (files a person dropped stay).
+	Files []string
 }
 
 // LabEntry is one lab of public/labs/index.json.
@@ -182,6 +186,24 @@ func (a *App) SetLabIndex(list []LabEntry, err error) {
 func (a *App) LabStarted(name string) {
 	a.Labs.Loading = name
 	a.Notice = ""
+}
+
+// LabModels adds a lab's checkpoints as models in place of the previous lab's, and
+// returns the names it dropped.
+func (a *App) LabModels(models []ModelFile) (dropped []string) {
+	var names []string
+	for _, m := range models {
+		names = append(names, m.Name)
+	}
+	for _, n := range a.Labs.Files {
+		if !slices.Contains(names, n) {
+			a.RemoveModel(n)
+			dropped = append(dropped, n)
+		}
+	}
+	a.AddModels(models...)
+	a.Labs.Files = names
+	return dropped
 }
 
 // LabLoaded shows a lab whose files were added as models; recipe is the text of its

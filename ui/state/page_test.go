@@ -78,7 +78,9 @@ func TestParts(t *testing.T) {
 		t.Error("worker count")
 	}
 	s := NewParts(2)
-	s.Update(0, Progress{TensorsDone: 3, TensorsTotal: 10, BytesDone: 30, BytesTotal: 100, Tensor: "x"})
+	if p := s.Update(0, Progress{TensorsDone: 3, TensorsTotal: 10, BytesDone: 30, BytesTotal: 100, Tensor: "x"}); p.BytesTotal != 0 || p.TensorsTotal != 0 {
+		t.Errorf("one part of two reported, and the totals show already (they would grow later): %+v", p)
+	}
 	p := s.Update(1, Progress{TensorsDone: 7, TensorsTotal: 10, BytesDone: 10, BytesTotal: 100})
 	if p.BytesDone != 40 || p.BytesTotal != 200 || p.TensorsDone != 5 || p.TensorsTotal != 10 || p.Tensor != "x" {
 		t.Errorf("aggregate %+v", p)

@@ -1,5 +1,7 @@
 package state
 
+import "slices"
+
 // MaxWorkers caps the engine workers a page starts, whatever the machine's core count:
 // each one holds its own WebAssembly instance.
 const MaxWorkers = 4
@@ -14,22 +16,29 @@ func WorkerCount(cores int) int {
 // Parts aggregates the progress of a merge split over several workers, each writing
 // one part of the file (a contiguous group of tensors).
 //
-// Bytes add up exactly: each part reads only its group's bytes. Tensor counts do not:
+// The totals are shown only once every part has reported (until then Total is zero,
+// "starting"), so that they never grow during a run: each part's totals are fixed by
+// its first message. Bytes add up exactly: each part reads only its group's bytes.
+// Tensor counts do not:
 // every part walks the whole tensor list (the tensors outside its group pass in no
 // time), so the aggregate counts tensors as the parts' mean position, which is
 // monotone and reaches the total exactly when every part has finished.
 type Parts struct {
-	parts []Progress
-	last  string
+	parts    []Progress
+	reported []bool
+	last     string
 }
 
 // NewParts tracks n parts.
-func NewParts(n int) *Parts { return &Parts{parts: make([]Progress, max(n, 1))} }
+func NewParts(n int) *Parts {
+	return &Parts{parts: make([]Progress, max(n, 1)), reported: make([]bool, max(n, 1))}
+}
 
 // Update records part i's progress and returns the merge's.
 func (s *Parts) Update(i int, p Progress) Progress {
 	if i >= 0 && i < len(s.parts) {
 		s.parts[i] = p
+		s.reported[i] = true
 		if p.Tensor != "" {
 			s.last = p.Tensor
 		}
@@ -49,6 +58,9 @@ func (s *Parts) Finish(i int) Progress {
 // Total is the aggregate progress.
 func (s *Parts) Total() Progress {
 	var t Progress
+	if slices.Contains(s.reported, false) {
+		return t
+	}
 	done := 0
 	for _, p := range s.parts {
 		t.BytesDone += p.BytesDone

@@ -47,10 +47,24 @@ type run struct {
 	id        int
 	reqs      map[string]int // request id → worker
 	cancelled bool           // by the person
+	name      string         // the result's file name
 }
 
 func newHost(env vugu.EventEnv, app *state.App) *host {
-	return &host{env: env, app: app, files: map[string]input{}}
+	h := &host{env: env, app: app, files: map[string]input{}}
+	app.OnDiscard = h.discard
+	return h
+}
+
+// discard releases a withdrawn result's object URL.
+func (h *host) discard(url string) {
+	if url == "" {
+		return
+	}
+	js.Global().Get("URL").Call("revokeObjectURL", url)
+	if h.resultURL == url {
+		h.resultURL = ""
+	}
 }
 
 // input is the files of one model and the names the engine knows them by: one file
@@ -256,6 +270,12 @@ func (h *host) RemoveModel(name string) {
 	h.app.RemoveModel(name)
 }
 
+func (h *host) ClearModels() {
+	h.files = map[string]input{}
+	h.app.ClearModels()
+	h.page.Focus = "#file-input"
+}
+
 func (h *host) ImportRecipe(event vugu.DOMEvent) {
 	target := js.Value(event.JSEventTarget())
 	files := list(target.Get("files"))
@@ -327,10 +347,11 @@ func (h *host) Run() {
 		}
 	}
 	h.app.SetWorkers(id, h.pool.size())
-	r := &run{id: id, reqs: map[string]int{}}
+	r := &run{id: id, reqs: map[string]int{}, name: h.app.ResultName()}
 	h.mu.Lock()
 	h.cur = r
 	h.mu.Unlock()
+	h.page.Focus = "[data-testid=cancel]" // Run is disabled while merging
 	go h.merge(r, h.app.RecipeText, files, h.pool.size())
 }
 
@@ -387,6 +408,9 @@ func (h *host) merge(r *run, recipe string, files input, k int) {
 	}
 	h.update(func() {
 		now := time.Now()
+		if r.id == h.app.Run.ID {
+			h.page.Focus = h.focusAfterRun(cancelled || o.err != "")
+		}
 		switch {
 		case r.id != h.app.Run.ID:
 			if !url.IsUndefined() {
@@ -419,7 +443,7 @@ func (h *host) attempt(r *run, recipe string, files input, k int, start time.Tim
 		return outcome{cancelled: true}
 	}
 	for i := 0; i < k; i++ {
-		msg := map[string]any{"type": engine.TypeMerge, "recipe": recipe, "files": files.jsFiles(), "names": files.jsNames()}
+		msg := map[string]any{"type": engine.TypeMerge, "recipe": recipe, "files": files.jsFiles(), "names": files.jsNames(), "name": r.name}
 		if k > 1 {
 			msg["part"] = map[string]any{"index": i, "count": k}
 		}
@@ -511,4 +535,17 @@ func progress(m js.Value) state.Progress {
 	}
 	return state.Progress{TensorsDone: int(num("tensorsDone")), TensorsTotal: int(num("tensorsTotal")),
 		BytesDone: num("bytesDone"), BytesTotal: num("bytesTotal"), Tensor: str(m.Get("tensor"))}
+}
+
+// focusAfterRun is where the focus goes when a run ends, if it was on the Cancel
+// button (which is disabled now) or nowhere: the download, else Run.
+func (h *host) focusAfterRun(failed bool) string {
+	active := js.Global().Get("document").Get("activeElement")
+	if !active.IsNull() && !active.Equal(js.Global().Get("document").Get("body")) && str(active.Call("getAttribute", "data-testid")) != "cancel" {
+		return ""
+	}
+	if failed {
+		return "[data-testid=run]"
+	}
+	return "[data-testid=download]"
 }

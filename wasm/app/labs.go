@@ -124,7 +124,9 @@ func (h *host) loadLab(name string) {
 				h.files[m.Name] = inputs[i]
 			}
 		}
-		h.app.AddModels(models...)
+		for _, gone := range h.app.LabModels(models) {
+			delete(h.files, gone)
+		}
 		h.app.LabLoaded(name, lab, recipe)
 	})
 }

@@ -61,6 +61,15 @@ func main() {
 			bootError("The page could not draw itself: " + err.Error())
 			return
 		}
+		env.Lock()
+		focus := root.P.Focus
+		root.P.Focus = ""
+		env.UnlockOnly()
+		if focus != "" {
+			if el := js.Global().Get("document").Call("querySelector", focus); !el.IsNull() {
+				el.Call("focus")
+			}
+		}
 	}
 }
 

@@ -23,7 +23,11 @@ func openZip(r io.ReaderAt, size int64, path string) (ckpt.Source, error) {
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return nil, fail("not a readable zip archive: %v", err)
+		if !hasZipEnd(r, size) {
+			return nil, fail("the file is truncated: it ends at byte %d, before the zip directory that closes every torch.save file "+
+				"(the complete file is larger); copy or download it again, or save it again with torch.save", size)
+		}
+		return nil, fail("not a readable zip archive: %v; save it again with torch.save", err)
 	}
 	files := make(map[string]*zip.File, len(zr.File))
 	for _, f := range zr.File {
@@ -207,4 +211,15 @@ func locateZip(st *storage, files map[string]*zip.File, prefix string, size int6
 	}
 	st.located = true
 	st.bigEndian = bigEndian
+}
+
+// hasZipEnd reports whether the end-of-central-directory record's signature is in the
+// file's last 64 KiB + 22 bytes (where a zip archive keeps it, after its comment).
+func hasZipEnd(r io.ReaderAt, size int64) bool {
+	n := min(size, 22+65535)
+	tail := make([]byte, n)
+	if _, err := r.ReadAt(tail, size-n); err != nil && err != io.EOF {
+		return false
+	}
+	return bytes.Contains(tail, []byte("PK\x05\x06"))
 }

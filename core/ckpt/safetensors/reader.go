@@ -62,7 +62,7 @@ func Open(r io.ReaderAt, size int64, path string) (*Reader, error) {
 		return nil, fail(ErrHeaderTooLarge, "the header claims %d bytes, more than the %d-byte limit (is this a safetensors file?)", n, MaxHeaderSize)
 	}
 	if int64(n) > size-8 {
-		return nil, fail(ErrHeaderPastEnd, "the header claims %d bytes but only %d follow the length (the file is truncated)", n, size-8)
+		return nil, fail(ErrHeaderPastEnd, "the file is truncated at byte %d of at least %d: its header alone claims %d bytes; copy or download it again", size, 8+int64(n), n)
 	}
 	header := make([]byte, n)
 	if _, err := r.ReadAt(header, 8); err != nil {
@@ -349,7 +349,8 @@ func (rd *Reader) checkSpans(dataSize int64) error {
 		case s.begin < at:
 			return fail(ErrOffsetsOverlap, "data [%d, %d] overlaps the previous tensor, which ends at %d", s.begin, s.end, at)
 		case s.end > dataSize:
-			return fail(ErrOffsetsOutRange, "data [%d, %d] runs past the end of the file's %d data bytes (the file is truncated)", s.begin, s.end, dataSize)
+			return fail(ErrOffsetsOutRange, "the file is truncated at byte %d of %d: this tensor's data [%d, %d] runs past the end of the file's %d data bytes; copy or download it again",
+				rd.dataBase+dataSize, rd.dataBase+rd.dataEnd(), s.begin, s.end, dataSize)
 		}
 		at = s.end
 	}
@@ -401,3 +402,12 @@ func (rd *Reader) HeaderSize() int64 { return rd.dataBase - 8 }
 func (rd *Reader) Close() error { return nil }
 
 var _ ckpt.Source = (*Reader)(nil)
+
+// dataEnd is where the header says the tensors' data ends (the data's full size).
+func (rd *Reader) dataEnd() int64 {
+	var end int64
+	for _, s := range rd.spans {
+		end = max(end, s.end)
+	}
+	return end
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,8 @@ func TestNewcomerLabReplacesFilesAndClearAll(t *testing.T) {
 	}
 	want := append([]string{filepath.Base(dropped[0])}, readLab(t, "rebasin")...)
 	got := eval[[]string](t, b, `[...document.querySelectorAll('[data-testid=model-list] > li')].map(li => li.dataset.model)`)
+	slices.Sort(got)
+	slices.Sort(want)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("after three labs the model list holds %d entries %q, want the dropped file and the last lab's files %q", len(got), got, want)
 	}

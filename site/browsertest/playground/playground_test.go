@@ -467,7 +467,7 @@ func TestPlaygroundResponsiveAndCancel(t *testing.T) {
 	paths := bigModels(t)
 	setFiles(t, b, paths)
 	waitFor(t, b, modelsListed(paths)+" && "+runEnabled, 30*time.Second)
-	const merging = `document.querySelector('[data-testid=status]').textContent.startsWith('Merging')`
+	const merging = `/^(Merging|Starting the merge)/.test(document.querySelector('[data-testid=status]').textContent)`
 	click(t, b, "run")
 	waitFor(t, b, merging, 20*time.Second)
 	click(t, b, "cancel")
