@@ -174,14 +174,7 @@ func fusedLinear(o []float32, xs [][]float32, ws []float64, lo, hi int, scale li
 		w0, w1, w2, w3 := ws[0], ws[1], ws[2], ws[3]
 		x1, x2, x3, o = x1[:len(x0)], x2[:len(x0)], x3[:len(x0)], o[:len(x0)]
 		if scale.div == 0 && scale.unit { // the uniform soup of four models
-			m := scale.mul
-			for c, v := range x0 {
-				a := float64(v)
-				a += float64(x1[c])
-				a += float64(x2[c])
-				a += float64(x3[c])
-				o[c] = float32(a * m)
-			}
+			uniformSoup4(o, x0, x1, x2, x3, scale.mul)
 			return
 		}
 		if scale.div == 0 {
@@ -251,5 +244,39 @@ func lerp(out, a, b []float32, t float64) {
 	out = out[:len(a)]
 	for c := range a {
 		out[c] = float32(float64(s*float64(a[c])) + float64(t*float64(b[c])))
+	}
+}
+
+// uniformSoup4 is fusedLinear for four models of weight 1 and a multiplication:
+// o[c] = float32((((x0+x1)+x2)+x3)·m) in float64, four elements per iteration (fewer
+// bounds checks and loop steps: Go does not unroll loops itself), the same bits.
+func uniformSoup4(o, x0, x1, x2, x3 []float32, m float64) {
+	n := len(x0)
+	x1, x2, x3, o = x1[:n], x2[:n], x3[:n], o[:n]
+	c := 0
+	for ; c+4 <= n; c += 4 {
+		a, b, d, e, q := x0[c:c+4:c+4], x1[c:c+4:c+4], x2[c:c+4:c+4], x3[c:c+4:c+4], o[c:c+4:c+4]
+		s0 := float64(a[0]) + float64(b[0])
+		s1 := float64(a[1]) + float64(b[1])
+		s2 := float64(a[2]) + float64(b[2])
+		s3 := float64(a[3]) + float64(b[3])
+		s0 += float64(d[0])
+		s1 += float64(d[1])
+		s2 += float64(d[2])
+		s3 += float64(d[3])
+		s0 += float64(e[0])
+		s1 += float64(e[1])
+		s2 += float64(e[2])
+		s3 += float64(e[3])
+		q[0] = float32(s0 * m)
+		q[1] = float32(s1 * m)
+		q[2] = float32(s2 * m)
+		q[3] = float32(s3 * m)
+	}
+	for ; c < n; c++ {
+		s := float64(x0[c]) + float64(x1[c])
+		s += float64(x2[c])
+		s += float64(x3[c])
+		o[c] = float32(s * m)
 	}
 }

@@ -180,3 +180,26 @@ func TestFirstNonFiniteIsTheFirst(t *testing.T) {
 		mergeErr(t, "linear", j, "element 70000")
 	}
 }
+
+// nonFiniteIndex finds a NaN or an infinity wherever it is, the first of several.
+func TestNonFiniteIndexEveryPosition(t *testing.T) {
+	for n := 0; n < 13; n++ {
+		for bad := -1; bad < n; bad++ {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(i) - 3.5
+			}
+			want := -1
+			if bad >= 0 {
+				x[bad] = float32(math.NaN())
+				if bad+2 < n {
+					x[bad+2] = float32(math.Inf(-1))
+				}
+				want = bad
+			}
+			if got := nonFiniteIndex(x); got != want {
+				t.Errorf("n %d, bad %d: got %d", n, bad, got)
+			}
+		}
+	}
+}

@@ -80,11 +80,22 @@ func firstNonFinite(x []float32, workers int) int {
 	return -1
 }
 
-// nonFiniteIndex is the index of the first NaN or infinity in x, or -1.
+// nonFiniteIndex is the index of the first NaN or infinity in x, or -1. It tests
+// four elements per step (a NaN or infinity has every exponent bit set) and looks
+// closer only where one of them is.
 func nonFiniteIndex(x []float32) int {
-	for i, v := range x {
-		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
-			return i
+	const exp = 0x7f800000
+	c := 0
+	for ; c+4 <= len(x); c += 4 {
+		q := x[c : c+4 : c+4]
+		if ^math.Float32bits(q[0])&exp == 0 || ^math.Float32bits(q[1])&exp == 0 ||
+			^math.Float32bits(q[2])&exp == 0 || ^math.Float32bits(q[3])&exp == 0 {
+			break
+		}
+	}
+	for i, v := range x[c:] {
+		if math.Float32bits(v)&exp == exp {
+			return c + i
 		}
 	}
 	return -1
