@@ -18,5 +18,10 @@
 // *.safetensors.index.json file, opens as a sharded checkpoint.
 //
 // Outputs are written through CreateAtomic: the file takes its final name only once
-// complete, so a failed or cancelled write leaves nothing behind.
+// complete, so a failed or cancelled write leaves nothing behind. An existing output
+// path that is not a regular file (a device, a FIFO, a symbolic link, a folder) is
+// refused, never replaced. Partial files are locked while written and recorded, so that
+// RemovePartials (a command's signal handler) deletes them, and a later run removes
+// those a killed process left (SweepStalePartials). Inputs are opened with OpenInput,
+// which refuses FIFOs and devices, since reading them would block or never end.
 package ckpt

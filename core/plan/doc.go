@@ -36,4 +36,14 @@
 //   - Cancellation through the context is honoured between tensors and between chunks;
 //     a cancelled or failed Execute returns an error and the caller discards the sink
 //     (native: the temporary file is removed).
+//   - Overlap. With more than one thread, a merged tensor is written to the sink by a
+//     goroutine of its own while the next one merges (two output buffers), and the
+//     reader unmaps the inputs of a merged tensor before mapping the next: the bytes and
+//     their order do not change, only when they are written.
+//   - Inputs that change under the merge. Float32 inputs are read in place through
+//     read-only memory maps; the file's size is checked when it is mapped, and a file
+//     truncated afterwards makes the merge fail with a *ckpt.FormatError naming the
+//     file and the tensor (the methods run under debug.SetPanicOnFault and the fault
+//     address picks the mapping), never a SIGBUS crash.
+//   - Threads are capped at MaxThreads, whatever the options or the recipe ask.
 package plan
