@@ -84,6 +84,7 @@ func runBench(ctx *cmdContext, args []string) error {
 			return err
 		}
 		defer os.RemoveAll(work)
+		onSignal(func() { os.RemoveAll(work) }) // gigabytes of generated checkpoints
 	} else if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"ladle/core/ckpt"
@@ -24,6 +25,10 @@ func cleanUpOnSignals(stderr io.Writer) {
 	go func() {
 		sig := <-c
 		removed := ckpt.RemovePartials()
+		signalCleanups.Lock()
+		for _, f := range signalCleanups.fns {
+			f()
+		}
 		name := map[os.Signal]string{os.Interrupt: "SIGINT", syscall.SIGTERM: "SIGTERM", syscall.SIGHUP: "SIGHUP"}[sig]
 		switch {
 		case len(removed) > 0:
@@ -37,4 +42,19 @@ func cleanUpOnSignals(stderr io.Writer) {
 		}
 		os.Exit(code)
 	}()
+}
+
+// signalCleanups are what commands ask the signal handler to undo besides partial
+// outputs (bench's folder of generated checkpoints). The handler holds the lock until
+// the process exits.
+var signalCleanups struct {
+	sync.Mutex
+	fns []func()
+}
+
+// onSignal registers a cleanup for the signal handler.
+func onSignal(f func()) {
+	signalCleanups.Lock()
+	defer signalCleanups.Unlock()
+	signalCleanups.fns = append(signalCleanups.fns, f)
 }
