@@ -55,6 +55,8 @@ func runMethods(ctx *cmdContext, args []string) error {
 		}
 		if m.NeedsBase {
 			needs += " and a base_model"
+		} else if m.OptionalBase {
+			needs += ", and optionally a base_model"
 		}
 		if m.NeedsEval {
 			needs += ", and held-out data to evaluate on (ladle: {eval: {arch, data, split}})"

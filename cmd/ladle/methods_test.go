@@ -20,7 +20,8 @@ func TestMethodsJSONListsTheRegistry(t *testing.T) {
 	if len(infos) != len(merge.Names()) {
 		t.Fatalf("%d methods listed, the registry has %d", len(infos), len(merge.Names()))
 	}
-	for _, want := range []string{"linear", "task_arithmetic", "ties", "dare_ties", "rws_patch", "slerp", "model_stock"} {
+	for _, want := range []string{"linear", "task_arithmetic", "ties", "dare_ties", "rws_patch", "slerp", "model_stock",
+		"pcb", "tsv_merge", "iso_c", "iso_cts", "karcher", "nuslerp", "multislerp", "sce", "passthrough"} {
 		found := false
 		for _, m := range infos {
 			if m.Name == want {
@@ -43,5 +44,22 @@ func TestMethodsText(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "methods", "tie"); code != 1 || !strings.Contains(stderr, "unknown merge method") {
 		t.Errorf("unknown method: exit %d, %q", code, stderr)
+	}
+}
+
+// The text listing names every method with its paper.
+func TestMethodsListsNewMethodsWithPapers(t *testing.T) {
+	code, stdout, _ := runCLI(t, "methods")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for name, paper := range map[string]string{
+		"pcb": "2410.02396", "tsv_merge": "2412.00081", "iso_c": "2502.04959", "iso_cts": "2502.04959",
+		"karcher": "Karcher", "nuslerp": "2403.13257", "multislerp": "Buss", "sce": "2408.07990", "passthrough": "2403.13257",
+	} {
+		_, one, _ := runCLI(t, "methods", name)
+		if !strings.Contains(stdout, name) || !strings.Contains(one, paper) {
+			t.Errorf("%s: not listed with its paper (%s):\n%s", name, paper, one)
+		}
 	}
 }
