@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-const pcbPaper = "Parameter Competition Balancing for Model Merging (PCB-merging, Du et al., NeurIPS 2024), https://arxiv.org/abs/2410.02396; code: github.com/duguodong7/pcb-merging (PCB_merge)"
+const pcbPaper = "Parameter Competition Balancing for Model Merging (PCB-merging, Du et al., NeurIPS 2024; code github.com/duguodong7/pcb-merging), https://arxiv.org/abs/2410.02396"
 
 var pcbMethod = &Method{
 	Name: "pcb",

@@ -10,7 +10,7 @@ var sceMethod = &Method{
 	Name: "sce",
 	Summary: "SCE (select, calculate, erase; FuseChat): keep the positions where the task vectors vary most across models, weight each model by its share of the mean squared task vector, " +
 		"and average only the entries that agree with the elected sign: θ = θ0 + λ Σ ηᵢeᵢδᵢ / Σ ηᵢeᵢ.",
-	Paper: "FuseChat: Knowledge Fusion of Chat Models (Wan et al., 2024), https://arxiv.org/abs/2408.07990; as in " + mergekitPaper,
+	Paper: "FuseChat: Knowledge Fusion of Chat Models (Wan et al., 2024; SCE as implemented in mergekit), https://arxiv.org/abs/2408.07990",
 	Params: []Param{
 		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Doc: "Accepted so mergekit recipes run unchanged; SCE computes its own per-tensor weights and ignores it."},
 		{Name: "select_topk", Type: Float, Default: 1.0, Min: fptr(0), Max: fptr(1),
@@ -102,34 +102,6 @@ func mergeSCE(j *Job, out []float32) error {
 				}
 			}
 			out[e] = addScaled(j.Base[e], lam, num/max(den, 1e-6))
-		}
-	})
-}
-
-var passthroughMethod = &Method{
-	Name: "passthrough",
-	Summary: "Passes one model's tensors through, optionally scaled: θ = scale·θ₁. With `slices:` it assembles a model from layer ranges of several models " +
-		"(mergekit's frankenmerge, as in depth up-scaling).",
-	Paper: mergekitPaper + "; depth up-scaling: SOLAR 10.7B (Kim et al., 2024), https://arxiv.org/abs/2312.15166",
-	Params: []Param{
-		{Name: "scale", Type: Float, Default: nil, PerModel: true,
-			Doc: "Multiplies the model's tensors (often with a filter, e.g. [{filter: down_proj, value: 0.5}]); unset: an exact copy."},
-	},
-	MinModels: 1, MaxModels: 1,
-	merge: mergePassthrough,
-}
-
-func mergePassthrough(j *Job, out []float32) error {
-	x := j.Models[0]
-	v := j.lookup(0, "scale")
-	if v == nil {
-		copy(out, x)
-		return nil
-	}
-	s, _ := toFloat(v)
-	return j.run(out, 0, func(_ *scratch, lo, hi int) {
-		for e := lo; e < hi; e++ {
-			out[e] = float32(s * float64(x[e]))
 		}
 	})
 }

@@ -10,13 +10,11 @@ import (
 // tensors (or fibres of them), in float64; every tensor-wide reduction goes through
 // tensor.BlockReduce's fixed block order, so the output does not depend on Workers.
 
-const mergekitPaper = "MergeKit (Goddard et al., 2024), https://arxiv.org/abs/2403.13257"
-
 var karcherMethod = &Method{
 	Name: "karcher",
 	Summary: "Karcher (Riemannian, Fréchet) mean on the sphere: each input's direction is averaged by gradient steps along great circles, " +
 		"and the result scaled by the mean norm. Equal weights over every input (a base_model counts as one).",
-	Paper: "Riemannian center of mass and mollifier smoothing (Karcher, 1977), https://doi.org/10.1002/cpa.3160300502; as in " + mergekitPaper,
+	Paper: "Riemannian center of mass and mollifier smoothing (Karcher, 1977; as implemented in mergekit), https://doi.org/10.1002/cpa.3160300502",
 	Params: []Param{
 		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Doc: "Accepted so mergekit recipes run unchanged; karcher weighs every input equally and ignores it."},
 		{Name: "max_iter", Type: Int, Default: 10, Min: fptr(0), Doc: "Most gradient steps (each is a few passes over the tensor; most tensors converge in a handful)."},
@@ -141,7 +139,7 @@ var nuslerpMethod = &Method{
 	Name: "nuslerp",
 	Summary: "mergekit's NuSLERP: spherical interpolation of two models, t = w₂/(w₁ + w₂); with a base_model, of their task vectors, added back to the base. " +
 		"Whole tensors, or row or column vectors.",
-	Paper: "Animating rotation with quaternion curves (Shoemake, 1985), https://doi.org/10.1145/325165.325242; NuSLERP as in " + mergekitPaper,
+	Paper: "NuSLERP in MergeKit (Goddard et al., 2024; after Shoemake's slerp, 1985), https://arxiv.org/abs/2403.13257",
 	Params: []Param{
 		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Doc: "Relative weight of each of the two models: t = w₂/(w₁ + w₂) (0.5 when |w₁ + w₂| < 1e-6)."},
 		{Name: "nuslerp_flatten", Type: Bool, Default: true, Doc: "Interpolate each tensor as one vector; false interpolates each vector along the last axis (along the first with nuslerp_row_wise)."},
@@ -226,7 +224,7 @@ var multislerpMethod = &Method{
 	Name: "multislerp",
 	Summary: "mergekit's Multi-SLERP: a weighted spherical barycentre of several models (or of their task vectors, with a base_model), " +
 		"through the tangent space at their weighted mean direction, scaled by the weighted mean norm.",
-	Paper: "Spherical averages and applications to spherical splines and interpolation (Buss and Fillmore, 2001), https://doi.org/10.1145/502122.502124; Multi-SLERP as in " + mergekitPaper,
+	Paper: "Spherical averages and applications to spherical splines and interpolation (Buss and Fillmore, 2001; Multi-SLERP as implemented in mergekit), https://doi.org/10.1145/502122.502124",
 	Params: []Param{
 		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Doc: "Relative weight of this model."},
 		{Name: "normalize_weights", Type: Bool, Default: true, Doc: "Divide the weights by their sum."},
