@@ -20,7 +20,9 @@ import (
 func writeDecoder(t *testing.T, path string, layers int, seed uint64) {
 	t.Helper()
 	var infos []ckpt.Info
-	add := func(n string, shape ...int64) { infos = append(infos, ckpt.Info{Name: n, DType: dtype.F32, Shape: shape}) }
+	add := func(n string, shape ...int64) {
+		infos = append(infos, ckpt.Info{Name: n, DType: dtype.F32, Shape: shape})
+	}
 	add("model.embed_tokens.weight", 24, 8)
 	for l := range layers {
 		p := fmt.Sprintf("model.layers.%d.", l)
