@@ -55,7 +55,7 @@ func worker(ctx context.Context, root string, args []string) error {
 		res.Out, res.WasmBytes, res.WasmGzipBytes, len(res.Layout.Assets), res.AssetBytes)
 	switch {
 	case *dev:
-		d, err := edgebuild.Dev(ctx, res.Out, *addr, 2*time.Minute, os.Stderr)
+		d, err := edgebuild.Dev(ctx, edgebuild.DevOptions{Out: res.Out, Addr: *addr, Log: os.Stderr})
 		if err != nil {
 			return err
 		}

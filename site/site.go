@@ -171,7 +171,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, e := range encodings {
 		if h.isFile(name + e.suffix) {
 			hasVariant = true
-			if enc == "" && acceptsEncoding(r.Header.Get("Accept-Encoding"), e.name) {
+			if enc == "" && acceptsEncoding(headerList(r.Header, "Accept-Encoding"), e.name) {
 				served, enc = name+e.suffix, e.name
 			}
 		}
@@ -205,7 +205,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		hdr.Set("Cache-Control", "no-cache")
 	}
-	if noneMatch(r.Header.Get("If-None-Match"), etag) {
+	if noneMatch(headerList(r.Header, "If-None-Match"), etag) {
 		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding"} {
 			hdr.Del(k)
 		}
@@ -278,6 +278,11 @@ func (h *handler) etag(name string, fi fs.FileInfo, f fs.File) (string, error) {
 	h.etags.Store(key, etag)
 	return etag, nil
 }
+
+// headerList is a list-valued header whole: every line of it joined with commas, as
+// RFC 9110 §5.3 allows a list to be sent (the Worker's request conversion also splits
+// "br, gzip" into two values).
+func headerList(h http.Header, name string) string { return strings.Join(h.Values(name), ",") }
 
 // acceptsEncoding reports whether an Accept-Encoding header allows a coding (q > 0,
 // directly or through *).

@@ -257,3 +257,28 @@ func TestEmbedded(t *testing.T) {
 		t.Errorf("Embedded() = %v, but site/dist/index.html exists: %v (the binary embeds site/dist as it was at compile time)", built, onDisk)
 	}
 }
+
+// TestListHeadersOverLines: a list header sent as several lines (or split into values,
+// as the Worker's request conversion does) counts whole.
+func TestListHeadersOverLines(t *testing.T) {
+	fsys := testFS(t)
+	h := Handler(fsys, Options{})
+	req := httptest.NewRequest("GET", "/app.wasm", nil)
+	req.Header.Add("Accept-Encoding", "br")
+	req.Header.Add("Accept-Encoding", " gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Errorf("Accept-Encoding over two lines (br, gzip): Content-Encoding %q, want gzip", rec.Header().Get("Content-Encoding"))
+	}
+	etag := rec.Header().Get("ETag")
+	req = httptest.NewRequest("GET", "/app.wasm", nil)
+	req.Header.Add("Accept-Encoding", "gzip")
+	req.Header.Add("If-None-Match", `"other"`)
+	req.Header.Add("If-None-Match", etag)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match over two lines naming the ETag: %d, want 304", rec.Code)
+	}
+}

@@ -9,7 +9,8 @@
 //
 //   - Split puts every file of a dist folder in exactly one place. The Worker embeds
 //     the page's code and text (html, js, css, svg, icons) up to MaxWorkerFile, with
-//     their pre-compressed variants; everything else is a static asset: the
+//     their pre-compressed variants (which give site.Handler's Vary; the platform
+//     negotiates the coding, see WorkerHandler); everything else is a static asset: the
 //     WebAssembly binaries, images, and every file of the labs, so that nothing
 //     model-related ever reaches the Worker (the browser fetches checkpoints straight
 //     from the platform, and a person's own models never leave the tab at all).

@@ -212,21 +212,28 @@ func TestWorkerHandler(t *testing.T) {
 	for _, n := range l.Worker {
 		page[n] = fsys[n]
 	}
-	// The Worker's handler and `ladle serve`'s give the same answer for the page.
+	// The Worker's handler and `ladle serve`'s give the same answer for the page, as
+	// `ladle serve` answers a request without Accept-Encoding: the platform
+	// compresses, and the Worker never sees what the browser accepts.
 	for _, target := range []string{"/", "/index.html", "/wasm_exec.js", "/nothing"} {
-		for _, enc := range []string{"", "gzip"} {
+		for _, enc := range []string{"", "gzip", "br, gzip"} {
 			a, b := httptest.NewRecorder(), httptest.NewRecorder()
 			req := httptest.NewRequest("GET", target, nil)
 			req.Header.Set("Accept-Encoding", enc)
 			WorkerHandler(page).ServeHTTP(a, req)
-			site.Handler(fsys, site.Options{}).ServeHTTP(b, req)
+			site.Handler(fsys, site.Options{}).ServeHTTP(b, httptest.NewRequest("GET", target, nil))
 			if a.Code != b.Code || !sameHeaders(a.Header(), b.Header()) || !bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
 				t.Errorf("GET %s (Accept-Encoding %q): the Worker answers %d %v, ladle serve %d %v", target, enc, a.Code, a.Header(), b.Code, b.Header())
 			}
 		}
 	}
-	// Without a page: 503, how to build one, and the security headers.
 	rec := httptest.NewRecorder()
+	WorkerHandler(page).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Header().Get("Vary") != "Accept-Encoding" {
+		t.Errorf("the page's Vary: %q (the platform compresses it)", rec.Header().Get("Vary"))
+	}
+	// Without a page: 503, how to build one, and the security headers.
+	rec = httptest.NewRecorder()
 	WorkerHandler(fstest.MapFS{"README.md": {Data: []byte("placeholder")}}).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "go run ./build worker") ||
 		rec.Header().Get("Content-Security-Policy") != site.DefaultCSP {

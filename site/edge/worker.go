@@ -13,7 +13,8 @@ const NotBuilt = "This Worker was compiled without the playground. Build it with
 
 // WorkerHandler is the Worker's http.Handler: site.Handler over the files Split gave
 // the Worker (page, an fs.FS rooted at the dist's top), the very handler `ladle
-// serve` runs. When page holds no index.html, every request gets 503 and NotBuilt,
+// serve` runs, answering every request as `ladle serve` answers one without
+// Accept-Encoding (the platform compresses). When page holds no index.html, every request gets 503 and NotBuilt,
 // with the security headers.
 func WorkerHandler(page fs.FS) http.Handler {
 	if _, err := fs.Stat(page, "index.html"); err != nil {
@@ -25,5 +26,13 @@ func WorkerHandler(page fs.FS) http.Handler {
 			w.Write([]byte(NotBuilt))
 		})
 	}
-	return site.Handler(page, site.Options{})
+	h := site.Handler(page, site.Options{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The platform negotiates the content coding with the browser (gzip or Brotli,
+		// compressed on the fly) and hands the Worker a normalised Accept-Encoding
+		// whatever the browser sent, so the Worker answers with the identity bytes and
+		// their ETag, and never with a coding the browser may not take.
+		r.Header.Del("Accept-Encoding")
+		h.ServeHTTP(w, r)
+	})
 }

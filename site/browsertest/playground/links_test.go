@@ -42,7 +42,7 @@ func soupsLab(t *testing.T) (*state.Lab, string) {
 // differs only in its fragment loads anew) and waits until the page has mounted.
 func navigate(t *testing.T, b *browsertest.Browser, url string) {
 	t.Helper()
-	c, cancel := context.WithTimeout(b.Ctx, 60*time.Second)
+	c, cancel := context.WithTimeout(b.Ctx, 2*time.Minute) // a loaded machine, or the page through workerd
 	defer cancel()
 	if err := chromedp.Do(c, chromedp.Navigate("about:blank"), chromedp.Navigate(url)); err != nil {
 		t.Fatalf("opening %s: %v", url, err)

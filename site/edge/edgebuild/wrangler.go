@@ -102,8 +102,8 @@ func wranglerEnv(out string) []string {
 // DevServer is the Worker running in workerd through `wrangler dev`.
 type DevServer struct {
 	URL string
-	// Ready is how long wrangler took from its start to the first answer of the Worker;
-	// FirstByte is the time to the first byte of that answer (GET /).
+	// Ready is how long wrangler took from its start to the first answer at the
+	// ready path; FirstByte is that answer's time to first byte.
 	Ready, FirstByte time.Duration
 
 	cmd  *exec.Cmd
@@ -112,17 +112,38 @@ type DevServer struct {
 	log  strings.Builder
 }
 
-// Dev starts `wrangler dev` on a built output folder at addr (host:port; port 0 picks
-// a free one) and waits until the Worker answers GET /, at most timeout. Log receives
-// wrangler's output (nil: it is kept for errors only). Stop ends it.
-func Dev(ctx context.Context, out, addr string, timeout time.Duration, log io.Writer) (*DevServer, error) {
+// DevOptions say how to run `wrangler dev`.
+type DevOptions struct {
+	// Out is a folder Build wrote.
+	Out string
+	// Addr is host:port to listen on; port 0 picks a free one.
+	Addr string
+	// Timeout bounds the wait for the first answer (2 minutes when 0).
+	Timeout time.Duration
+	// ReadyPath is the path polled until it answers 200 ("/" when empty: the page,
+	// which starts the Worker; a static asset's path answers without starting it).
+	ReadyPath string
+	// Log receives wrangler's output (nil: it is kept for errors only).
+	Log io.Writer
+}
+
+// Dev starts `wrangler dev` on a built output folder and waits until it answers
+// GET ReadyPath with 200. Stop ends it.
+func Dev(ctx context.Context, opts DevOptions) (*DevServer, error) {
 	wrangler, err := FindWrangler()
 	if err != nil {
 		return nil, err
 	}
-	host, port, err := net.SplitHostPort(addr)
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	if opts.ReadyPath == "" {
+		opts.ReadyPath = "/"
+	}
+	out, log, timeout := opts.Out, opts.Log, opts.Timeout
+	host, port, err := net.SplitHostPort(opts.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("--addr %q: %v (want host:port, e.g. 127.0.0.1:8787)", addr, err)
+		return nil, fmt.Errorf("--addr %q: %v (want host:port, e.g. 127.0.0.1:8787)", opts.Addr, err)
 	}
 	if port == "0" {
 		if port, err = freePort(host); err != nil {
@@ -174,7 +195,7 @@ func Dev(ctx context.Context, out, addr string, timeout time.Duration, log io.Wr
 		case <-time.After(100 * time.Millisecond):
 		}
 		t := time.Now()
-		resp, err := client.Get(d.URL + "/")
+		resp, err := client.Get(d.URL + opts.ReadyPath)
 		if err == nil {
 			d.FirstByte = time.Since(t)
 			d.Ready = time.Since(start)
@@ -184,7 +205,7 @@ func Dev(ctx context.Context, out, addr string, timeout time.Duration, log io.Wr
 				return d, nil
 			}
 			d.Stop()
-			return nil, fmt.Errorf("the Worker answered GET / with %s:\n%s", resp.Status, d.Output())
+			return nil, fmt.Errorf("wrangler dev answered GET %s with %s:\n%s", opts.ReadyPath, resp.Status, d.Output())
 		}
 		if time.Now().After(deadline) {
 			d.Stop()
