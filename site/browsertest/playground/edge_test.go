@@ -166,7 +166,12 @@ func TestEdgeWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() {
+		d.Stop()
+		if t.Failed() {
+			t.Logf("wrangler dev said:\n%s", d.Output())
+		}
+	})
 	cold := ttfb(t, d.URL+"/", 1)
 	t.Logf("the Worker's wasm: %.2f MiB raw, %.2f MiB gzipped; %d static assets (%.1f MiB) beside it",
 		float64(res.WasmBytes)/(1<<20), float64(res.WasmGzipBytes)/(1<<20), len(res.Layout.Assets), float64(res.AssetBytes)/(1<<20))

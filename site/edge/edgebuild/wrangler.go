@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,12 +52,27 @@ func FindWrangler() (string, error) {
 	}
 	p := filepath.Join(dir, "node_modules", ".bin", "wrangler")
 	if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-		if _, err := exec.LookPath("node"); err != nil {
-			return "", errors.New("wrangler is installed in " + dir + " but node is not on the PATH (install Node 20)")
+		if err := checkNode(); err != nil {
+			return "", fmt.Errorf("wrangler is installed in %s but %v", dir, err)
 		}
 		return p, nil
 	}
 	return "", ErrNoWrangler
+}
+
+// checkNode makes sure node is on the PATH and at least Node 20, which wrangler
+// WranglerVersion needs.
+func checkNode() error {
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		return errors.New("node does not run (install Node 20 or later)")
+	}
+	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
+	major, _, _ := strings.Cut(v, ".")
+	if n, err := strconv.Atoi(major); err != nil || n < 20 {
+		return fmt.Errorf("node is %s, and wrangler %s needs Node 20 or later", strings.TrimSpace(string(out)), WranglerVersion)
+	}
+	return nil
 }
 
 // InstallWrangler installs wrangler@WranglerVersion into WranglerDir with npm (a
