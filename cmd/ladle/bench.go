@@ -301,7 +301,9 @@ func generateCheckpoint(path string, size, tensorSize, rowsWanted int64, seed ui
 	for left, i := size, 0; left >= 4; i++ {
 		n := min(left, tensorSize) / 4
 		rows := max(rowsWanted, 1)
-		if n%rows != 0 || n < rows {
+		if n >= rows {
+			n -= n % rows // whole rows: the SVD methods then see rows × (n/rows) matrices
+		} else {
 			rows = 1
 		}
 		infos = append(infos, ckpt.Info{Name: fmt.Sprintf("layers.%d.weight", i), DType: dtype.F32, Shape: []int64{rows, n / rows}})
