@@ -12,6 +12,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("merge_method: linear\nmodels: [a, {model: b, parameters: {weight: [{filter: fc, value: [0.1, 0.9]}, {value: 1}]}}]\nladle: {seed: 3, eval: {data: d}}\n"))
 	f.Add([]byte("{merge_method: slerp, base_model: a, models: [b], parameters: {t: [0, 0.5, 1]}, out_dtype: bfloat16}"))
 	f.Add([]byte("merge_method: rws_extract\nbase_model: p\nmodels: [c, r]\nparameters: {quantize: {levels: 16, type: linear}, layers: [conv1]}\n"))
+	f.Add([]byte("slices:\n  - sources:\n    - {model: a, layer_range: [0, 4], parameters: {scale: 0.5}}\n    - {model: b, layer_range: [2, 6]}\n    parameters: {t: [0, 1]}\nmerge_method: slerp\nbase_model: a\n"))
 	// Anchors, aliases and merge keys; infinities YAML spells several ways.
 	f.Add([]byte(anchoredTies))
 	f.Add([]byte("merge_method: linear\nmodels:\n  - &m {model: a, parameters: {weight: &w [1, 2]}}\n  - {<<: [*m, {model: c}], model: b}\nparameters: {quantize: {a: &x [1, 1], b: [*x, *x], levels: *w}}\n"))
