@@ -25,6 +25,9 @@
 //     hold U8 codes (DecodeInput), partial models, a whole-model selection (Select).
 //     This package runs what is declared; a test fails if any registered method's
 //     name appears in its source.
+//   - Slices (mergekit's `slices:`, slices.go): each slice is planned on its own over
+//     renamed views of its sources' layer ranges, and the slices' outputs are written
+//     one after the other (pre, layers, post) into the same sink.
 //   - Whole-model steps are the exception to streaming, for the small models an
 //     evaluator can run: a method's selection (Method.Select with NeedsEval;
 //     ladle.eval gives the arch and the held-out data, checked by Prepare before any
