@@ -30,7 +30,7 @@ var numpyBench string
 func init() {
 	register(&command{
 		name:    "bench",
-		args:    "[--size 256MB] [--models 4] [--tensor 32MB] [--methods linear,ties,...] [--numpy] [--runs 5] [--dir DIR]",
+		args:    "[--size 256MB] [--models 4] [--tensor 32MB] [--methods linear,ties,...] [--lora 16] [--numpy] [--runs 5] [--dir DIR]",
 		summary: "generate checkpoints and measure each method's throughput (GB/s of input read) and peak memory",
 		run:     runBench,
 	})
@@ -67,6 +67,7 @@ func runBench(ctx *cmdContext, args []string) error {
 	threads := fs.Int("threads", 0, "threads for ladle merge (0: one per core)")
 	rows := fs.Int("rows", 1024, "rows of each 2-D tensor (the SVD methods decompose rows × (tensor/rows) matrices)")
 	runs := fs.Int("runs", 5, "times to run each merge (and numpy's, alternating); the medians are printed")
+	loraRank := fs.Int("lora", 16, "also time task arithmetic over the base with a LoRA adapter of this rank per model (0: skip)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -176,6 +177,9 @@ func runBench(ctx *cmdContext, args []string) error {
 			fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   ladle is %.2fx as fast (numpy's merge loop alone: %.2f s)\n", "numpy "+m, ckpt.FormatBytes(np.BytesRead), nsecs,
 				float64(np.BytesRead)/1e9/nsecs, ckpt.FormatBytes(np.rss), nsecs/secs, np.Seconds)
 		}
+	}
+	if *loraRank > 0 {
+		return benchLoRA(ctx, work, *models, *loraRank, *threads, size, tensorSize)
 	}
 	return nil
 }

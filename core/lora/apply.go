@@ -191,27 +191,63 @@ func (r *adaptedReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// compute writes the F32 bytes of elements lo, lo+1, ... of W' given W's values.
+// compute writes the F32 bytes of elements lo, lo+1, ... of W' given W's values,
+// a row of W at a time: one factor row is fixed along a row of W (B's row o, or with
+// fan_in_fan_out Aᵀ's row in), the other runs along it.
 func (r *adaptedReader) compute(out []byte, w []float64, lo int64) {
 	rank := r.pair.Rank
-	scale := r.pair.Scale
-	for e := range w {
+	cols := int64(r.cols)
+	for e := 0; e < len(w); {
 		idx := lo + int64(e)
-		i, j := int(idx/int64(r.cols)), int(idx%int64(r.cols))
-		o, in := i, j // W is [out, in]
+		i, j0 := int(idx/cols), int(idx%cols)
+		n := min(len(w)-e, r.cols-j0) // the rest of row i
+		var fixed, run []float64
 		if r.fifo {
-			o, in = j, i // W is stored [in, out]
+			fixed, run = r.at[i*rank:i*rank+rank], r.bt // W is stored [in, out]
+		} else {
+			fixed, run = r.bt[i*rank:i*rank+rank], r.at // W is [out, in]
 		}
-		b := r.bt[o*rank : o*rank+rank]
-		a := r.at[in*rank : in*rank+rank]
-		var sum float64
-		for k, bk := range b {
-			sum += float64(bk * a[k]) // the conversion rounds the product: no fused multiply-add
-		}
-		v := float32(w[e] + float64(scale*sum))
-		binary.LittleEndian.PutUint32(out[4*e:], math.Float32bits(v))
+		rowKernel(out[4*e:4*(e+n)], w[e:e+n], fixed, run[j0*rank:(j0+n)*rank], r.pair.Scale)
+		e += n
 	}
 }
+
+// rowKernel sets out[j] = float32(w[j] + s·Σk fixed[k]·run[j·r + k]) for each j, the
+// products rounded to float64 and summed in k order. Four elements go at once, as
+// four independent sums, so that the processor overlaps them; each sum's order, and
+// so the result, is that of the plain loop.
+func rowKernel(out []byte, w, fixed, run []float64, scale float64) {
+	rank := len(fixed)
+	j := 0
+	for ; j+4 <= len(w); j += 4 {
+		r0 := run[j*rank : j*rank+rank]
+		r1 := run[(j+1)*rank : (j+1)*rank+rank]
+		r2 := run[(j+2)*rank : (j+2)*rank+rank]
+		r3 := run[(j+3)*rank : (j+3)*rank+rank]
+		var s0, s1, s2, s3 float64
+		for k, f := range fixed {
+			// Each conversion rounds its product: no platform may fuse a multiply-add.
+			s0 += float64(f * r0[k])
+			s1 += float64(f * r1[k])
+			s2 += float64(f * r2[k])
+			s3 += float64(f * r3[k])
+		}
+		put(out[4*j:], w[j]+float64(scale*s0))
+		put(out[4*j+4:], w[j+1]+float64(scale*s1))
+		put(out[4*j+8:], w[j+2]+float64(scale*s2))
+		put(out[4*j+12:], w[j+3]+float64(scale*s3))
+	}
+	for ; j < len(w); j++ {
+		rj := run[j*rank : j*rank+rank]
+		var s float64
+		for k, f := range fixed {
+			s += float64(f * rj[k])
+		}
+		put(out[4*j:], w[j]+float64(scale*s))
+	}
+}
+
+func put(b []byte, v float64) { binary.LittleEndian.PutUint32(b, math.Float32bits(float32(v))) }
 
 func growB(b []byte, n int) []byte {
 	if cap(b) >= n {
