@@ -29,17 +29,26 @@ const (
 // set is a labelled set of 8×8 digits held as raw pixel values (0..16, as float32 so
 // that corruptions may leave the grid; stored datasets round them back to bytes).
 type set struct {
-	x []float32 // Len() × digitsFeatures
+	x []float32 // Len() × features
 	y []int
+	f int // features per sample; 0 means digitsFeatures (the multitask lab's MNIST sets set it)
+}
+
+// features is the number of values per sample.
+func (s *set) features() int {
+	if s.f == 0 {
+		return digitsFeatures
+	}
+	return s.f
 }
 
 func (s *set) Len() int { return len(s.y) }
 
-func (s *set) sample(i int) []float32 { return s.x[i*digitsFeatures : (i+1)*digitsFeatures] }
+func (s *set) sample(i int) []float32 { f := s.features(); return s.x[i*f : (i+1)*f] }
 
 // subset returns the samples at the given indices, in that order.
 func (s *set) subset(idx []int) *set {
-	out := &set{x: make([]float32, 0, len(idx)*digitsFeatures), y: make([]int, 0, len(idx))}
+	out := &set{x: make([]float32, 0, len(idx)*s.features()), y: make([]int, 0, len(idx)), f: s.f}
 	for _, i := range idx {
 		out.x = append(out.x, s.sample(i)...)
 		out.y = append(out.y, s.y[i])
@@ -63,7 +72,7 @@ func (s *set) classes(cs ...int) *set {
 
 // mapped returns a copy with every sample passed through f (a corruption).
 func (s *set) mapped(f func(i int, px []float32)) *set {
-	out := &set{x: append([]float32(nil), s.x...), y: append([]int(nil), s.y...)}
+	out := &set{x: append([]float32(nil), s.x...), y: append([]int(nil), s.y...), f: s.f}
 	for i := range out.y {
 		f(i, out.sample(i))
 	}

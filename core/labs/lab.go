@@ -46,6 +46,25 @@ type Lab struct {
 	Models []ModelInfo `json:"models"`
 	// Splits names the splits of the data file and what they hold.
 	Splits []SplitInfo `json:"splits"`
+	// Table compares merges task by task (the multitask lab).
+	Table *Table `json:"table,omitempty"`
+}
+
+// Table is a comparison of models over several tasks: each row's held-out accuracy
+// on every task's test split, in the order of Tasks, and their mean.
+type Table struct {
+	Tasks []string   `json:"tasks"`
+	Rows  []TableRow `json:"rows"`
+}
+
+// TableRow is one model of a Table: a merge (its recipe, and the λ chosen on
+// validation) or a reference (the base, the fine-tunes).
+type TableRow struct {
+	Name     string    `json:"name"`
+	Recipe   string    `json:"recipe,omitempty"`
+	Lambda   float64   `json:"lambda,omitempty"`
+	Accuracy []float64 `json:"accuracy"`
+	Average  float64   `json:"average"`
 }
 
 // Recipe is one recipe file of a lab, with the name the page shows.
@@ -130,7 +149,7 @@ func All() []IndexEntry {
 }
 
 func defs() []def {
-	return []def{soupsDef, taskArithmeticDef, rwsDef, rebasinDef}
+	return []def{soupsDef, taskArithmeticDef, rwsDef, rebasinDef, multitaskDef}
 }
 
 // Options tune Build.
