@@ -18,6 +18,7 @@ import (
 // Calling it (REDUCE, NEWOBJ, INST, OBJ) makes a pyObject.
 type pyClass struct {
 	Module, Name string
+	budget       *budget // of the pickle that named it
 }
 
 func (c *pyClass) String() string { return c.Module + "." + c.Name }
@@ -61,6 +62,10 @@ func (o *pyObject) setAttrs(state any) error {
 		return nil
 	}
 	if kvs, ok := dictItems(state); ok {
+		// A pickle can BUILD many objects from one shared state dict.
+		if err := o.Class.budget.charge(costPair*int64(len(kvs)), "unpickling"); err != nil {
+			return err
+		}
 		d := o.attrs()
 		for _, kv := range kvs {
 			if !hashable(kv.Key) {
@@ -85,6 +90,11 @@ func (o *pyObject) Set(key, value any) {
 // Append makes list subclasses (APPEND, APPENDS) work.
 func (o *pyObject) Append(v any) { o.List = append(o.List, v) }
 
+// Call refuses to call an instance: that would run its class's __call__.
+func (o *pyObject) Call(...any) (any, error) {
+	return nil, fmt.Errorf("%w: the pickle calls an instance of %s; Ladle runs no code from a pickle", errPickle, o.Class)
+}
+
 func (o *pyObject) attr(name string) (any, bool) {
 	if o.Dict == nil {
 		return nil, false
@@ -94,17 +104,29 @@ func (o *pyObject) attr(name string) (any, bool) {
 
 // odictClass is collections.OrderedDict, which unlike gopickle's own accepts
 // OrderedDict(iterable_of_pairs) and OrderedDict(mapping).
-type odictClass struct{}
+type odictClass struct {
+	budget *budget // of the pickle that named it
+}
 
-func (odictClass) PyNew(args ...any) (any, error) { return odictClass{}.Call(args...) }
+func (c *odictClass) PyNew(args ...any) (any, error) { return c.Call(args...) }
 
-func (odictClass) Call(args ...any) (any, error) {
+func (c *odictClass) Call(args ...any) (any, error) {
 	d := types.NewOrderedDict()
 	if len(args) == 0 {
 		return d, nil
 	}
 	if len(args) > 1 {
 		return nil, fmt.Errorf("OrderedDict called with %d arguments", len(args))
+	}
+	// A pickle can build many dicts from one shared argument.
+	n := 0
+	if kvs, ok := dictItems(args[0]); ok {
+		n = len(kvs)
+	} else if seq, ok := sequence(args[0]); ok {
+		n = len(seq)
+	}
+	if err := c.budget.charge(costPair*int64(n), "unpickling"); err != nil {
+		return nil, err
 	}
 	if kvs, ok := dictItems(args[0]); ok {
 		for _, kv := range kvs {
@@ -207,13 +229,40 @@ type rebuildFunc struct {
 
 func (f *rebuildFunc) Call(args ...any) (any, error) { return f.call(args) }
 
+func (f *rebuildFunc) PyNew(...any) (any, error) {
+	return nil, fmt.Errorf("%w: NEWOBJ on the function torch._utils.%s", errPickle, f.name)
+}
+
+// The other values the resolver or a rebuild makes cannot be called: each
+// says so, naming itself, rather than leave gopickle to print it whole.
+
+func (c *storageClass) Call(...any) (any, error) {
+	return nil, fmt.Errorf("%w: the pickle calls %s; torch.save names storages by persistent id, never by calling their class", errPickle, c.Name)
+}
+
+func (c *storageClass) PyNew(args ...any) (any, error) { return c.Call(args...) }
+
+func (d *torchDType) Call(...any) (any, error) {
+	return nil, fmt.Errorf("%w: the pickle calls the dtype %s", errPickle, d.Name)
+}
+
+func (d *torchDType) PyNew(args ...any) (any, error) { return d.Call(args...) }
+
+func (t *tensorObj) Call(...any) (any, error) {
+	return nil, fmt.Errorf("%w: the pickle calls a tensor", errPickle)
+}
+
+func (v *storageView) Call(...any) (any, error) {
+	return nil, fmt.Errorf("%w: the pickle calls a storage", errPickle)
+}
+
 // findClass resolves the globals a pickle names. It never fails: unknown names
 // become inert classes, and only using one where a tensor is expected is an error.
 func (b *builder) findClass(module, name string) (any, error) {
 	switch module {
 	case odictModule:
 		if name == "OrderedDict" {
-			return odictClass{}, nil
+			return &odictClass{budget: b.budget}, nil
 		}
 	case "torch._utils":
 		switch name {
@@ -249,7 +298,7 @@ func (b *builder) findClass(module, name string) (any, error) {
 			}
 		}
 	}
-	return &pyClass{Module: module, Name: name}, nil
+	return &pyClass{Module: module, Name: name, budget: b.budget}, nil
 }
 
 // hashable reports whether v can be a Go map key, as gopickle's OrderedDict

@@ -48,13 +48,30 @@
 // a malformed or hostile file returns a *ckpt.FormatError, an unsupported
 // construct a *ckpt.UnsupportedError, and an unknown name a *ckpt.NotFoundError,
 // each naming the file and, where it applies, the tensor; no panic escapes
-// (gopickle's panics on malformed pickles are recovered). Memory use follows
-// the file's size: a pickle's length arguments are checked against the bytes
-// that remain before gopickle allocates them, a pickle may not exceed 256 MiB,
-// compressed zip records are inflated only as far as their data really goes,
-// and a zero-stride (expanded) view is built only up to 64 MiB. The walk over
-// the unpickled objects is cut at reference cycles and bounded in depth and in
-// the number of containers it visits.
+// (gopickle's panics on malformed pickles are recovered), and no message
+// prints a pickled value whole.
+//
+// Memory and time follow the size of the file plus its largest tensor,
+// whatever the pickle says. The pickle budget (budget.go) bounds each pickle
+// stream: at most 256 MiB; a compressed data.pkl is inflated only as far as
+// 32 times its compressed size (or 256 KiB), and reading stops there. Before
+// gopickle runs, a pre-scan (simulate.go) checks every length argument
+// against the bytes that remain, keeps gopickle's stack (at most 2^20
+// values), MARKs (4,096 nested) and memo (2^20 entries) as kinds of values,
+// refuses an opcode applied to what cannot take it (REDUCE on a string), and
+// estimates what unpickling allocates; that estimate, plus what the class
+// hooks copy and what naming the tensors costs, may not exceed 128 bytes per
+// byte of pickle plus 8 MiB (2 GiB in all; torch.save pickles cost 25 to 50).
+// The walk that names the tensors skips containers already found to hold
+// none, so it is linear in the pickle, not in what its references expand to,
+// and it cuts reference cycles. Refusals under the budget are FormatErrors of
+// kind ErrBudget. An expanded (zero-stride) view is built only up to 64 MiB.
+//
+// A compressed storage (torch never writes one; a re-zipped archive may) is
+// inflated once per pass, not once per view: one up to 64 MiB (or the largest
+// tensor) is kept whole while its views are read, a larger one is streamed,
+// its views served in storage order; a record cannot claim more than deflate
+// can expand it to.
 //
 // Not read: TorchScript archives (torch.jit.save), complex, quantized, sparse,
 // nested and meta tensors, and plain pickles not written by torch.save. These

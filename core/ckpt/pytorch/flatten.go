@@ -22,12 +22,32 @@ type named struct {
 
 // flattener turns the unpickled object into named tensors, in the order a
 // Python program iterating the state dict would see them.
+//
+// A pickle refers to a container in two bytes however large it is, so a
+// small pickle can name a container a billion times over (three nested
+// lists of 1,000 references each). Two things keep the walk linear in the
+// pickle: a container walked whole without naming a tensor is not walked
+// again, and every item visited and every name made is charged to the
+// pickle's budget, so what references repeat is refused once it outgrows
+// the file.
 type flattener struct {
 	out    []named
 	seen   map[string]bool
 	active map[any]bool // containers being walked, to cut reference cycles
-	budget int          // containers left to visit, against exponential sharing
+	empty  map[any]bool // containers that hold no tensor: walked once, skipped after
+	cuts   int          // reference cycles cut so far
+	budget *budget
 }
+
+// Estimated bytes the flattener spends: a container walked (its entries in
+// active and empty), an item visited (a dict's items are copied to be
+// walked), and a name made (the name, its entry here, and the Info and
+// location the Source keeps for it), beyond the name's length.
+const (
+	costWalk  = 128
+	costVisit = 64
+	costName  = 256
+)
 
 // kv is one dict entry.
 type kv struct {
@@ -109,12 +129,20 @@ func selectRoot(root any) any {
 	return root
 }
 
-func newFlattener(pickleLen int) *flattener {
+func newFlattener(b *budget) *flattener {
 	return &flattener{
 		seen:   map[string]bool{},
 		active: map[any]bool{},
-		budget: 2*pickleLen + 4096,
+		empty:  map[any]bool{},
+		budget: b,
 	}
+}
+
+func (f *flattener) charge(n int64) error {
+	if !f.budget.spend(n) {
+		return f.budget.refuse(fmt.Sprintf("walking its containers (%d tensor names so far)", len(f.out)))
+	}
+	return nil
 }
 
 // flatten names every tensor in v; a bare tensor is named "tensor".
@@ -126,8 +154,11 @@ func (f *flattener) flatten(v any) error {
 }
 
 func (f *flattener) add(name string, t *tensorObj) error {
+	if err := f.charge(costName + int64(len(name))); err != nil {
+		return err
+	}
 	if f.seen[name] {
-		return fmt.Errorf("two tensors are named %q", name)
+		return fmt.Errorf("two tensors are named %q", shortName(name))
 	}
 	f.seen[name] = true
 	f.out = append(f.out, named{name, t})
@@ -141,22 +172,44 @@ func join(prefix, name string) string {
 	return prefix + "." + name
 }
 
-// enter guards one container visit against cycles, depth and sharing blow-ups.
-// It reports false for a container already being walked (a cycle: everything
-// under it is already being named).
-func (f *flattener) enter(c any, depth int) (bool, error) {
-	if depth > maxDepth {
-		return false, fmt.Errorf("containers nested more than %d deep", maxDepth)
+// container walks the container c with walk, unless it is known to hold no
+// tensor or is being walked already (a reference cycle: everything under it
+// is being named). A walk that names nothing and cuts no cycle marks c empty.
+func (f *flattener) container(c any, depth int, walk func() error) error {
+	if f.empty[c] {
+		return nil
 	}
-	f.budget--
-	if f.budget < 0 {
-		return false, fmt.Errorf("the pickle's containers share each other too much to be named")
+	if depth > maxDepth {
+		return fmt.Errorf("containers nested more than %d deep", maxDepth)
 	}
 	if f.active[c] {
-		return false, nil
+		f.cuts++
+		return nil
+	}
+	if err := f.charge(costWalk); err != nil {
+		return err
 	}
 	f.active[c] = true
-	return true, nil
+	names, cuts := len(f.out), f.cuts
+	err := walk()
+	delete(f.active, c)
+	if err == nil && len(f.out) == names && f.cuts == cuts {
+		f.empty[c] = true
+	}
+	return err
+}
+
+// holdsTensors reports whether v may hold a tensor: a tensor, or a container
+// not yet known to be empty. Anything else (numbers, strings, None, inert
+// objects) holds none and is not worth a name.
+func (f *flattener) holdsTensors(v any) bool {
+	switch v.(type) {
+	case *tensorObj:
+		return true
+	case *types.Tuple, *types.List, *types.Dict, *types.OrderedDict, *pyObject:
+		return !f.empty[v]
+	}
+	return false
 }
 
 // walk names the tensors under v, a value found at prefix.
@@ -166,17 +219,7 @@ func (f *flattener) walk(prefix string, v any, depth int) error {
 		return f.add(prefix, x)
 	case *types.Tuple, *types.List:
 		items, _ := sequence(x)
-		ok, err := f.enter(v, depth)
-		if !ok {
-			return err
-		}
-		defer delete(f.active, v)
-		for i, item := range items {
-			if err := f.walk(join(prefix, strconv.Itoa(i)), item, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
+		return f.walkList(prefix, v, items, depth)
 	case *types.Dict, *types.OrderedDict:
 		return f.walkDict(prefix, v, depth)
 	case *pyObject:
@@ -187,42 +230,56 @@ func (f *flattener) walk(prefix string, v any, depth int) error {
 			return f.walkDict(prefix, x, depth)
 		}
 		if len(x.List) > 0 {
-			ok, err := f.enter(v, depth)
-			if !ok {
-				return err
-			}
-			defer delete(f.active, v)
-			for i, item := range x.List {
-				if err := f.walk(join(prefix, strconv.Itoa(i)), item, depth+1); err != nil {
-					return err
-				}
-			}
+			return f.walkList(prefix, x, x.List, depth)
 		}
 	}
-	// Anything else (numbers, strings, None, inert objects) holds no tensor.
 	return nil
 }
 
-func (f *flattener) walkDict(prefix string, v any, depth int) error {
-	ok, err := f.enter(v, depth)
-	if !ok {
-		return err
-	}
-	defer delete(f.active, v)
-	items, _ := dictItems(v)
-	for _, e := range items {
-		name, ok := keyName(e.Key)
-		if !ok {
-			if hasTensor(e.Value) {
-				return fmt.Errorf("a tensor under a dict key that is %s, not a string", describe(e.Key))
-			}
-			continue
-		}
-		if err := f.walk(join(prefix, name), e.Value, depth+1); err != nil {
+func (f *flattener) walkList(prefix string, v any, items []any, depth int) error {
+	return f.container(v, depth, func() error {
+		if err := f.charge(costVisit * int64(len(items))); err != nil {
 			return err
 		}
-	}
-	return nil
+		for i, item := range items {
+			if !f.holdsTensors(item) {
+				continue
+			}
+			if err := f.walk(join(prefix, strconv.Itoa(i)), item, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (f *flattener) walkDict(prefix string, v any, depth int) error {
+	return f.container(v, depth, func() error {
+		items, _ := dictItems(v)
+		if err := f.charge(costVisit * int64(len(items))); err != nil {
+			return err
+		}
+		for _, e := range items {
+			if !f.holdsTensors(e.Value) {
+				continue
+			}
+			name, ok := keyName(e.Key)
+			if !ok {
+				has, err := f.hasTensor(e.Value)
+				if err != nil {
+					return err
+				}
+				if has {
+					return fmt.Errorf("a tensor under a dict key that is %s, not a string", describe(e.Key))
+				}
+				continue
+			}
+			if err := f.walk(join(prefix, name), e.Value, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // keyName turns a dict key into a name component; optimizer states use ints.
@@ -237,30 +294,35 @@ func keyName(k any) (string, bool) {
 }
 
 // hasTensor reports whether v is a tensor or a container directly holding one.
-func hasTensor(v any) bool {
+func (f *flattener) hasTensor(v any) (bool, error) {
 	if _, ok := v.(*tensorObj); ok {
-		return true
+		return true, nil
 	}
 	if items, ok := dictItems(v); ok {
+		if err := f.charge(costVisit * int64(len(items))); err != nil {
+			return false, err
+		}
 		for _, e := range items {
 			if _, ok := e.Value.(*tensorObj); ok {
-				return true
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, nil
 }
 
 // walkModule names a module's tensors as nn.Module.state_dict does: its
 // parameters, then its persistent buffers, then each child module's, skipping
 // None entries.
 func (f *flattener) walkModule(prefix string, m *pyObject, depth int) error {
-	ok, err := f.enter(m, depth)
-	if !ok {
+	return f.container(m, depth, func() error { return f.walkModuleOnce(prefix, m, depth) })
+}
+
+func (f *flattener) walkModuleOnce(prefix string, m *pyObject, depth int) error {
+	nonPersistent, err := f.stringSet(attrOrNil(m, "_non_persistent_buffers_set"))
+	if err != nil {
 		return err
 	}
-	defer delete(f.active, m)
-	nonPersistent := stringSet(attrOrNil(m, "_non_persistent_buffers_set"))
 	for _, attr := range []string{"_parameters", "_buffers"} {
 		v, ok := m.attr(attr)
 		if !ok || v == nil {
@@ -269,6 +331,9 @@ func (f *flattener) walkModule(prefix string, m *pyObject, depth int) error {
 		items, ok := dictItems(v)
 		if !ok {
 			return fmt.Errorf("module %s: %s is %s, not a dict", moduleName(prefix), attr, describe(v))
+		}
+		if err := f.charge(costVisit * int64(len(items))); err != nil {
+			return err
 		}
 		for _, e := range items {
 			name, ok := e.Key.(string)
@@ -280,7 +345,7 @@ func (f *flattener) walkModule(prefix string, m *pyObject, depth int) error {
 			}
 			t, ok := e.Value.(*tensorObj)
 			if !ok {
-				return fmt.Errorf("module %s: %s[%q] is %s, not a tensor", moduleName(prefix), attr, name, describe(e.Value))
+				return fmt.Errorf("module %s: %s[%q] is %s, not a tensor", moduleName(prefix), attr, shortName(name), describe(e.Value))
 			}
 			if err := f.add(join(prefix, name), t); err != nil {
 				return err
@@ -295,6 +360,9 @@ func (f *flattener) walkModule(prefix string, m *pyObject, depth int) error {
 	if !ok {
 		return fmt.Errorf("module %s: _modules is %s, not a dict", moduleName(prefix), describe(v))
 	}
+	if err := f.charge(costVisit * int64(len(items))); err != nil {
+		return err
+	}
 	for _, e := range items {
 		name, ok := e.Key.(string)
 		if !ok {
@@ -305,7 +373,7 @@ func (f *flattener) walkModule(prefix string, m *pyObject, depth int) error {
 		}
 		child, ok := isModule(e.Value)
 		if !ok {
-			return fmt.Errorf("module %s: child %q is %s, not a module", moduleName(prefix), name, describe(e.Value))
+			return fmt.Errorf("module %s: child %q is %s, not a module", moduleName(prefix), shortName(name), describe(e.Value))
 		}
 		if err := f.walkModule(join(prefix, name), child, depth+1); err != nil {
 			return err
@@ -318,7 +386,7 @@ func moduleName(prefix string) string {
 	if prefix == "" {
 		return "(root)"
 	}
-	return strconv.Quote(prefix)
+	return strconv.Quote(shortName(prefix))
 }
 
 func attrOrNil(o *pyObject, name string) any {
@@ -328,7 +396,7 @@ func attrOrNil(o *pyObject, name string) any {
 
 // stringSet reads a pickled set of strings: set([...]) as protocol 2 writes
 // it, or the set types of protocol 4.
-func stringSet(v any) map[string]bool {
+func (f *flattener) stringSet(v any) (map[string]bool, error) {
 	out := map[string]bool{}
 	var items []any
 	switch s := v.(type) {
@@ -345,10 +413,13 @@ func stringSet(v any) map[string]bool {
 			items, _ = sequence(s.Args[0])
 		}
 	}
+	if err := f.charge(costVisit * int64(len(items))); err != nil {
+		return nil, err
+	}
 	for _, it := range items {
 		if str, ok := it.(string); ok {
 			out[str] = true
 		}
 	}
-	return out
+	return out, nil
 }

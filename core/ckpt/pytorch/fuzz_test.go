@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -48,6 +49,21 @@ func FuzzOpen(f *testing.F) {
 	f.Add(legacyFile(statePickle(views, true), []string{"0"}, map[string][]byte{"0": storage6}, map[string]int{"0": 4}))
 	f.Add([]byte("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."))
 	f.Add([]byte("PK\x03\x04"))
+	// The shapes of issue 12, small: shared references to a tensor and to an
+	// integer, deflated floods, calls that cannot be done, a BUILD from a
+	// shared state, and views of a deflated storage in and out of order.
+	for _, pkl := range [][]byte{sharedRefs(3, 6, true, 0), sharedRefs(3, 6, false, 16), sharedState(8, 8), memoFlood(64),
+		[]byte("\x80\x02" + strings.Repeat("(", 64) + "N."), []byte("\x80\x02]" + strings.Repeat("}a", 64) + ".")} {
+		f.Add(zipRecords(f, zipRecord{name: "data.pkl", data: pkl}, zipRecord{name: "data/0", data: f32s(1, 2, 3, 4)}))
+	}
+	for _, op := range []string{"(", "]", "}a", "N0"} {
+		f.Add(floodPickle(f, op, 64<<10))
+	}
+	for _, pkl := range callPickles(16) {
+		f.Add(zipRecords(f, zipRecord{name: "data.pkl", data: pkl}))
+	}
+	f.Add(viewsFile(f, 6, 4, false))
+	f.Add(viewsFile(f, 6, 4, true))
 
 	f.Fuzz(func(t *testing.T, b []byte) {
 		src, err := Open(bytes.NewReader(b), int64(len(b)), "fuzz.pt")

@@ -27,17 +27,17 @@ func openLegacy(r io.ReaderAt, size int64, path string) (ckpt.Source, error) {
 	}
 	b := newBuilder(path)
 	off := int64(0)
-	next := func(what string, pl func(any) (any, error)) (any, int, error) {
-		data, err := readPickle(r, off, size)
+	next := func(what string, pl func(any) (any, error)) (any, *budget, error) {
+		p, err := readPickle(r, off, size)
 		if err != nil {
-			return nil, 0, pickleError(path, what, err)
+			return nil, nil, pickleError(path, what, err)
 		}
-		off += int64(len(data))
-		v, err := unpickle(data, b.findClass, pl)
+		off += int64(len(p.data))
+		v, err := b.unpickle(p, pl)
 		if err != nil {
-			return nil, 0, pickleError(path, what, err)
+			return nil, nil, pickleError(path, what, err)
 		}
-		return v, len(data), nil
+		return v, p.budget, nil
 	}
 
 	magic, _, err := next("magic number", nil)
@@ -62,7 +62,7 @@ func openLegacy(r io.ReaderAt, size int64, path string) (ckpt.Source, error) {
 
 	views := map[string]*storageView{}
 	b.inlineStorage = func(t *types.Tuple) (any, error) { return b.legacyStorage(t, views) }
-	root, pickleLen, err := next("pickle", func(pid any) (any, error) {
+	root, pickleBudget, err := next("pickle", func(pid any) (any, error) {
 		t, ok := pid.(*types.Tuple)
 		if !ok || t.Len() == 0 {
 			return nil, fmt.Errorf("persistent id is %s", describe(pid))
@@ -118,7 +118,7 @@ func openLegacy(r io.ReaderAt, size int64, path string) (ckpt.Source, error) {
 		st.nbytes, st.off, st.located, st.bigEndian = nbytes, off+8, true, bigEndian
 		off = end
 	}
-	tensors, err := selectTensors(path, root, pickleLen)
+	tensors, err := selectTensors(path, root, pickleBudget)
 	if err != nil {
 		return nil, err
 	}

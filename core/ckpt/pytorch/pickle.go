@@ -11,12 +11,6 @@ import (
 	"github.com/nlpodyssey/gopickle/pickle"
 )
 
-// maxPickleBytes bounds one pickle stream. A state dict's pickle takes about a
-// hundred bytes per tensor (a few MB for the largest models); only pickles
-// that inline large non-tensor blobs come near this. It also bounds what a
-// compressed data.pkl (which torch never writes) may inflate to.
-const maxPickleBytes = 256 << 20
-
 // maxLongBytes bounds LONG/LONG1/LONG4 arguments: gopickle decodes big integers
 // in quadratic time, and torch only pickles small ones (the 10-byte magic number).
 const maxLongBytes = 1024
@@ -34,31 +28,60 @@ const odictModule = "ladle.odict"
 // errPickle marks errors found while scanning a pickle stream.
 var errPickle = errors.New("malformed pickle")
 
+// pickleStream is one scanned pickle: its bytes, and its budget with what
+// the pre-scan estimated gopickle will allocate already charged.
+type pickleStream struct {
+	data   []byte
+	budget *budget
+}
+
 // readPickle reads one pickle stream that starts at off in r and must end (with
-// STOP) before limit. It walks the opcodes the way gopickle will, so that it
-// knows where the stream ends (the legacy format puts raw data right after it),
-// and checks every length argument against the bytes that remain: gopickle
-// allocates a length before reading it, so an unchecked hostile length would
-// exhaust memory. It returns the stream's bytes (with the OrderedDict rewrite
-// described at odictModule).
-func readPickle(r io.ReaderAt, off, limit int64) ([]byte, error) {
+// STOP) before limit. The legacy format puts raw data right after a pickle, so
+// the stream's end is only known once its opcodes are scanned.
+func readPickle(r io.ReaderAt, off, limit int64) (*pickleStream, error) {
 	if off < 0 || limit < off {
 		return nil, fmt.Errorf("%w: starts past the end of the file", errPickle)
 	}
-	sc := &scanner{
-		br:   bufio.NewReaderSize(&growingReader{r: r, off: off, limit: limit, next: 512}, 64<<10),
-		left: limit - off,
+	br := bufio.NewReaderSize(&growingReader{r: r, off: off, limit: limit, next: 512}, 64<<10)
+	return scanPickle(br, limit-off, maxPickleBytes, 0, tooLarge)
+}
+
+func tooLarge() error {
+	return overBudget("the pickle is larger than %d bytes (256 MiB)", maxPickleBytes)
+}
+
+// scanPickle reads one pickle stream from br, which holds at most avail
+// bytes; the stream may take at most max of them (past that, over() says
+// why). It walks the opcodes the way gopickle will, so that it knows where
+// the stream ends, checks every length argument against the bytes that
+// remain (gopickle allocates a length before reading it, so an unchecked
+// hostile length would exhaust memory), and runs the machine of simulate.go
+// over them. It stops at the first opcode past a limit: nothing is read
+// beyond. sizeHint, when the stream's size is known, sizes the copy it
+// returns (with the OrderedDict rewrite described at odictModule).
+func scanPickle(br *bufio.Reader, avail, max int64, sizeHint int64, over func() error) (*pickleStream, error) {
+	s := &scanner{br: br, left: avail, max: max, over: over}
+	if sizeHint > 0 {
+		s.out.Grow(int(min(sizeHint, max)))
 	}
+	b := &budget{}
+	m := newMachine(s.out.Bytes, b)
 	for {
-		op, err := sc.byte()
+		op, err := s.byte()
 		if err != nil {
 			return nil, err
 		}
-		if err := sc.arg(op); err != nil {
+		arg, arg2, at, err := s.arg(op)
+		if err != nil {
+			return nil, err
+		}
+		// The budget grows with the stream: a flood is stopped where it starts.
+		b.limit = newBudget(s.out.Len()).limit
+		if err := m.step(op, arg, arg2, at); err != nil {
 			return nil, err
 		}
 		if op == '.' {
-			return sc.out.Bytes(), nil
+			return &pickleStream{data: s.out.Bytes(), budget: b}, nil
 		}
 	}
 }
@@ -92,6 +115,8 @@ func (g *growingReader) Read(p []byte) (int, error) {
 type scanner struct {
 	br   *bufio.Reader
 	left int64 // bytes of the section not read yet
+	max  int64 // bytes the stream may take
+	over func() error
 	out  bytes.Buffer
 }
 
@@ -108,8 +133,8 @@ func (s *scanner) byte() (byte, error) {
 		return 0, s.readErr(err)
 	}
 	s.left--
-	if s.out.Len() >= maxPickleBytes {
-		return 0, fmt.Errorf("%w: larger than %d bytes", errPickle, maxPickleBytes)
+	if int64(s.out.Len()) >= s.max {
+		return 0, s.over()
 	}
 	s.out.WriteByte(b)
 	return b, nil
@@ -122,27 +147,29 @@ func (s *scanner) readErr(err error) error {
 	return err
 }
 
-// fixed copies n argument bytes and returns them.
-func (s *scanner) fixed(n int64) ([]byte, error) {
+// fixed copies n argument bytes and returns them, and where they start in
+// the stream.
+func (s *scanner) fixed(n int64) ([]byte, int, error) {
 	if n > s.left {
-		return nil, s.eof()
+		return nil, 0, s.eof()
 	}
-	if int64(s.out.Len())+n > maxPickleBytes {
-		return nil, fmt.Errorf("%w: larger than %d bytes", errPickle, maxPickleBytes)
+	if int64(s.out.Len())+n > s.max {
+		return nil, 0, s.over()
 	}
 	start := s.out.Len()
 	if _, err := io.CopyN(&s.out, s.br, n); err != nil {
-		return nil, s.readErr(err)
+		return nil, 0, s.readErr(err)
 	}
 	s.left -= n
-	return s.out.Bytes()[start:], nil
+	return s.out.Bytes()[start:], start, nil
 }
 
-// counted reads a little-endian length of width bytes, then that many bytes.
-func (s *scanner) counted(width int, signed bool, max int64) error {
-	b, err := s.fixed(int64(width))
+// counted reads a little-endian length of width bytes, then that many bytes,
+// which it returns with where they start in the stream.
+func (s *scanner) counted(width int, signed bool, max int64) ([]byte, int, error) {
+	b, _, err := s.fixed(int64(width))
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	var n int64
 	switch width {
@@ -157,18 +184,17 @@ func (s *scanner) counted(width int, signed bool, max int64) error {
 	case 8:
 		u := binary.LittleEndian.Uint64(b)
 		if u > uint64(s.left) {
-			return s.eof()
+			return nil, 0, s.eof()
 		}
 		n = int64(u)
 	}
 	if n < 0 {
-		return fmt.Errorf("%w: negative length %d", errPickle, n)
+		return nil, 0, fmt.Errorf("%w: negative length %d", errPickle, n)
 	}
 	if n > max {
-		return fmt.Errorf("%w: argument of %d bytes is longer than allowed (%d)", errPickle, n, max)
+		return nil, 0, fmt.Errorf("%w: argument of %d bytes is longer than allowed (%d)", errPickle, n, max)
 	}
-	_, err = s.fixed(n)
-	return err
+	return s.fixed(n)
 }
 
 // line reads a newline-terminated argument and returns it without the newline.
@@ -194,100 +220,96 @@ func (s *scanner) line(max int) ([]byte, error) {
 }
 
 func (s *scanner) writeLine(l []byte) error {
-	if s.out.Len()+len(l)+1 > maxPickleBytes {
-		return fmt.Errorf("%w: larger than %d bytes", errPickle, maxPickleBytes)
+	if int64(s.out.Len()+len(l)+1) > s.max {
+		return s.over()
 	}
 	s.out.Write(l)
 	s.out.WriteByte('\n')
 	return nil
 }
 
-// arg consumes the argument of opcode op (the table of pickletools.opcodes).
-func (s *scanner) arg(op byte) error {
+// arg consumes the argument of opcode op (the table of pickletools.opcodes)
+// and returns it as the machine needs it: the bytes of a fixed or counted
+// argument and where they start, a line, or a global's module and name.
+func (s *scanner) arg(op byte) (arg, arg2 []byte, at int, err error) {
 	switch op {
 	// No argument.
 	case '(', '.', '0', '1', '2', 'N', 'Q', 'R', 'a', 'b', 'd', '}', 'e', 'l', ']', 'o', 's', 't', ')', 'u',
 		0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98:
-		return nil
+		return nil, nil, 0, nil
 	// Fixed-size arguments.
 	case 0x80, 'K', 'h', 'q', 0x82:
-		_, err := s.fixed(1)
-		return err
+		arg, at, err = s.fixed(1)
 	case 'M', 0x83:
-		_, err := s.fixed(2)
-		return err
+		arg, at, err = s.fixed(2)
 	case 'J', 'j', 'r', 0x84:
-		_, err := s.fixed(4)
-		return err
+		arg, at, err = s.fixed(4)
 	case 'G':
-		_, err := s.fixed(8)
-		return err
+		arg, at, err = s.fixed(8)
 	case 0x95: // FRAME: the frame's bytes are the opcodes that follow.
-		b, err := s.fixed(8)
-		if err != nil {
-			return err
+		arg, at, err = s.fixed(8)
+		if err == nil && binary.LittleEndian.Uint64(arg) > uint64(s.left) {
+			err = s.eof()
 		}
-		if binary.LittleEndian.Uint64(b) > uint64(s.left) {
-			return s.eof()
-		}
-		return nil
 	// Counted arguments.
 	case 'U', 'C', 0x8c:
-		return s.counted(1, false, 255)
+		arg, at, err = s.counted(1, false, 255)
 	case 0x8a:
-		return s.counted(1, false, maxLongBytes)
+		arg, at, err = s.counted(1, false, maxLongBytes)
 	case 'T':
-		return s.counted(4, true, maxPickleBytes)
+		arg, at, err = s.counted(4, true, maxPickleBytes)
 	case 'B', 'X':
-		return s.counted(4, false, maxPickleBytes)
+		arg, at, err = s.counted(4, false, maxPickleBytes)
 	case 0x8b:
-		return s.counted(4, true, maxLongBytes)
+		arg, at, err = s.counted(4, true, maxLongBytes)
 	case 0x8d, 0x8e, 0x96:
-		return s.counted(8, false, maxPickleBytes)
+		arg, at, err = s.counted(8, false, maxPickleBytes)
 	// Newline-terminated arguments.
 	case 'L':
-		l, err := s.line(maxLongBytes)
-		if err != nil {
-			return err
+		if arg, err = s.line(maxLongBytes); err == nil {
+			err = s.writeLine(arg)
 		}
-		return s.writeLine(l)
 	case 'I', 'F', 'S', 'V', 'P', 'g', 'p':
-		l, err := s.line(maxLineBytes)
-		if err != nil {
-			return err
+		if arg, err = s.line(maxLineBytes); err == nil {
+			err = s.writeLine(arg)
 		}
-		return s.writeLine(l)
 	case 'c', 'i':
-		mod, err := s.line(maxLineBytes)
-		if err != nil {
-			return err
+		if arg, err = s.line(maxLineBytes); err != nil {
+			return nil, nil, 0, err
 		}
-		name, err := s.line(maxLineBytes)
-		if err != nil {
-			return err
+		if arg2, err = s.line(maxLineBytes); err != nil {
+			return nil, nil, 0, err
 		}
-		if string(mod) == "collections" && string(name) == "OrderedDict" {
+		mod := arg
+		if string(mod) == "collections" && string(arg2) == "OrderedDict" {
 			mod = []byte(odictModule)
 		}
-		if err := s.writeLine(mod); err != nil {
-			return err
+		if err = s.writeLine(mod); err == nil {
+			err = s.writeLine(arg2)
 		}
-		return s.writeLine(name)
+	default:
+		err = fmt.Errorf("%w: unknown opcode 0x%02x", errPickle, op)
 	}
-	return fmt.Errorf("%w: unknown opcode 0x%02x", errPickle, op)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return arg, arg2, at, nil
 }
 
-// unpickle runs gopickle over a stream returned by readPickle. gopickle panics
-// on some malformed streams (an odd SETITEMS, an unhashable set member, ...);
-// those panics become errors here.
-func unpickle(data []byte, findClass func(module, name string) (any, error), persistentLoad func(any) (any, error)) (v any, err error) {
+// unpickle runs gopickle over a stream returned by readPickle, with b's class
+// resolver, charging what the class hooks copy to the stream's budget.
+// gopickle panics on some malformed streams (an unhashable set member, ...);
+// those panics become errors here, and gopickle's messages, which can print
+// whole values, are cut short.
+func (b *builder) unpickle(p *pickleStream, persistentLoad func(any) (any, error)) (v any, err error) {
 	defer func() {
-		if p := recover(); p != nil {
-			v, err = nil, fmt.Errorf("%w: %v", errPickle, p)
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("%w: %s", errPickle, shorten(fmt.Sprint(r)))
 		}
 	}()
-	u := pickle.NewUnpickler(bytes.NewReader(data))
-	u.FindClass = findClass
+	b.budget = p.budget
+	u := pickle.NewUnpickler(bytes.NewReader(p.data))
+	u.FindClass = b.findClass
 	u.PersistentLoad = persistentLoad
 	if persistentLoad == nil {
 		u.PersistentLoad = func(any) (any, error) {
@@ -296,10 +318,10 @@ func unpickle(data []byte, findClass func(module, name string) (any, error), per
 	}
 	v, err = u.Load()
 	if err != nil {
-		if errors.Is(err, errPickle) || isTyped(err) {
+		if errors.Is(err, errPickle) || errors.Is(err, ErrBudget) || isTyped(err) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", errPickle, err)
+		return nil, fmt.Errorf("%w: %s", errPickle, shorten(err.Error()))
 	}
 	return v, nil
 }

@@ -1,6 +1,7 @@
 package pytorch
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -42,9 +43,10 @@ func Open(r io.ReaderAt, size int64, path string) (src ckpt.Source, err error) {
 		"nor starts with torch's legacy magic number, nor is a torch tar archive"}
 }
 
-// selectTensors finds the state dict in the unpickled root and names its tensors.
-func selectTensors(path string, root any, pickleLen int) ([]named, error) {
-	f := newFlattener(pickleLen)
+// selectTensors finds the state dict in the unpickled root and names its
+// tensors, within the budget of the pickle that held it.
+func selectTensors(path string, root any, b *budget) ([]named, error) {
+	f := newFlattener(b)
 	sel := selectRoot(root)
 	if err := f.flatten(sel); err != nil {
 		return nil, pickleError(path, "", err)
@@ -60,20 +62,25 @@ func selectTensors(path string, root any, pickleLen int) ([]named, error) {
 	return f.out, nil
 }
 
-// pickleError reports an error from reading the pickle named what.
+// pickleError reports an error from reading the pickle named what. A refusal
+// under the pickle budget is a FormatError whose Err is ErrBudget.
 func pickleError(path, what string, err error) error {
 	msg := err.Error()
+	var kind error
 	switch e := err.(type) {
 	case *ckpt.UnsupportedError:
-		msg = e.Msg
+		msg, kind = e.Msg, e.Err
 	case *ckpt.FormatError:
-		msg = e.Msg
+		msg, kind = e.Msg, e.Err
+	}
+	if errors.Is(err, ErrBudget) {
+		kind = ErrBudget
 	}
 	if what != "" {
 		msg = what + ": " + msg
 	}
 	if _, ok := err.(*ckpt.UnsupportedError); ok {
-		return &ckpt.UnsupportedError{File: path, Msg: msg}
+		return &ckpt.UnsupportedError{File: path, Msg: msg, Err: kind}
 	}
-	return &ckpt.FormatError{File: path, Msg: msg}
+	return &ckpt.FormatError{File: path, Msg: msg, Err: kind}
 }

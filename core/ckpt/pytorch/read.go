@@ -24,13 +24,16 @@ func (s *source) read(loc *tensorLoc) (*io.SectionReader, error) {
 		return nil, unsupportedf("an expanded view of %d bytes built from %d stored bytes (at most %d)",
 			loc.nbytes, loc.span, maxExpand)
 	}
-	span, err := s.readSpan(loc.st, loc.base, loc.span)
+	span, shared, err := s.readSpan(loc.st, loc.base, loc.span)
 	if err != nil {
 		return nil, err
 	}
 	out := span
-	if !loc.contiguous {
+	switch {
+	case !loc.contiguous:
 		out = gather(span, loc)
+	case swap && shared:
+		out = append([]byte(nil), span...)
 	}
 	if swap {
 		swapBytes(out, loc.size)
@@ -38,33 +41,19 @@ func (s *source) read(loc *tensorLoc) (*io.SectionReader, error) {
 	return io.NewSectionReader(bytes.NewReader(out), 0, int64(len(out))), nil
 }
 
-// readSpan reads n bytes of st starting at byte off.
-func (s *source) readSpan(st *storage, off, n int64) ([]byte, error) {
-	if st.zf == nil {
-		buf := make([]byte, n)
-		if _, err := s.r.ReadAt(buf, st.off+off); err != nil {
-			return nil, fmt.Errorf("reading storage %q: %v", st.key, err)
-		}
-		return buf, nil
+// readSpan reads n bytes of st starting at byte off. A compressed storage's
+// bytes come from the source's inflater and may be shared (shared is true):
+// the caller must not modify them.
+func (s *source) readSpan(st *storage, off, n int64) (b []byte, shared bool, err error) {
+	if st.zf != nil {
+		b, err := s.inflate.span(st, off, n)
+		return b, true, err
 	}
-	rc, err := st.zf.Open()
-	if err != nil {
-		return nil, fmt.Errorf("opening zip record %s: %v", st.zf.Name, err)
+	buf := make([]byte, n)
+	if _, err := s.r.ReadAt(buf, st.off+off); err != nil {
+		return nil, false, fmt.Errorf("reading storage %q: %v", st.key, err)
 	}
-	defer rc.Close()
-	if _, err := io.CopyN(io.Discard, rc, off); err != nil {
-		return nil, fmt.Errorf("decompressing zip record %s: %v", st.zf.Name, err)
-	}
-	// ReadAll grows the buffer as data arrives, so a record that lies about its
-	// size cannot make this allocate more than it really holds.
-	buf, err := io.ReadAll(io.LimitReader(rc, n))
-	if err != nil {
-		return nil, fmt.Errorf("decompressing zip record %s: %v", st.zf.Name, err)
-	}
-	if int64(len(buf)) != n {
-		return nil, fmt.Errorf("zip record %s holds fewer bytes than its storage needs", st.zf.Name)
-	}
-	return buf, nil
+	return buf, false, nil
 }
 
 // gather copies the elements of a strided view, whose first element starts

@@ -10,10 +10,11 @@ import (
 // source is an opened torch.save file: the tensors' names, types, shapes and
 // where their bytes are. It reads tensor data only in Tensor.
 type source struct {
-	r      io.ReaderAt
-	path   string
-	infos  []ckpt.Info
-	byName map[string]*tensorLoc
+	r       io.ReaderAt
+	path    string
+	infos   []ckpt.Info
+	byName  map[string]*tensorLoc
+	inflate *inflater // reads compressed storages
 }
 
 // tensorLoc is a validated tensor: its bytes lie inside its storage, which lies
@@ -36,8 +37,12 @@ func (s *source) Format() string              { return "pytorch" }
 func (s *source) Metadata() map[string]string { return map[string]string{} }
 func (s *source) Tensors() []ckpt.Info        { return s.infos }
 
-// Close does nothing: the source does not own its reader.
-func (s *source) Close() error { return nil }
+// Close lets go of any storage kept inflated; the source does not own its
+// reader.
+func (s *source) Close() error {
+	s.inflate.close()
+	return nil
+}
 
 // Tensor returns the named tensor's bytes in safetensors layout. A contiguous
 // little-endian tensor stored as is (the usual case) is a window on the file;
@@ -70,6 +75,7 @@ func build(r io.ReaderAt, path string, tensors []named) (*source, error) {
 		s.infos = append(s.infos, ckpt.Info{Name: n.name, DType: n.t.dt, Shape: n.t.shape})
 		s.byName[n.name] = loc
 	}
+	s.inflate = newInflater(s.byName)
 	return s, nil
 }
 

@@ -36,6 +36,8 @@ type builder struct {
 	// inlineStorage resolves a persistent-id tuple that a rebuild function got
 	// as its storage argument; nil where that is not allowed.
 	inlineStorage func(*types.Tuple) (any, error)
+	// budget is the budget of the pickle being read.
+	budget *budget
 }
 
 func newBuilder(path string) *builder {

@@ -52,7 +52,7 @@ func openTar(r io.ReaderAt, size int64, path string) (ckpt.Source, error) {
 	}
 	t := &tarReader{r: r, path: path, b: newBuilder(path), views: map[string]*storageView{}, tensors: map[string]*tensorObj{}}
 	if m, ok := members["sys_info"]; ok {
-		v, _, err := t.pickle(m.off, m.off+m.size, nil)
+		v, _, _, err := t.pickle(m.off, m.off+m.size, nil)
 		if err != nil {
 			return nil, pickleError(path, "sys_info", err)
 		}
@@ -75,11 +75,11 @@ func openTar(r io.ReaderAt, size int64, path string) (ckpt.Source, error) {
 		return nil, fail("the tar archive has no pickle member: not a torch.save file")
 	}
 	t.b.inlineStorage = t.inlineStorage
-	root, pickleLen, err := t.pickle(m.off, m.off+m.size, t.persistentLoad)
+	root, _, pickleBudget, err := t.pickle(m.off, m.off+m.size, t.persistentLoad)
 	if err != nil {
 		return nil, pickleError(path, "pickle", err)
 	}
-	tensors, err := selectTensors(path, root, pickleLen)
+	tensors, err := selectTensors(path, root, pickleBudget)
 	if err != nil {
 		return nil, err
 	}
@@ -120,14 +120,15 @@ func tarMembersOf(r io.ReaderAt, size int64) (map[string]member, error) {
 	}
 }
 
-// pickle reads one pickle at off, which must end before end.
-func (t *tarReader) pickle(off, end int64, pl func(any) (any, error)) (any, int, error) {
-	data, err := readPickle(t.r, off, end)
+// pickle reads one pickle at off, which must end before end; it returns the
+// value, the pickle's length and its budget.
+func (t *tarReader) pickle(off, end int64, pl func(any) (any, error)) (any, int, *budget, error) {
+	p, err := readPickle(t.r, off, end)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	v, err := unpickle(data, t.b.findClass, pl)
-	return v, len(data), err
+	v, err := t.b.unpickle(p, pl)
+	return v, len(p.data), p.budget, err
 }
 
 // normKey makes the keys of the tar format comparable: torch wrote them as
@@ -148,7 +149,7 @@ func normKey(v any) (string, bool) {
 // count reads the pickled item count that starts the storages and tensors
 // members; each item takes at least min bytes.
 func (t *tarReader) count(off *int64, end int64, min int64) (int64, error) {
-	v, n, err := t.pickle(*off, end, nil)
+	v, n, _, err := t.pickle(*off, end, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -167,7 +168,7 @@ func (t *tarReader) readStorages(m member) error {
 		return err
 	}
 	for i := int64(0); i < n; i++ {
-		v, pn, err := t.pickle(off, end, nil)
+		v, pn, _, err := t.pickle(off, end, nil)
 		if err != nil {
 			return err
 		}
@@ -204,7 +205,7 @@ func (t *tarReader) readStorages(m member) error {
 	if off >= end {
 		return nil
 	}
-	v, _, err := t.pickle(off, end, nil)
+	v, _, _, err := t.pickle(off, end, nil)
 	if err != nil {
 		return err
 	}
@@ -255,7 +256,7 @@ func (t *tarReader) readTensors(m member) error {
 		return err
 	}
 	for i := int64(0); i < n; i++ {
-		v, pn, err := t.pickle(off, end, nil)
+		v, pn, _, err := t.pickle(off, end, nil)
 		if err != nil {
 			return err
 		}

@@ -2,10 +2,12 @@ package pytorch
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/types"
@@ -49,12 +51,12 @@ func openZip(r io.ReaderAt, size int64, path string) (ckpt.Source, error) {
 	}
 	data, err := zipPickle(r, size, files[prefix+"data.pkl"])
 	if err != nil {
-		return nil, fail("%sdata.pkl: %v", prefix, err)
+		return nil, pickleError(path, prefix+"data.pkl", err)
 	}
 
 	b := newBuilder(path)
 	b.inlineStorage = b.zipStorage
-	root, err := unpickle(data, b.findClass, func(pid any) (any, error) {
+	root, err := b.unpickle(data, func(pid any) (any, error) {
 		t, ok := pid.(*types.Tuple)
 		if !ok || t.Len() == 0 || t.Get(0) != "storage" {
 			return nil, fmt.Errorf("persistent id is %s, not a storage", describe(pid))
@@ -64,7 +66,7 @@ func openZip(r io.ReaderAt, size int64, path string) (ckpt.Source, error) {
 	if err != nil {
 		return nil, pickleError(path, prefix+"data.pkl", err)
 	}
-	tensors, err := selectTensors(path, root, len(data))
+	tensors, err := selectTensors(path, root, data.budget)
 	if err != nil {
 		return nil, err
 	}
@@ -141,29 +143,48 @@ func zipByteOrder(f *zip.File) (bigEndian bool, err error) {
 	return false, fmt.Errorf("byteorder record says %q, not little or big", b)
 }
 
-// zipPickle returns data.pkl's bytes, scanned by readPickle.
-func zipPickle(r io.ReaderAt, size int64, f *zip.File) ([]byte, error) {
+// zipPickle scans data.pkl. A stored record is read in place; a compressed
+// one (torch never writes one, a re-zipped archive may) is inflated as it is
+// scanned, at most to inflateRatio times its compressed size: reading stops
+// at the limit, so a small record that inflates to gigabytes costs no more
+// than the limit.
+func zipPickle(r io.ReaderAt, size int64, f *zip.File) (*pickleStream, error) {
 	if f.Method == zip.Store {
 		off, err := f.DataOffset()
 		if err != nil {
 			return nil, err
 		}
-		end := addBytes(off, int64(min(f.UncompressedSize64, uint64(size))))
+		n := int64(min(f.UncompressedSize64, uint64(size)))
+		end := addBytes(off, n)
 		if end < 0 || end > size {
 			return nil, errors.New("the record runs past the end of the file")
 		}
-		return readPickle(r, off, end)
+		if n > maxPickleBytes {
+			return nil, tooLarge()
+		}
+		br := bufio.NewReaderSize(io.NewSectionReader(r, off, n), 64<<10)
+		return scanPickle(br, n, maxPickleBytes, n, tooLarge)
 	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxPickleBytes+1))
-	if err != nil {
-		return nil, err
+	comp := int64(min(f.CompressedSize64, uint64(size)))
+	limit := int64(maxPickleBytes)
+	over := tooLarge
+	if l := max(minInflateLimit, inflateRatio*comp); l < limit {
+		limit = l
+		over = func() error {
+			return overBudget("it inflates past %s, %d times its compressed size of %s "+
+				"(torch.save writes data.pkl uncompressed: save the file again with torch.save, or zip it without compression)",
+				ckpt.FormatBytes(limit), inflateRatio, ckpt.FormatBytes(comp))
+		}
 	}
-	return readPickle(bytes.NewReader(data), 0, int64(len(data)))
+	// What the record claims to inflate to is only a claim: no buffer is
+	// sized from it.
+	avail := int64(min(f.UncompressedSize64, math.MaxInt64))
+	return scanPickle(bufio.NewReaderSize(rc, 64<<10), avail, limit, 0, over)
 }
 
 // locateZip finds where storage st's bytes are. Problems are kept in st.err
@@ -202,6 +223,11 @@ func locateZip(st *storage, files map[string]*zip.File, prefix string, size int6
 		if end := addBytes(off, int64(min(f.CompressedSize64, uint64(size)))); end < 0 || end > size ||
 			f.CompressedSize64 > uint64(size) {
 			st.err = fmt.Errorf("record %s runs past the end of the file", name)
+			return
+		}
+		// Checked before anything is allocated for the storage's bytes.
+		if st.nbytes/maxDeflateRatio > int64(f.CompressedSize64) {
+			st.err = fmt.Errorf("record %s of %d compressed bytes cannot hold the %d bytes of storage %q", name, f.CompressedSize64, st.nbytes, st.key)
 			return
 		}
 		st.zf = f
