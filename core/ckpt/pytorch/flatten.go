@@ -31,12 +31,13 @@ type named struct {
 // pickle's budget, so what references repeat is refused once it outgrows
 // the file.
 type flattener struct {
-	out    []named
-	seen   map[string]bool
-	active map[any]bool // containers being walked, to cut reference cycles
-	empty  map[any]bool // containers that hold no tensor: walked once, skipped after
-	cuts   int          // reference cycles cut so far
-	budget *budget
+	out      []named
+	seen     map[string]bool
+	distinct map[*tensorObj]bool // the tensors named, for messages
+	active   map[any]bool        // containers being walked, to cut reference cycles
+	empty    map[any]bool        // containers that hold no tensor: walked once, skipped after
+	cuts     int                 // reference cycles cut so far
+	budget   *budget
 }
 
 // Estimated bytes the flattener spends: a container walked (its entries in
@@ -131,16 +132,17 @@ func selectRoot(root any) any {
 
 func newFlattener(b *budget) *flattener {
 	return &flattener{
-		seen:   map[string]bool{},
-		active: map[any]bool{},
-		empty:  map[any]bool{},
-		budget: b,
+		seen:     map[string]bool{},
+		distinct: map[*tensorObj]bool{},
+		active:   map[any]bool{},
+		empty:    map[any]bool{},
+		budget:   b,
 	}
 }
 
 func (f *flattener) charge(n int64) error {
 	if !f.budget.spend(n) {
-		return f.budget.refuse(fmt.Sprintf("walking its containers (%d tensor names so far)", len(f.out)))
+		return f.budget.refuse(fmt.Sprintf("walking its containers (so far %d names for %d distinct tensors)", len(f.out), len(f.distinct)))
 	}
 	return nil
 }
@@ -161,6 +163,7 @@ func (f *flattener) add(name string, t *tensorObj) error {
 		return fmt.Errorf("two tensors are named %q", shortName(name))
 	}
 	f.seen[name] = true
+	f.distinct[t] = true
 	f.out = append(f.out, named{name, t})
 	return nil
 }
