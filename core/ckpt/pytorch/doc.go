@@ -71,7 +71,10 @@
 // inflated once per pass, not once per view: one up to 64 MiB (or the largest
 // tensor) is kept whole while its views are read, a larger one is streamed,
 // its views served in storage order; a record cannot claim more than deflate
-// can expand it to.
+// can expand it to. Reading views in an order that would inflate the
+// compressed storages more than 8 times over (a large storage's views
+// backwards, or alternating between storages) is refused with an
+// UnsupportedError that says to save the file again.
 //
 // Not read: TorchScript archives (torch.jit.save), complex, quantized, sparse,
 // nested and meta tensors, and plain pickles not written by torch.save. These
