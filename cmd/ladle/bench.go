@@ -179,7 +179,7 @@ func runBench(ctx *cmdContext, args []string) error {
 		}
 	}
 	if *loraRank > 0 {
-		return benchLoRA(ctx, work, *models, *loraRank, *threads, size, tensorSize)
+		return benchLoRA(ctx, work, *models, *loraRank, *threads, *runs, size, tensorSize)
 	}
 	return nil
 }

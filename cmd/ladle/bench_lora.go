@@ -19,7 +19,7 @@ import (
 // benchLoRA times task arithmetic over models given as the base with a rank-r LoRA
 // adapter each (model: base+adapterI): every adapted tensor is computed as W + s·B·A
 // while the merge reads it. The input counted is the adapted models' bytes.
-func benchLoRA(ctx *cmdContext, work string, models, rank, threads int, size, tensorSize int64) error {
+func benchLoRA(ctx *cmdContext, work string, models, rank, threads, runs int, size, tensorSize int64) error {
 	// Square matrices, as the projections LoRA adapts are (the other benchmarks'
 	// tensors are long rows).
 	side := max(64, int64(math.Sqrt(float64(tensorSize/4)))/64*64)
@@ -69,11 +69,17 @@ func benchLoRA(ctx *cmdContext, work string, models, rank, threads int, size, te
 		return err
 	}
 	out := filepath.Join(work, "lora.out.safetensors")
-	secs, rss, err := timeProcess(exec.Command(self, "merge", recipePath, "-o", out, "--quiet", "--threads", fmt.Sprint(threads)))
-	if err != nil {
-		return fmt.Errorf("lora: %w", err)
+	var times []float64
+	var rss int64
+	for range max(runs, 1) {
+		secs, r, err := timeProcess(exec.Command(self, "merge", recipePath, "-o", out, "--quiet", "--threads", fmt.Sprint(threads)))
+		if err != nil {
+			return fmt.Errorf("lora: %w", err)
+		}
+		os.Remove(out)
+		times, rss = append(times, secs), max(rss, r)
 	}
-	os.Remove(out)
+	secs := median(times)
 	read := int64(models+1) * size
 	bound := 3*int64(models+2)*largest + 100e6
 	verdict := "within"
