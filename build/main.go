@@ -4,6 +4,7 @@
 //	go run ./build serve [-o DIR] [--addr ADDR]   build, then serve it (default 127.0.0.1:8080)
 //	go run ./build bench [--size 1.2GB] [--parts N] [--out FILE]
 //	                                              merge throughput in the browser vs native, page read throughput, tab memory
+//	go run ./build startup [--dist DIR] [--runs N]  start-up on emulated 1.6 and 10 Mbit/s links: sizes, first paint, engine ready
 //	go run ./build worker [-o DIR] [--dist DIR] [--dev [--addr ADDR]] [--deploy] [--install-wrangler]
 //	                                              the Cloudflare Worker (site/worker) with its assets and wrangler.jsonc;
 //	                                              --dev runs it in workerd (wrangler dev), --deploy deploys it
@@ -39,7 +40,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: go run ./build [dist|serve|bench|worker] [flags]; go run ./build CMD -h for the flags")
+	return errors.New("usage: go run ./build [dist|serve|bench|worker|startup] [flags]; go run ./build CMD -h for the flags")
 }
 
 func run(args []string) error {
@@ -72,8 +73,10 @@ func run(args []string) error {
 		return bench(ctx, root, args)
 	case "worker":
 		return worker(ctx, root, args)
+	case "startup":
+		return startup(ctx, root, args)
 	case "help", "-h", "--help":
-		fmt.Println("go run ./build dist|serve|bench|worker [flags]")
+		fmt.Println("go run ./build dist|serve|bench|worker|startup [flags]")
 		return nil
 	}
 	return usage()

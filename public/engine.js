@@ -27,18 +27,54 @@
 importScripts("wasm_exec.js");
 
 self.ladleQueue = [];
-self.onmessage = (e) => { self.ladleQueue.push(e); };
+// A worker started by the page as "ladle-engine" gets the compiled engine.wasm from it
+// ({type: "module", module}, first), so that it is downloaded once for all workers;
+// any other worker fetches it itself.
+let moduleFromPage = null;
+if (self.name === "ladle-engine") {
+  moduleFromPage = new Promise((resolve, reject) => {
+    self.onmessage = (e) => {
+      if (e.data && e.data.type === "module") {
+        self.onmessage = (e) => { self.ladleQueue.push(e); };
+        if (e.data.module) resolve(e.data.module); else reject(new Error(e.data.error || "no module"));
+        return;
+      }
+      self.ladleQueue.push(e);
+    };
+  });
+} else {
+  self.onmessage = (e) => { self.ladleQueue.push(e); };
+}
 
 let memory = null;
 // The size of the engine's WebAssembly memory, in bytes: Go reports it in progress and
 // done messages (the tab's JS heap size does not include it).
 self.ladleWasmMemory = () => (memory ? memory.buffer.byteLength : 0);
 
+// fetchWasm fetches engine.wasm as app.js fetches app.wasm: its .gz copy, unpacked
+// here, where the build wrote one and the browser can unpack it.
+const fetchWasm = async (url) => {
+  if (typeof DecompressionStream === "function") {
+    try {
+      const gz = await fetch(url + ".gz", {credentials: "same-origin"});
+      if (gz.ok && !gz.headers.get("Content-Encoding")) {
+        return new Response(gz.body.pipeThrough(new DecompressionStream("gzip")), {headers: {"Content-Type": "application/wasm"}});
+      }
+    } catch (e) { /* fall back to the plain file */ }
+  }
+  return fetch(url, {credentials: "same-origin"});
+};
+
 (async () => {
   const go = new Go();
   let result;
   try {
-    result = await WebAssembly.instantiateStreaming(fetch("engine.wasm"), go.importObject);
+    if (moduleFromPage) {
+      const instance = await WebAssembly.instantiate(await moduleFromPage, go.importObject);
+      result = {instance};
+    } else {
+      result = await WebAssembly.instantiateStreaming(await fetchWasm("engine.wasm"), go.importObject);
+    }
   } catch (err) {
     self.postMessage({type: "error", error: {message: "the merge engine could not start: " + err}});
     return;

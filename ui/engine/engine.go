@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"ladle/core/ckpt"
-	_ "ladle/core/ckpt/all" // every format the playground reads
 	"ladle/core/ckpt/safetensors"
 	"ladle/core/lora"
 	"ladle/core/merge"

@@ -98,6 +98,9 @@ func (h *host) start() {
 		cores = hc.Int()
 	}
 	n := state.WorkerCount(cores)
+	if early := earlyWorkers(); early > 0 {
+		n = early // app.js started them while this program loaded
+	}
 	h.page.Workers = n
 	h.pool = newPool(n, func(msg string) {
 		h.update(func() { h.app.SetNotice("The merge engine could not start: " + msg + ". Reload the page.") })

@@ -22,31 +22,62 @@ type pool struct {
 	onFail func(msg string)
 }
 
-// newPool starts n engine workers. Their messages are routed by one goroutine.
+// newPool takes over the engine workers app.js started early (window.ladleWorkers,
+// with the messages they sent before the page program listened) and starts the rest
+// of n. Their messages are routed by one goroutine.
 func newPool(n int, onFail func(string)) *pool {
 	p := &pool{inbox: make(chan js.Value, 4096), pending: map[string]chan js.Value{}, onFail: onFail}
 	worker := js.Global().Get("Worker")
+	early := js.Global().Get("ladleWorkers")
+	workerError := func(ev js.Value) {
+		msg := "the engine worker could not start"
+		if ev.Type() == js.TypeObject && ev.Get("message").Type() == js.TypeString {
+			msg += ": " + ev.Get("message").String()
+		}
+		p.receive(js.ValueOf(map[string]any{"type": "error", "error": map[string]any{"message": msg}}))
+	}
 	for i := 0; i < n; i++ {
-		w := worker.New("engine.js")
+		var w js.Value
+		if early.Type() == js.TypeObject && i < early.Length() {
+			w = early.Index(i)
+		} else {
+			w = worker.New("engine.js")
+		}
 		onmessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
 			p.receive(args[0].Get("data"))
 			return nil
 		})
 		onerror := js.FuncOf(func(_ js.Value, args []js.Value) any {
-			msg := "the engine worker could not start"
-			if len(args) > 0 && args[0].Get("message").Type() == js.TypeString {
-				msg += ": " + args[0].Get("message").String()
+			if len(args) > 0 {
+				workerError(args[0])
 			}
-			p.receive(js.ValueOf(map[string]any{"type": "error", "error": map[string]any{"message": msg}}))
 			return nil
 		})
 		w.Set("onmessage", onmessage)
 		w.Set("onerror", onerror)
+		if queued := w.Get("ladleEarly"); queued.Type() == js.TypeObject {
+			w.Set("ladleEarly", js.Null())
+			for j := 0; j < queued.Length(); j++ {
+				if ev := queued.Index(j); str(ev.Get("type")) == "error" {
+					workerError(ev)
+				} else {
+					p.receive(ev.Get("data"))
+				}
+			}
+		}
 		p.workers = append(p.workers, w)
 		p.funcs = append(p.funcs, onmessage, onerror)
 	}
 	go p.dispatch()
 	return p
+}
+
+// earlyWorkers is how many engine workers app.js started (0: none).
+func earlyWorkers() int {
+	if w := js.Global().Get("ladleWorkers"); w.Type() == js.TypeObject {
+		return w.Length()
+	}
+	return 0
 }
 
 func (p *pool) size() int { return len(p.workers) }

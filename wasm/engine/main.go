@@ -10,6 +10,7 @@ import (
 	"syscall/js"
 	"time"
 
+	_ "ladle/core/ckpt/all" // every format the playground reads (the page program links none)
 	"ladle/ui/engine"
 	"ladle/wasm/jsutil"
 )
