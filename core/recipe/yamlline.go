@@ -12,8 +12,8 @@ import (
 // maxLineSearch and maxBytesSearch bound the recipes whose syntax errors are located
 // line by line (each line costs a parse of the text before it).
 const (
-	maxLineSearch  = 2000
-	maxBytesSearch = 64 << 10
+	maxLineSearch  = 400
+	maxBytesSearch = 32 << 10
 )
 
 var yamlLine = regexp.MustCompile(`^line (\d+): `)
