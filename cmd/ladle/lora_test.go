@@ -330,3 +330,29 @@ func tensorBytes(t *testing.T, file []byte) []byte {
 	}
 	return out
 }
+
+// TestLoRAExtractUsage: command-line mistakes exit 2 with the usage; a missing file
+// exits 1 naming it.
+func TestLoRAExtractUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"lora"},
+		{"lora", "apply"},
+		{"lora", "extract", "a.safetensors"},
+		{"lora", "extract", "a.safetensors", "b.safetensors", "-o", "out"},
+		{"lora", "extract", "a.safetensors", "b.safetensors", "--rank", "0", "-o", "out"},
+		{"lora", "extract", "a.safetensors", "b.safetensors", "--rank", "4"},
+	} {
+		if code, _, stderr := runCLI(t, args...); code != 2 || !strings.Contains(stderr, "usage: ladle lora") {
+			t.Errorf("%v: exit %d, %q", args, code, stderr)
+		}
+	}
+	missing := filepath.Join(dir, "missing.safetensors")
+	code, _, stderr := runCLI(t, "lora", "extract", missing, missing, "--rank", "4", "-o", filepath.Join(dir, "out"))
+	if code != 1 || !strings.Contains(stderr, missing) {
+		t.Errorf("missing file: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+		t.Error("a failed extraction left its folder")
+	}
+}
