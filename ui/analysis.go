@@ -51,6 +51,13 @@ func (c *Analysis) status() string {
 	return ""
 }
 
+func (c *Analysis) resultClass() string {
+	if c.P.App.AnalysisStale() {
+		return "analysis-result stale"
+	}
+	return "analysis-result"
+}
+
 func (c *Analysis) heatCaption() string {
 	return "Cosine similarity of the task vectors (model − " + c.P.App.Analysis.ForBase + ") over all shared tensors: 1 is the same direction, 0 unrelated, −1 opposite."
 }

@@ -29,6 +29,7 @@ type Analysis struct {
 	// Result is the last analysis; For are the base and models it was made of.
 	Result     *analyze.Result
 	ForBase    string
+	ForModels  []string
 	ForDensity float64
 	Seconds    float64
 }
@@ -173,6 +174,7 @@ func (a *App) OnAnalyzed(id int, base string, density float64, r *analyze.Result
 	}
 	an := &a.Analysis
 	an.Running, an.Result, an.ForBase, an.ForDensity, an.Seconds = false, r, base, density, now.Sub(an.Started).Seconds()
+	an.ForModels = r.Models
 	an.Progress.TensorsDone, an.Progress.BytesDone = an.Progress.TensorsTotal, an.Progress.BytesTotal
 }
 
@@ -182,6 +184,18 @@ func (a *App) OnAnalysisEnd(id int, msg string) {
 		return
 	}
 	a.Analysis.Running, a.Analysis.Err, a.Analysis.Progress = false, msg, Progress{}
+}
+
+// AnalysisStale reports whether the shown analysis was made of another base, other
+// models or another density than the view now names: its numbers are then not the
+// current selection's, and the view says so.
+func (a *App) AnalysisStale() bool {
+	an := a.Analysis
+	if an.Result == nil || an.Running {
+		return false
+	}
+	d, err := a.AnalysisDensity()
+	return err != nil || d != an.ForDensity || an.ForBase != a.AnalysisBase() || !slices.Equal(an.ForModels, a.AnalysisModels())
 }
 
 // JSONNumber writes a float64 as `ladle analyze --json` (encoding/json) does, so the

@@ -46,6 +46,21 @@ func TestAnalysisFollowsTheRecipe(t *testing.T) {
 	if a.Analysis.Running || a.Analysis.Result == nil || a.Analysis.Seconds != 2 || a.Analysis.ForDensity != 0.5 {
 		t.Errorf("after the answer: %+v", a.Analysis)
 	}
+	a.Analysis.Result.Models = a.AnalysisModels()
+	a.Analysis.ForModels = a.AnalysisModels()
+	if a.AnalysisStale() {
+		t.Error("a fresh analysis is stale")
+	}
+	a.SetAnalysisDensity("0.6")
+	if !a.AnalysisStale() {
+		t.Error("another density: the analysis is not marked stale")
+	}
+	a.SetAnalysisDensity("0.5")
+	a.SetAnalysisBase("b.pt")
+	if !a.AnalysisStale() {
+		t.Error("another base: the analysis is not marked stale")
+	}
+	a.SetAnalysisBase("a.pt")
 	id = a.StartAnalysis(time.Unix(3, 0))
 	a.OnAnalysisEnd(id, "The analysis failed: x")
 	if a.Analysis.Running || a.Analysis.Err == "" {

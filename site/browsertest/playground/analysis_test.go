@@ -122,6 +122,14 @@ func TestPlaygroundAnalysisEqualsCommand(t *testing.T) {
 			t.Errorf("tensor row %d: %s %v, want %s %v", k, r.Tensor, r.Values, wt.Name, w)
 		}
 	}
+	// another density: the numbers shown are marked as not the current selection's
+	eval[bool](t, b, `(() => { const e = document.querySelector('[data-testid=analysis-density]'); e.focus(); e.value = '0.6'; e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
+	waitFor(t, b, `document.querySelector('[data-testid=analysis-stale]') !== null`, 5*time.Second)
+	click(t, b, "analyze")
+	waitFor(t, b, `document.querySelector('[data-testid=analysis-stale]') === null && document.querySelector('[data-testid=status]') !== null && /TIES density 0.6/.test(document.querySelector('[data-testid=analysis]').textContent)`, 60*time.Second)
+	eval[bool](t, b, `(() => { const e = document.querySelector('[data-testid=analysis-density]'); e.value = '0.3'; e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
+	click(t, b, "analyze")
+	waitFor(t, b, `/TIES density 0.3/.test(document.querySelector('[data-testid=analysis]').textContent)`, 60*time.Second)
 	if os.Getenv("LADLE_SCREENSHOT") != "" {
 		png, err := chromedp.Run(b.Ctx, chromedp.Screenshot(chromedp.CSS(`[data-testid=analysis]`)))
 		if err != nil {
