@@ -137,22 +137,22 @@ func runBench(ctx *cmdContext, args []string) error {
 		}
 		out := filepath.Join(work, m+".out.safetensors")
 		numpy := *withNumpy && (m == "linear" || m == "ties")
-		var ladleRuns, numpyRuns []float64
+		var ladleRuns, numpyRuns, ladleCPU, numpyCPU []float64
 		var rss int64
 		var np numpyResult
 		// Alternate the two, so that both see the same share of the machine's noise.
 		for range *runs {
-			secs, r, err := timeProcess(exec.Command(self, "merge", recipePath, "-o", out, "--quiet", "--threads", fmt.Sprint(*threads)))
+			secs, cpu, r, err := timeProcessCPU(exec.Command(self, "merge", recipePath, "-o", out, "--quiet", "--threads", fmt.Sprint(*threads)))
 			if err != nil {
 				return fmt.Errorf("%s: %w", m, err)
 			}
 			os.Remove(out)
-			ladleRuns, rss = append(ladleRuns, secs), max(rss, r)
+			ladleRuns, ladleCPU, rss = append(ladleRuns, secs), append(ladleCPU, cpu), max(rss, r)
 			if numpy {
 				if np, err = benchNumpy(work, m, names); err != nil {
 					return err
 				}
-				numpyRuns = append(numpyRuns, np.wall)
+				numpyRuns, numpyCPU = append(numpyRuns, np.wall), append(numpyCPU, np.cpu)
 			}
 		}
 		secs := median(ladleRuns)
@@ -176,6 +176,8 @@ func runBench(ctx *cmdContext, args []string) error {
 			nsecs := median(numpyRuns)
 			fmt.Fprintf(ctx.stdout, "%-18s %10s %10.2f %12.2f %14s   ladle is %.2fx as fast (numpy's merge loop alone: %.2f s)\n", "numpy "+m, ckpt.FormatBytes(np.BytesRead), nsecs,
 				float64(np.BytesRead)/1e9/nsecs, ckpt.FormatBytes(np.rss), nsecs/secs, np.Seconds)
+			lc, nc := median(ladleCPU), median(numpyCPU)
+			fmt.Fprintf(ctx.stdout, "%-18s CPU time (user + system), medians: ladle %.2f s, numpy %.2f s (%.2fx less for ladle)\n", "", lc, nc, nc/lc)
 		}
 	}
 	if *loraRank > 0 {
@@ -194,18 +196,18 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// memcpyBandwidth measures copying 128 MiB buffers on one thread, counting the bytes
-// read and the bytes written (the best of five copies), the yardstick of a merge that
+// memcpyBandwidth measures copying 64 MiB buffers on one thread, counting the bytes
+// read and the bytes written (the best of ten copies), the yardstick of a merge that
 // streams its inputs once and writes its output once.
 func memcpyBandwidth() float64 {
-	const n = 128 << 20
+	const n = 64 << 20
 	src, dst := make([]byte, n), make([]byte, n)
 	for i := range src {
 		src[i] = byte(i)
 	}
 	copy(dst, src) // fault the pages in
 	best := math.Inf(1)
-	for range 5 {
+	for range 10 {
 		start := time.Now()
 		copy(dst, src)
 		best = min(best, time.Since(start).Seconds())
@@ -227,6 +229,7 @@ type numpyResult struct {
 	BytesRead int64   `json:"bytes_read"`
 	MaxRSS    int64   `json:"max_rss"`
 	wall      float64 // the whole process, as ladle merge is timed
+	cpu       float64
 	rss       int64
 }
 
@@ -251,7 +254,7 @@ func benchNumpy(work, method string, names []string) (numpyResult, error) {
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
 	// Timed as a whole process, like ladle merge: interpreter start, imports and all.
-	secs, rss, err := timeProcess(cmd)
+	secs, cpu, rss, err := timeProcessCPU(cmd)
 	if err != nil {
 		return res, fmt.Errorf("numpy %s: %w (is python3-numpy installed?)", method, err)
 	}
@@ -259,7 +262,7 @@ func benchNumpy(work, method string, names []string) (numpyResult, error) {
 	if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
 		return res, fmt.Errorf("numpy %s: %v in %q", method, err, stdout.String())
 	}
-	res.wall, res.rss = secs, max(rss, res.MaxRSS)
+	res.wall, res.cpu, res.rss = secs, cpu, max(rss, res.MaxRSS)
 	return res, nil
 }
 
@@ -281,17 +284,25 @@ func filterEnv(env []string, drop ...string) []string {
 
 // timeProcess runs cmd and returns its wall time and peak resident memory.
 func timeProcess(cmd *exec.Cmd) (secs float64, maxRSS int64, err error) {
+	secs, _, maxRSS, err = timeProcessCPU(cmd)
+	return secs, maxRSS, err
+}
+
+// timeProcessCPU is timeProcess that also returns the CPU time (user + system) the
+// process used, which a loaded machine disturbs less than the wall time.
+func timeProcessCPU(cmd *exec.Cmd) (secs, cpu float64, maxRSS int64, err error) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return 0, 0, fmt.Errorf("%v: %s", err, stderr.String())
+		return 0, 0, 0, fmt.Errorf("%v: %s", err, stderr.String())
 	}
 	secs = time.Since(start).Seconds()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		maxRSS = ru.Maxrss * 1024 // kilobytes on Linux
 	}
-	return secs, maxRSS, nil
+	cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	return secs, cpu, maxRSS, nil
 }
 
 // generateCheckpoint writes a checkpoint of about size bytes of F32 tensors of
