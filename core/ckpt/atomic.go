@@ -99,6 +99,7 @@ var partials struct {
 	sync.Mutex
 	files   map[string]bool
 	dirs    []string // folders created for outputs, innermost last
+	staging []string // temporary folders an output is assembled in (removed whole)
 	stopped bool     // RemovePartials ran: no new output may start or be committed
 }
 
@@ -243,6 +244,36 @@ func removeEmptyTree(dir string) {
 	os.Remove(dir) // fails, as it should, when anything is left
 }
 
+// MkdirStaging creates a temporary folder in parent (os.MkdirTemp's pattern) in which
+// an output made of several files is assembled before it is renamed into place, and
+// records it, so that RemovePartials deletes it with all it holds. Call DoneStaging
+// once it is renamed or removed.
+func MkdirStaging(parent, pattern string) (string, error) {
+	partials.Lock()
+	defer partials.Unlock()
+	if partials.stopped {
+		return "", errStopped
+	}
+	dir, err := os.MkdirTemp(parent, pattern)
+	if err != nil {
+		return "", err
+	}
+	partials.staging = append(partials.staging, dir)
+	return dir, nil
+}
+
+// DoneStaging forgets a folder MkdirStaging made.
+func DoneStaging(dir string) {
+	partials.Lock()
+	defer partials.Unlock()
+	for i, d := range partials.staging {
+		if d == dir {
+			partials.staging = append(partials.staging[:i], partials.staging[i+1:]...)
+			break
+		}
+	}
+}
+
 // RemovePartials deletes every partial file this process is still writing and the
 // output folders it created that hold nothing else, and makes every later CreatePartial
 // and CommitPartial fail: a command calls it when a signal ends it, just before
@@ -258,6 +289,12 @@ func RemovePartials() []string {
 		}
 	}
 	partials.files = nil
+	for _, d := range partials.staging {
+		if os.RemoveAll(d) == nil {
+			removed = append(removed, d)
+		}
+	}
+	partials.staging = nil
 	for i := len(partials.dirs) - 1; i >= 0; i-- {
 		removeEmptyTree(partials.dirs[i])
 	}

@@ -66,3 +66,42 @@ func TestSweepStalePartials(t *testing.T) {
 		}
 	}
 }
+
+// RemovePartials (a signal's clean-up) deletes the partial files still open, the
+// staging folders with all they hold, and the output folders created for outputs that
+// hold nothing else; afterwards no output can start.
+func TestRemovePartials(t *testing.T) {
+	defer func() { // let the package's other tests write again
+		partials.Lock()
+		partials.stopped = false
+		partials.Unlock()
+	}()
+	dir := t.TempDir()
+	f, err := CreateAtomic(filepath.Join(dir, "out.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("half"))
+	staging, err := MkdirStaging(dir, ".adapter.partial-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(staging, "adapter_config.json"), []byte("{}"), 0o644)
+	created, err := MkdirOutput(filepath.Join(dir, "new", "sharded"))
+	if err != nil || created != filepath.Join(dir, "new") {
+		t.Fatalf("MkdirOutput: %q, %v", created, err)
+	}
+	removed := RemovePartials()
+	if len(removed) != 2 {
+		t.Errorf("removed %v, want the partial file and the staging folder", removed)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left %v", entries)
+	}
+	if _, err := CreateAtomic(filepath.Join(dir, "later.safetensors")); err == nil {
+		t.Error("an output started after RemovePartials")
+	}
+	if err := f.Commit(); err == nil {
+		t.Error("a partial file was committed after RemovePartials")
+	}
+}

@@ -152,10 +152,12 @@ func Extract(ctx context.Context, base, ft ckpt.Source, rank int, dir string, op
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(filepath.Clean(dir))+".partial-")
+	// Assembled in a staging folder that a signal's clean-up removes too.
+	tmp, err := ckpt.MkdirStaging(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(filepath.Clean(dir))+".partial-")
 	if err != nil {
 		return nil, err
 	}
+	defer ckpt.DoneStaging(tmp)
 	defer os.RemoveAll(tmp)
 	if err := ckpt.WriteFileAtomic(filepath.Join(tmp, ConfigFile), append(js, '\n')); err != nil {
 		return nil, err
