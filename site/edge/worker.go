@@ -33,6 +33,22 @@ func WorkerHandler(page fs.FS) http.Handler {
 		// whatever the browser sent, so the Worker answers with the identity bytes and
 		// their ETag, and never with a coding the browser may not take.
 		r.Header.Del("Accept-Encoding")
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(noLength{w}, r)
 	})
+}
+
+// noLength drops the Content-Length the handler sets, so that syumai/workers streams
+// the body as a pulled ReadableStream rather than a FixedLengthStream fed by a
+// goroutine, which workerd took for a hung Worker under a few dozen concurrent
+// requests. The entry script reads the body whole and sends it with its length.
+type noLength struct{ http.ResponseWriter }
+
+func (w noLength) WriteHeader(code int) {
+	w.Header().Del("Content-Length")
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w noLength) Write(b []byte) (int, error) {
+	w.Header().Del("Content-Length")
+	return w.ResponseWriter.Write(b)
 }
