@@ -73,6 +73,9 @@ func checkLinks(t *testing.T, b *browsertest.Browser, base string) {
 	if eval[bool](t, b, errorVisible) {
 		t.Errorf("a lab and recipe link shows an error\n%s", pageState(b))
 	}
+	// a new fragment pasted into the same tab (hashchange) loads its recipe
+	eval[bool](t, b, fmt.Sprintf(`(location.hash = %q, true)`, "recipe="+base64.RawURLEncoding.EncodeToString([]byte(first))))
+	waitFor(t, b, labOpen(lab, first), 30*time.Second)
 	// a recipe alone: in the editor, naming the files it needs
 	navigate(t, b, base+"/#recipe="+enc)
 	waitFor(t, b, fmt.Sprintf(`%s === %q && %s`, editorText, stepRecipe, errorVisible), 30*time.Second)
