@@ -109,7 +109,7 @@ func mergeGTA(j *Job, out []float32, sp sparsifier, cons consensus) error {
 			if j.Options.TrimScope == TrimModel {
 				cut = j.Cuts[i]
 			} else {
-				cut = tensor.TopCut(x, base, floorCount(j.modelFloat(i, "density"), n))
+				cut = tensor.TopCutsUsing(j.histFunc(), x, base, floorCount(j.modelFloat(i, "density"), n))[0]
 			}
 			g.all = cut == tensor.CutAll
 			g.keep = cut.Bound(x, base)
@@ -119,7 +119,7 @@ func mergeGTA(j *Job, out []float32, sp sparsifier, cons consensus) error {
 			if nTop+nKeep > int64(n) {
 				nTop = int64(n) - nKeep // overlap: n_top shrinks first
 			}
-			cuts := tensor.TopCuts(x, base, nTop+nKeep, nTop)
+			cuts := tensor.TopCutsUsing(j.histFunc(), x, base, nTop+nKeep, nTop)
 			g.all = cuts[0] == tensor.CutAll && cuts[1] == tensor.CutNone
 			g.keep = cuts[0].Bound(x, base)
 			g.drop = cuts[1].Bound(x, base)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"ladle/core/compute"
 	"ladle/core/tensor"
 )
 
@@ -81,6 +82,11 @@ type Job struct {
 	// files as the recipe writes them); "" or missing means "the base", "model i".
 	BaseName   string
 	ModelNames []string
+
+	// Compute, when not nil, may run the kernels it implements (package compute)
+	// instead of the CPU; it writes the CPU's exact bits or declines, so the output
+	// does not depend on it.
+	Compute compute.Merger
 
 	// Workers > 1 lets Merge split the tensor over that many goroutines. The output is
 	// bit-identical for any value.
@@ -322,4 +328,12 @@ func isList(v any) bool {
 		return true
 	}
 	return false
+}
+
+// histFunc is the job's radix-select histogram on its Compute backend (nil: the CPU).
+func (j *Job) histFunc() tensor.HistFunc {
+	if j.Compute == nil {
+		return nil
+	}
+	return j.Compute.KeyHistogram
 }

@@ -35,6 +35,12 @@ func mergeLinear(j *Job, out []float32) error {
 	} else if inv := 1 / sum; exactReciprocal(sum, inv) {
 		scale = linearScale{mul: inv, unit: scale.unit}
 	}
+	if scale.unit && j.Compute != nil {
+		div, mul := scale.div, scale.mul
+		if j.Compute.UnitSum(out, j.Models, div, mul) {
+			return nil // Merge scans the output for NaN and infinity
+		}
+	}
 	var bad atomicMin
 	bad.init()
 	err := j.run(out, 0, func(s *scratch, lo, hi int) {

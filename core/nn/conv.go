@@ -1,6 +1,10 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+
+	"ladle/core/compute"
+)
 
 // conv is a 2-d convolution (PyTorch's nn.Conv2d, groups 1, dilation 1): weight
 // [out, in, kh, kw], optional bias [out], zero padding. As a matrix product per
@@ -106,6 +110,9 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 	var bias []float32
 	if l.b != nil {
 		bias = l.b.Data
+	}
+	if s.fwd != nil && s.fwd.Conv2D(dst[:n*l.outN], src[:n*l.inN], l.w.Data, bias, n, l.geom(), relu) {
+		return
 	}
 	for i := range n {
 		x, y := src[i*l.inN:(i+1)*l.inN], dst[i*l.outN:(i+1)*l.outN]
@@ -253,4 +260,10 @@ func validRange(ow, stride, pad, kj, width int) (lo, hi int) {
 		hi = d/stride + 1
 	}
 	return min(lo, ow), min(hi, ow)
+}
+
+// geom is the layer's shape for a compute.Forwarder.
+func (l *conv) geom() compute.ConvGeom {
+	return compute.ConvGeom{C: l.c, H: l.h, W: l.wd, OC: l.oc, KH: l.kh, KW: l.kw,
+		SH: l.sh, SW: l.sw, PH: l.ph, PW: l.pw, OH: l.oh, OW: l.ow}
 }

@@ -40,13 +40,17 @@ func (m *Model) ForwardInto(dst, x []float32, batch int) error {
 	}
 	workers := m.workers()
 	chunk := min(inferChunk, max((batch+workers-1)/workers, 1))
+	if m.fwd != nil {
+		// A device pays per call, not per sample: one call per layer for the batch.
+		workers, chunk = 1, max(batch, 1)
+	}
 	workers = min(workers, (batch+chunk-1)/chunk)
 	wss := m.takeWorkspaces(workers)
 	defer m.giveWorkspaces(wss)
 	prep := m.takePrepared()
 	defer m.givePrepared(prep)
 	for _, ws := range wss {
-		ws.s.prep = prep
+		ws.s.prep, ws.s.fwd = prep, m.fwd
 	}
 	parallelFor(batch, chunk, workers, func(w, lo, hi int) {
 		m.forwardChunk(wss[w], dst[lo*m.outSize:hi*m.outSize], x[lo*m.inSize:hi*m.inSize], hi-lo)

@@ -39,6 +39,9 @@ func (l *linear) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 	if l.b != nil {
 		bias = l.b.Data
 	}
+	if s.fwd != nil && s.fwd.Linear(dst[:n*out], src[:n*in], l.w.Data, bias, n, in, out, relu) {
+		return
+	}
 	if wt := s.prep.wt[l.index]; wt != nil {
 		// The kernel's form: Y[n, out] = X[n, in] · Wᵀ[in, out], Wᵀ prepared once per
 		// pass. The kernel takes rows four at a time; the last one to three samples

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"ladle/core/compute"
 )
 
 // Tensor is an in-memory float32 tensor in PyTorch's (row-major) layout.
@@ -41,6 +43,7 @@ type Model struct {
 	shift    []float32
 	chInner  int // input elements per channel
 	threads  int
+	fwd      compute.Forwarder // nil: the CPU
 
 	mu       sync.Mutex
 	free     []*workspace // reusable per-goroutine buffers of Forward
@@ -187,3 +190,8 @@ func numel(shape []int) int {
 	}
 	return n
 }
+
+// SetForwarder makes Forward run its linear and convolution layers on f (another
+// device; nil: the CPU). f may sum in another order than the CPU: outputs then differ
+// in rounding, and a layer f declines runs on the CPU.
+func (m *Model) SetForwarder(f compute.Forwarder) { m.fwd = f }

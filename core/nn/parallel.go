@@ -3,6 +3,8 @@ package nn
 import (
 	"sync"
 	"sync/atomic"
+
+	"ladle/core/compute"
 )
 
 // parallelFor cuts [0, n) into chunks of chunk items and runs f on each, on up to
@@ -47,6 +49,7 @@ func parallelFor(n, chunk, workers int, f func(w, lo, hi int)) {
 type scratch struct {
 	cols, dcols, out, tmp []float32
 	prep                  *prepared // the pass's shared, read-only data
+	fwd                   compute.Forwarder
 }
 
 // grow returns (*buf)[:n], reallocating when it is too small. The contents are stale.

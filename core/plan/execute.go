@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"ladle/core/ckpt"
+	"ladle/core/compute"
 	"ladle/core/dtype"
 	"ladle/core/merge"
 	"ladle/core/recipe"
@@ -37,6 +38,10 @@ type Options struct {
 	Output int
 	// Progress, when set, is called after each tensor, from Execute's goroutine.
 	Progress func(Progress)
+	// Compute, when set, runs the merge kernels it implements (a WebGPU device in the
+	// page); it gives the CPU's exact bits or declines, so the output does not
+	// depend on it.
+	Compute compute.Merger
 }
 
 // OutputTensors lists the tensors of the merged checkpoint, in order: the sink must be
@@ -152,7 +157,7 @@ func (p *Plan) Execute(ctx context.Context, sink ckpt.Sink, opts Options) error 
 	if opts.SeedSet {
 		seed = opts.Seed
 	}
-	x := &executor{plan: p, ctx: ctx, sink: sink, threads: threads, seed: seed, variant: p.variants[opts.Output], progress: opts.Progress}
+	x := &executor{plan: p, ctx: ctx, sink: sink, threads: threads, seed: seed, variant: p.variants[opts.Output], progress: opts.Progress, compute: opts.Compute}
 	x.bytesTotal = p.BytesTotal()
 	x.tensorsTotal = len(p.OutputTensors())
 	x.noMap = readIntoBuffers
@@ -231,6 +236,7 @@ type executor struct {
 	seed         uint64
 	variant      merge.Params
 	progress     func(Progress)
+	compute      compute.Merger
 	bufs         [][]float32 // reused input buffers: base, then models
 	out          []float32
 	done         int
@@ -302,7 +308,7 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 		}
 		inputs[k] = set.inputs[k]
 	}
-	j := &merge.Job{Tensor: t.Name, Shape: t.Shape, Seed: x.seed, Options: p.options, Workers: x.threads}
+	j := &merge.Job{Tensor: t.Name, Shape: t.Shape, Seed: x.seed, Options: p.options, Workers: x.threads, Compute: x.compute}
 	if p.Base != nil {
 		j.Base, inputs = inputs[0], inputs[1:]
 		j.BaseName = p.Recipe.BaseModel

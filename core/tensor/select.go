@@ -155,7 +155,17 @@ func walkDown(h *hist16, need uint64) (bin uint32, above uint64) {
 // CutNone; k ≥ len(x) gives CutAll. Small tensors sort a copy of the keys; larger ones
 // use a two-pass 16-bit radix select on the key bits (one histogram of the top 16 bits,
 // then one of the low 16 bits inside the chosen bin), O(n) and exact.
-func TopCuts(x, base []float32, ks ...int64) []Cut {
+func TopCuts(x, base []float32, ks ...int64) []Cut { return TopCutsUsing(nil, x, base, ks...) }
+
+// HistFunc computes a radix-select histogram on other hardware (package compute's
+// Merger.KeyHistogram): when high, it adds the top 16 bits of every key of x (or
+// x − base) to h, else the low 16 bits of the keys whose top 16 bits are match. It
+// returns false, leaving h untouched, when it declines; the CPU then counts.
+type HistFunc func(h *[1 << 16]uint64, x, base []float32, high bool, match uint32) bool
+
+// TopCutsUsing is TopCuts with its histograms from hist where hist accepts (nil: the
+// CPU). Counts are integers, so the cuts are the same whoever counts.
+func TopCutsUsing(hist HistFunc, x, base []float32, ks ...int64) []Cut {
 	n := int64(len(x))
 	cuts := make([]Cut, len(ks))
 	pending := false
@@ -191,7 +201,9 @@ func TopCuts(x, base []float32, ks ...int64) []Cut {
 	h1 := histPool.Get().(*hist16)
 	defer histPool.Put(h1)
 	clear(h1[:])
-	histHigh(h1, x, base)
+	if hist == nil || !hist((*[1 << 16]uint64)(h1), x, base, true, 0) {
+		histHigh(h1, x, base)
+	}
 	h2 := histPool.Get().(*hist16)
 	defer histPool.Put(h2)
 	for i, k := range ks {
@@ -201,7 +213,9 @@ func TopCuts(x, base []float32, ks ...int64) []Cut {
 		hb, above := walkDown(h1, uint64(k))
 		need := uint64(k) - above
 		clear(h2[:])
-		histLow(h2, x, base, hb)
+		if hist == nil || !hist((*[1 << 16]uint64)(h2), x, base, false, hb) {
+			histLow(h2, x, base, hb)
+		}
 		lb, above2 := walkDown(h2, need)
 		cuts[i] = Cut{Key: hb<<16 | lb, Eq: int64(need - above2)}
 	}

@@ -188,6 +188,9 @@ type Options struct {
 	Exec string
 	// Log receives Chromium's own output (nil: dropped).
 	Log io.Writer
+	// WebGPU starts Chromium with --enable-unsafe-webgpu: headless, without a GPU,
+	// navigator.gpu then offers SwiftShader's fallback adapter (a CPU emulation).
+	WebGPU bool
 }
 
 // Start launches Chromium headless with a fresh profile. The flags keep it off the
@@ -220,6 +223,10 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AutofillServerCommunication"),
 		chromedp.WindowSize(1200, 900),
 	)
+	if opts.WebGPU {
+		// SwiftShader's WebGPU adapter: the only flag needed headless (measured).
+		allocOpts = append(allocOpts, chromedp.Flag("enable-unsafe-webgpu", true))
+	}
 	if opts.Log != nil {
 		allocOpts = append(allocOpts, chromedp.CombinedOutput(opts.Log))
 	}

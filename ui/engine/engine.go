@@ -14,6 +14,7 @@ import (
 
 	"ladle/core/ckpt"
 	"ladle/core/ckpt/safetensors"
+	"ladle/core/compute"
 	"ladle/core/lora"
 	"ladle/core/merge"
 	"ladle/core/plan"
@@ -57,6 +58,9 @@ type Env struct {
 	ProgressEvery time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Compute, when set, gives the backend a request starts with (a WebGPU device
+	// that passed its self-tests); nil members, and a nil Compute, mean the CPU.
+	Compute func() compute.Backend
 }
 
 // Engine handles requests. It is safe for concurrent use.
@@ -124,6 +128,9 @@ func (e *Engine) Running() int {
 
 func (e *Engine) start(req Request) (context.Context, func(), error) {
 	ctx, cancel := context.WithCancel(context.Background())
+	if e.env.Compute != nil {
+		ctx = compute.NewContext(ctx, e.env.Compute())
+	}
 	if req.ID == "" {
 		return ctx, cancel, nil
 	}
@@ -417,7 +424,7 @@ func (e *Engine) merge(ctx context.Context, req Request, files []File) {
 		return
 	}
 	defer p.Close()
-	opts := plan.Options{Threads: req.Threads, Output: req.Output}
+	opts := plan.Options{Threads: req.Threads, Output: req.Output, Compute: compute.FromContext(ctx).Merge}
 	if req.Seed != nil {
 		opts.Seed, opts.SeedSet = *req.Seed, true
 	}

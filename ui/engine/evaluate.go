@@ -10,6 +10,7 @@ import (
 
 	"ladle/core/ckpt"
 	"ladle/core/ckpt/safetensors"
+	"ladle/core/compute"
 	"ladle/core/eval"
 	"ladle/core/nn"
 	"ladle/core/plan"
@@ -191,6 +192,7 @@ func evalSource(ctx context.Context, r EvalResult, src ckpt.Source, arch *nn.Arc
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", r.Model, err)
 	}
+	m.SetForwarder(compute.FromContext(ctx).Forward)
 	res, err := eval.EvaluateContext(ctx, m, data, eval.DefaultBatch, progress)
 	if err != nil {
 		return r, err
@@ -219,7 +221,7 @@ func (e *Engine) evalRecipe(ctx context.Context, nr NamedRecipe, req Request, fi
 		return r, err
 	}
 	defer p.Close()
-	opts := plan.Options{Threads: req.Threads}
+	opts := plan.Options{Threads: req.Threads, Compute: compute.FromContext(ctx).Merge}
 	if req.Seed != nil {
 		opts.Seed, opts.SeedSet = *req.Seed, true
 	}

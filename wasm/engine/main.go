@@ -12,8 +12,18 @@ import (
 
 	_ "ladle/core/ckpt/all" // every format the playground reads (the page program links none)
 	"ladle/ui/engine"
+	"ladle/wasm/gpu"
 	"ladle/wasm/jsutil"
 )
+
+// backendMessage tells the page which backend computes (without id: when it is
+// known or changes; with id: the answer to a backend request).
+type backendMessage struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+	gpu.Status
+	Text string `json:"text"`
+}
 
 // opfsThreshold: "auto" results at least this large go to the origin private file system,
 // which keeps them on disk instead of in the browser's memory (measured: 226 MB instead of
@@ -22,17 +32,18 @@ const opfsThreshold = 128 << 20
 
 func main() {
 	self := js.Global()
-	eng := engine.New(engine.Env{Post: post, NewOutput: newOutput, Memory: wasmMemory})
+	be := startBackend(func(st gpu.Status) { post(backendMessage{Type: "backend", Status: st, Text: st.Text()}) })
+	eng := engine.New(engine.Env{Post: post, NewOutput: newOutput, Memory: wasmMemory, Compute: be.current})
 	onmessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		if len(args) > 0 {
-			dispatch(eng, args[0].Get("data"))
+			dispatch(eng, be, args[0].Get("data"))
 		}
 		return nil
 	})
 	self.Set("onmessage", onmessage)
 	if q := self.Get("ladleQueue"); q.Type() == js.TypeObject {
 		for i := 0; i < q.Length(); i++ {
-			dispatch(eng, q.Index(i).Get("data"))
+			dispatch(eng, be, q.Index(i).Get("data"))
 		}
 	}
 	self.Set("ladleQueue", js.Null())
@@ -42,7 +53,20 @@ func main() {
 }
 
 // dispatch turns a message into a request and starts it.
-func dispatch(eng *engine.Engine, data js.Value) {
+func dispatch(eng *engine.Engine, be *backend, data js.Value) {
+	if data.Type() == js.TypeObject && str(data.Get("type")) == "backend" {
+		// {type: "backend", id, scale?}: the compute backend in use, after its
+		// self-tests (rerun at scale when given).
+		id, scale := str(data.Get("id")), 1
+		if v := data.Get("scale"); v.Type() == js.TypeNumber {
+			scale = v.Int()
+		}
+		go func() {
+			st := be.report(scale)
+			post(backendMessage{Type: "backend", ID: id, Status: st, Text: st.Text()})
+		}()
+		return
+	}
 	req, files, err := decode(data)
 	if err != nil {
 		post(engine.Error{Type: engine.TypeError, ID: req.ID, Error: engine.ErrorInfo{Message: err.Error(), Where: "request"}})

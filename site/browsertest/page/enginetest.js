@@ -14,7 +14,7 @@ const T = {
   start(n = 1) {
     const ready = [];
     while (T.workers.length < n) {
-      const w = new Worker("engine.js");
+      const w = new Worker("engine.js" + location.search); // ?gpu= reaches the worker
       const index = T.workers.length;
       ready.push(new Promise((resolve, reject) => {
         w.onmessage = (e) => {
@@ -67,6 +67,7 @@ const T = {
   },
 
   methods() { return T.request({type: "methods"}); },
+  backend(scale, worker = 0) { return T.request({type: "backend", scale: scale || 1}, worker); },
   inspect(files) { return T.request({type: "inspect", files: files || T.files()}); },
 
   async merge(recipe, extra) {

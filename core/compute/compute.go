@@ -1,0 +1,65 @@
+package compute
+
+import "context"
+
+// Hist16 is a histogram of 16 bits of float32 keys (see KeyHistogram).
+type Hist16 = [1 << 16]uint64
+
+// Merger computes merge kernels. Every method returns false when it did not run
+// (unsupported input, lost device): the caller then runs CPU code, which gives the
+// same bits. A true return promises the CPU reference's exact output.
+type Merger interface {
+	// UnitSum writes out[c] = float32(s·mul) when div == 0, else float32(s/div), where
+	// s = Σᵢ xs[i][c] accumulated in float64 in order and div is a whole number
+	// (the linear merge of models weighted 1: UnitSumRef).
+	UnitSum(out []float32, xs [][]float32, div, mul float64) bool
+	// KeyHistogram adds to h the top 16 bits of every key AbsKey(x[i] − base[i])
+	// (AbsKey(x[i]) when base is nil) when high, else the low 16 bits of the keys
+	// whose top 16 bits equal match (KeyHistogramRef).
+	KeyHistogram(h *Hist16, x, base []float32, high bool, match uint32) bool
+}
+
+// Forwarder computes the heavy layers of an inference pass. Results may differ
+// from the CPU in rounding (the order of a sum), never in meaning.
+type Forwarder interface {
+	// Linear sets y[s·out+o] = act(Σ_k x[s·in+k]·w[o·in+k] + bias[o]) for n samples
+	// (PyTorch's nn.Linear; bias may be nil; act is relu when relu, else identity).
+	Linear(y, x, w, bias []float32, n, in, out int, relu bool) bool
+	// Conv2D computes n samples of a 2-D convolution (PyTorch's layout: x [n, C, H,
+	// W], w [OC, C, KH, KW], y [n, OC, OH, OW]) with stride and zero padding, bias
+	// (may be nil) and an optional fused relu.
+	Conv2D(y, x, w, bias []float32, n int, g ConvGeom, relu bool) bool
+}
+
+// ConvGeom is the shape of a convolution.
+type ConvGeom struct {
+	C, H, W    int // input channels and size
+	OC, KH, KW int // output channels and kernel size
+	SH, SW     int // stride
+	PH, PW     int // zero padding
+	OH, OW     int // output size
+}
+
+// Out returns the output size (H + 2·PH − KH)/SH + 1 by (W + 2·PW − KW)/SW + 1.
+func (g ConvGeom) Out() (int, int) {
+	return (g.H+2*g.PH-g.KH)/g.SH + 1, (g.W+2*g.PW-g.KW)/g.SW + 1
+}
+
+// Backend is what a request computes with; a nil member means the CPU.
+type Backend struct {
+	Merge   Merger
+	Forward Forwarder
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying b, for the code that runs a request.
+func NewContext(ctx context.Context, b Backend) context.Context {
+	return context.WithValue(ctx, ctxKey{}, b)
+}
+
+// FromContext returns the Backend ctx carries (the zero Backend, the CPU, if none).
+func FromContext(ctx context.Context) Backend {
+	b, _ := ctx.Value(ctxKey{}).(Backend)
+	return b
+}

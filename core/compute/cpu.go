@@ -1,0 +1,131 @@
+package compute
+
+import (
+	"math"
+
+	"ladle/core/tensor"
+)
+
+// The CPU references. They restate, element by element, what package merge and
+// package nn compute, and the tests check them against those packages; every backend
+// is checked against them.
+
+// UnitSumRef is Merger.UnitSum on the CPU: package merge's linear merge of models
+// whose weights are all 1 (w·x is x exactly, so the products vanish).
+func UnitSumRef(out []float32, xs [][]float32, div, mul float64) {
+	for c := range out {
+		a := float64(xs[0][c])
+		for _, x := range xs[1:] {
+			a += float64(x[c])
+		}
+		if div != 0 {
+			out[c] = float32(a / div)
+		} else {
+			out[c] = float32(a * mul)
+		}
+	}
+}
+
+// KeyHistogramRef is Merger.KeyHistogram on the CPU (package tensor's radix select).
+func KeyHistogramRef(h *Hist16, x, base []float32, high bool, match uint32) {
+	for i, v := range x {
+		if base != nil {
+			v -= base[i]
+		}
+		k := tensor.AbsKey(v)
+		if high {
+			h[k>>16]++
+		} else if k>>16 == match {
+			h[k&0xffff]++
+		}
+	}
+}
+
+// LinearRef is Forwarder.Linear on the CPU, summed in index order in float32.
+func LinearRef(y, x, w, bias []float32, n, in, out int, relu bool) {
+	for s := range n {
+		xs := x[s*in : (s+1)*in]
+		for o := range out {
+			var a float32
+			for k, v := range w[o*in : (o+1)*in] {
+				a += xs[k] * v
+			}
+			if bias != nil {
+				a += bias[o]
+			}
+			if relu {
+				a = max(a, 0)
+			}
+			y[s*out+o] = a
+		}
+	}
+}
+
+// Conv2DRef is Forwarder.Conv2D on the CPU, summed in (c, ky, kx) order in float32.
+func Conv2DRef(y, x, w, bias []float32, n int, g ConvGeom, relu bool) {
+	inN, outN := g.C*g.H*g.W, g.OC*g.OH*g.OW
+	for s := range n {
+		xs, ys := x[s*inN:(s+1)*inN], y[s*outN:(s+1)*outN]
+		for o := range g.OC {
+			for oy := range g.OH {
+				for ox := range g.OW {
+					var a float32
+					for c := range g.C {
+						for ky := range g.KH {
+							iy := oy*g.SH + ky - g.PH
+							if iy < 0 || iy >= g.H {
+								continue
+							}
+							for kx := range g.KW {
+								ix := ox*g.SW + kx - g.PW
+								if ix < 0 || ix >= g.W {
+									continue
+								}
+								a += xs[(c*g.H+iy)*g.W+ix] * w[((o*g.C+c)*g.KH+ky)*g.KW+kx]
+							}
+						}
+					}
+					if bias != nil {
+						a += bias[o]
+					}
+					if relu {
+						a = max(a, 0)
+					}
+					ys[(o*g.OH+oy)*g.OW+ox] = a
+				}
+			}
+		}
+	}
+}
+
+// SafeForSubtraction reports whether float32 x − b is computed the same way by
+// every IEEE implementation, flush-to-zero ones included: both are zero or at least
+// 2^-102 in magnitude (so a nonzero difference is at least 2^-125, a normal number)
+// and finite.
+func SafeForSubtraction(bits uint32) bool {
+	e := bits >> 23 & 0xff
+	if e == 0 {
+		return bits&0x7fffffff == 0
+	}
+	return e >= 25 && e != 0xff
+}
+
+// ExactUnitSumMode describes the scale of UnitSum in the form the exact kernels take:
+// Div > 1 a whole divisor, else a multiplication by 2^MulExp. ok is false when the
+// scale is neither (the kernel must decline).
+func ExactUnitSumMode(div, mul float64) (d uint32, mulExp int32, ok bool) {
+	if div != 0 {
+		if div == 1 {
+			return 1, 0, true
+		}
+		if div >= 2 && div <= 65535 && div == math.Trunc(div) {
+			return uint32(div), 0, true
+		}
+		return 0, 0, false
+	}
+	frac, exp := math.Frexp(mul)
+	if frac != 0.5 || exp-1 < -126 || exp-1 > 126 {
+		return 0, 0, false
+	}
+	return 1, int32(exp - 1), true
+}

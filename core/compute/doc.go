@@ -1,0 +1,32 @@
+// Package compute is the seam between Ladle's numerics and the hardware that runs
+// them: the kernels that dominate a merge or an evaluation, as interfaces a backend
+// (WebGPU in the page, package ladle/wasm/gpu) may implement, with the CPU code as the
+// reference every other implementation is tested against.
+//
+// Invariants (each has tests):
+//
+//   - Merge kernels are exact or decline. A Merger either writes the CPU path's exact
+//     bits or reports that it did not run (false), and the caller then runs the CPU
+//     code: the merged file never depends on the backend. The CPU path accumulates in
+//     float64 and rounds once (package merge's doc); WGSL has no f64, so a GPU
+//     reproduces those bits with integer arithmetic (UnitSumExact, which the WGSL
+//     transliterates) and flags each element it cannot prove exact (a NaN, an Inf, a
+//     subnormal, a sum wider than float64's 53 bits, a subnormal or overflowing
+//     result); flagged elements are recomputed on the CPU. Divisions are integer long
+//     divisions, never a floating-point divide.
+//
+//   - Selection is integer work. KeyHistogram counts float32 key bits; a backend that
+//     computes x − base in float32 must decline tensors where that subtraction could
+//     be subnormal (an input below 2^-102 that is not zero) or is not finite.
+//
+//   - Forward kernels may sum in another order. A Forwarder's GEMM and convolution
+//     may differ from the CPU in the last bits; evaluation then agrees with the CPU
+//     up to that rounding (its tests and self-tests bound the difference).
+//
+// What stays on the CPU, and why: weighted sums whose weights are not all 1 (their
+// float64 products need a full soft-float multiply), the float64 sign election and
+// masked means of TIES and DARE (float64 sums of float32 products, same reason),
+// random draws, the SVD methods; and in the forward pass, batchnorm, pooling,
+// activations and the loss, element-wise passes that would cost a device round trip
+// each for less work than the copy.
+package compute

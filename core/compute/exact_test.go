@@ -1,0 +1,92 @@
+package compute
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestUnitSumExactMatchesFloat64 checks the integer kernel against the float64 path
+// on hard values (zeros, ties, subnormals, NaN, Inf, wide ranges) and on weight-like
+// data, for several model counts and scales: wherever it claims a result, the bits are
+// the CPU's; and it declines little of weight-like data.
+func TestUnitSumExactMatchesFloat64(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	scales := []struct{ div, mul float64 }{{3, 0}, {1, 0}, {2, 0}, {5, 0}, {7, 0}, {6, 0}, {65535, 0}, {0, 1}, {0, 0.5}, {0, 0.25}, {0, 0.125}}
+	for _, sc := range scales {
+		d, e, ok := ExactUnitSumMode(sc.div, sc.mul)
+		if !ok {
+			t.Fatalf("scale %+v: not an exact mode", sc)
+		}
+		for _, hard := range []bool{true, false} {
+			claimed, total := 0, 0
+			for iter := 0; iter < 20000; iter++ {
+				n := 1 + r.IntN(9)
+				xs := make([][]float32, n)
+				bits := make([]uint32, n)
+				for i := range xs {
+					if hard {
+						xs[i] = hardValues(r, 1)
+					} else {
+						xs[i] = []float32{float32(r.NormFloat64() * 0.05)}
+					}
+					bits[i] = math.Float32bits(xs[i][0])
+				}
+				want := make([]float32, 1)
+				UnitSumRef(want, xs, sc.div, sc.mul)
+				got, ok := UnitSumExact(bits, d, e)
+				total++
+				if !ok {
+					continue
+				}
+				claimed++
+				if got != math.Float32bits(want[0]) {
+					t.Fatalf("scale %+v: inputs %v: got %#x (%v), want %#x (%v)", sc, xs, got, math.Float32frombits(got), math.Float32bits(want[0]), want[0])
+				}
+			}
+			if !hard && claimed < total*99/100 {
+				t.Errorf("scale %+v: only %d of %d weight-like sums claimed exact", sc, claimed, total)
+			}
+			if hard && claimed == 0 {
+				t.Errorf("scale %+v: no hard sum claimed", sc)
+			}
+		}
+	}
+}
+
+// TestUnitSumExactTies builds sums that land exactly halfway between two float32
+// values, after the float64 rounding too, where double rounding and ties-to-even
+// decide.
+func TestUnitSumExactTies(t *testing.T) {
+	for _, c := range [][]float32{
+		{1, 0x1p-24}, {1, 0x1p-24, 0x1p-24}, {1 + 0x1p-23, 0x1p-24}, {-1, -0x1p-24},
+		{3, 0x1p-22}, {1, 0x1p-23, -0x1p-24}, {0, float32(math.Copysign(0, -1))},
+		{float32(math.Copysign(0, -1)), float32(math.Copysign(0, -1))}, {5, -5}, {1, 0x1p-29},
+	} {
+		bits := make([]uint32, len(c))
+		xs := make([][]float32, len(c))
+		for i, v := range c {
+			bits[i], xs[i] = math.Float32bits(v), []float32{v}
+		}
+		for _, sc := range []struct{ div, mul float64 }{{3, 0}, {0, 1}, {0, 0.5}, {7, 0}} {
+			d, e, _ := ExactUnitSumMode(sc.div, sc.mul)
+			want := make([]float32, 1)
+			UnitSumRef(want, xs, sc.div, sc.mul)
+			got, ok := UnitSumExact(bits, d, e)
+			if !ok || got != math.Float32bits(want[0]) {
+				t.Errorf("%v scale %+v: got %#x ok=%v, want %#x", c, sc, got, ok, math.Float32bits(want[0]))
+			}
+		}
+	}
+}
+
+func TestExactUnitSumMode(t *testing.T) {
+	for _, c := range []struct {
+		div, mul float64
+		ok       bool
+	}{{3, 0, true}, {0, 0.5, true}, {0, 1, true}, {2.5, 0, false}, {0, 1.0 / 3, false}, {70000, 0, false}, {0, 0x1p-200, false}} {
+		if _, _, ok := ExactUnitSumMode(c.div, c.mul); ok != c.ok {
+			t.Errorf("ExactUnitSumMode(%v, %v) ok = %v", c.div, c.mul, ok)
+		}
+	}
+}

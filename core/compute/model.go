@@ -1,0 +1,49 @@
+package compute
+
+import "math"
+
+// Model is a Merger that does on the CPU, element by element, exactly what the WebGPU
+// kernels do: UnitSumExact with the CPU reference for the elements it flags, and key
+// histograms that decline unsafe subtractions. It is the executable specification of
+// the GPU path: the merge tests run every method through it and compare bytes, and
+// Flagged counts the elements the CPU had to redo.
+type Model struct {
+	Flagged    int64 // elements UnitSum recomputed on the CPU
+	Sums, Hist int   // calls that ran (returned true)
+}
+
+func (m *Model) UnitSum(out []float32, xs [][]float32, div, mul float64) bool {
+	d, e, ok := ExactUnitSumMode(div, mul)
+	if !ok || len(xs) == 0 || len(xs) > 1<<16 {
+		return false
+	}
+	in := make([]uint32, len(xs))
+	one := make([][]float32, len(xs))
+	for c := range out {
+		for i, x := range xs {
+			in[i] = math.Float32bits(x[c])
+		}
+		if v, ok := UnitSumExact(in, d, e); ok {
+			out[c] = math.Float32frombits(v)
+			continue
+		}
+		m.Flagged++
+		for i, x := range xs {
+			one[i] = x[c : c+1]
+		}
+		UnitSumRef(out[c:c+1], one, div, mul)
+	}
+	m.Sums++
+	return true
+}
+
+func (m *Model) KeyHistogram(h *Hist16, x, base []float32, high bool, match uint32) bool {
+	for i, v := range x {
+		if !SafeForSubtraction(math.Float32bits(v)) || (base != nil && !SafeForSubtraction(math.Float32bits(base[i]))) {
+			return false
+		}
+	}
+	KeyHistogramRef(h, x, base, high, match)
+	m.Hist++
+	return true
+}

@@ -1,0 +1,95 @@
+package merge
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"ladle/core/compute"
+)
+
+// TestComputeBackendGivesCPUBytes runs every method with the GPU kernels' executable
+// model (compute.Model) as Job.Compute and checks that the output bits are the CPU's:
+// on the golden inputs, and for the kernels the GPU takes (uniform soups, TIES
+// selection) on data with zeros, ties, subnormals, NaN and Inf.
+func TestComputeBackendGivesCPUBytes(t *testing.T) {
+	const rows, cols = 24, 700
+	n := rows * cols
+	base := goldenInput(99, n, nil, 1)
+	for _, m := range All() {
+		var models [][]float32
+		for i := range modelsFor(m) {
+			models = append(models, goldenInput(i, n, base, 0.1))
+		}
+		run := func(c compute.Merger) []float32 {
+			j := jobFor(m, "golden.weight", base, models)
+			j.Shape = []int64{rows, cols}
+			j.Seed = 7
+			j.Compute = c
+			return mergeOK(t, m.Name, j)
+		}
+		assertEqual(t, m.Name, run(&compute.Model{}), run(nil))
+	}
+
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, nm := range []int{1, 2, 3, 4, 5, 8} {
+		for _, hard := range []bool{false, true} {
+			models := make([][]float32, nm)
+			for i := range models {
+				models[i] = randT(r, 20000)
+				if hard {
+					for c := range models[i] {
+						if r.IntN(50) == 0 {
+							models[i][c] = hardValue(r)
+						}
+					}
+				}
+			}
+			for _, norm := range []bool{true, false} {
+				cm := &compute.Model{}
+				mk := func(c compute.Merger) *Job {
+					return &Job{Tensor: "x", Models: models, Params: mp("normalize", norm), Compute: c, Options: Options{AllowNonFinite: true}}
+				}
+				got := mergeOK(t, "linear", mk(cm))
+				assertEqual(t, "linear", got, mergeOK(t, "linear", mk(nil)))
+				if cm.Sums != 1 {
+					t.Errorf("%d models, normalize %v: the backend ran %d unit sums, want 1", nm, norm, cm.Sums)
+				}
+			}
+		}
+	}
+
+	// TIES: the backend counts the selection histograms of tensors above the sorting
+	// size; a tensor whose base holds a subnormal is declined and counted on the CPU.
+	for _, poison := range []bool{false, true} {
+		b := randT(r, 30000)
+		models := [][]float32{near(r, b, 0.01), near(r, b, 0.01), tiedT(r, 30000)}
+		if poison {
+			b[17] = math.Float32frombits(3) // in the base: every model's deltas
+		}
+		cm := &compute.Model{}
+		mk := func(c compute.Merger) *Job {
+			return &Job{Tensor: "x", Base: b, Models: models, Params: mp("density", 0.3), Compute: c}
+		}
+		assertEqual(t, "ties", mergeOK(t, "ties", mk(cm)), mergeOK(t, "ties", mk(nil)))
+		if want := !poison; (cm.Hist > 0) != want {
+			t.Errorf("poisoned %v: backend histograms %d", poison, cm.Hist)
+		}
+	}
+}
+
+func hardValue(r *rand.Rand) float32 {
+	switch r.IntN(6) {
+	case 0:
+		return 0
+	case 1:
+		return float32(math.Copysign(0, -1))
+	case 2:
+		return math.Float32frombits(uint32(1 + r.IntN(1<<23-1)))
+	case 3:
+		return float32(math.NaN())
+	case 4:
+		return float32(math.Inf(1))
+	}
+	return float32(math.Ldexp(1, r.IntN(200)-100))
+}

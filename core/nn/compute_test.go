@@ -1,0 +1,67 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"ladle/core/compute"
+)
+
+// refForwarder runs compute's CPU references through the Forwarder seam and counts
+// the calls, as a device backend would be called.
+type refForwarder struct{ linear, conv int }
+
+func (f *refForwarder) Linear(y, x, w, bias []float32, n, in, out int, relu bool) bool {
+	f.linear++
+	compute.LinearRef(y, x, w, bias, n, in, out, relu)
+	return true
+}
+
+func (f *refForwarder) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool) bool {
+	f.conv++
+	compute.Conv2DRef(y, x, w, bias, n, g, relu)
+	return true
+}
+
+// TestForwarderSeam runs every layer case with the references behind the seam: the
+// outputs agree with the CPU path to float32 rounding, and every linear and
+// convolution layer went through the seam (one call per layer for the whole batch).
+func TestForwarderSeam(t *testing.T) {
+	for _, c := range opCases {
+		rng := rand.New(rand.NewPCG(11, 12))
+		t32, _ := randomTensors(rng, c.shapes, 0.5)
+		m, err := NewModel(mustArch(t, c.arch), t32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 23
+		x := make([]float32, n*m.InputSize())
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		want, _ := m.Forward(x, n)
+		f := &refForwarder{}
+		m.SetForwarder(f)
+		got, _ := m.Forward(x, n)
+		m.SetForwarder(nil)
+		for i := range got {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
+			}
+		}
+		layers := m.Arch().Layers
+		nl, nc := 0, 0
+		for _, l := range layers {
+			switch l.Op {
+			case OpLinear:
+				nl++
+			case OpConv2d:
+				nc++
+			}
+		}
+		if f.linear != nl || f.conv != nc {
+			t.Errorf("%s: seam called for %d linear, %d conv layers; the arch has %d, %d", c.name, f.linear, f.conv, nl, nc)
+		}
+	}
+}

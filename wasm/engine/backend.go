@@ -1,0 +1,83 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"net/url"
+	"sync"
+	"syscall/js"
+
+	"ladle/core/compute"
+	"ladle/wasm/gpu"
+)
+
+// backend is the worker's compute backend: the CPU until the WebGPU device (if the
+// page's ?gpu= allows one) has passed its self-tests.
+type backend struct {
+	mu     sync.Mutex
+	b      compute.Backend
+	dev    *gpu.Device
+	status gpu.Status
+	ready  chan struct{}
+}
+
+// startBackend reads ?gpu= (and the test hook ?gpucorrupt=KERNEL) from the worker's
+// URL, which the page copies from its own, and selects the backend in the background;
+// post receives the status when it is known, and again if the device is lost.
+func startBackend(post func(gpu.Status)) *backend {
+	q, _ := url.ParseQuery(trimQuery(str(js.Global().Get("location").Get("search"))))
+	be := &backend{ready: make(chan struct{}), status: gpu.Status{Name: "CPU · WebAssembly", Reason: "looking for a WebGPU adapter"}}
+	go func() {
+		b, dev, st := gpu.Start(gpu.Mode(q.Get("gpu")), q.Get("gpucorrupt"))
+		be.mu.Lock()
+		be.b, be.dev, be.status = b, dev, st
+		be.mu.Unlock()
+		if dev != nil {
+			dev.OnLost = func(err error) {
+				be.mu.Lock()
+				be.b = compute.Backend{}
+				be.status = gpu.Status{Name: "CPU · WebAssembly", Reason: err.Error() + "; the CPU computes from now on", Adapter: dev.Adapter()}
+				s := be.status
+				be.mu.Unlock()
+				post(s)
+			}
+		}
+		close(be.ready)
+		post(st)
+	}()
+	return be
+}
+
+func trimQuery(s string) string {
+	if len(s) > 0 && s[0] == '?' {
+		return s[1:]
+	}
+	return s
+}
+
+// current is the backend a request starts with.
+func (be *backend) current() compute.Backend {
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	return be.b
+}
+
+// report waits for the selection and returns the status; with scale > 1 it first
+// reruns the self-tests at that scale (the kernel tests of site/browsertest).
+func (be *backend) report(scale int) gpu.Status {
+	<-be.ready
+	be.mu.Lock()
+	st, dev := be.status, be.dev
+	be.mu.Unlock()
+	if dev != nil {
+		s := dev.Stats()
+		st.Stats = &s
+	}
+	if scale > 1 && dev != nil && st.GPU {
+		st.Tests = dev.SelfTest(scale)
+		if f := gpu.Failed(st.Tests); f != "" {
+			st.Reason = "self-test failed: " + f
+		}
+	}
+	return st
+}

@@ -1,0 +1,20 @@
+//go:build js && wasm
+
+// Package gpu is Ladle's WebGPU backend, the only code that touches navigator.gpu. It
+// runs in the engine workers and implements package compute's Merger (uniform-soup
+// sums and TIES' selection histograms, both exact: integer arithmetic, or a float
+// subtraction only where it is correctly rounded everywhere) and Forwarder (linear
+// and convolution layers of an evaluation, in float32 with the GPU's summation order).
+//
+// Trust is earned per adapter: Open requests a device with the adapter's buffer limits,
+// then runs known-answer self-tests (SelfTest) on data with zeros, ties, subnormals,
+// NaN and infinities; a kernel whose output differs from the CPU reference by one bit
+// (merges) or beyond float32 rounding (evaluation) makes the whole backend fall back to
+// the CPU, with the reason in Status. A lost device does the same at the next call:
+// every kernel then declines and the CPU computes.
+//
+// Memory: each kernel keeps its buffers and grows them to the largest tensor seen,
+// never beyond the device's maxStorageBufferBindingSize; larger tensors are cut into
+// chunks under it. Uniform sums run two chunks in flight: the next chunk uploads and
+// computes while the previous one is read back.
+package gpu

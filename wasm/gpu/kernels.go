@@ -1,0 +1,267 @@
+//go:build js && wasm
+
+package gpu
+
+import (
+	"math"
+	"math/bits"
+	"syscall/js"
+
+	"ladle/core/compute"
+)
+
+func (d *Device) corrupt(kernel string) uint32 {
+	if d.Corrupt == kernel {
+		return 1
+	}
+	return 0
+}
+
+// usable reports whether the device may run a kernel now (not lost).
+func (d *Device) usable() bool { return d.lost == nil && d.dev.Type() == js.TypeObject }
+
+// UnitSum implements compute.Merger: the exact kernel on the GPU, then the CPU for
+// the elements it flags.
+func (d *Device) UnitSum(out []float32, xs [][]float32, div, mul float64) bool {
+	dv, me, ok := compute.ExactUnitSumMode(div, mul)
+	if !ok || len(xs) == 0 || len(xs) > 1<<16 || len(out) == 0 {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.usable() {
+		return false
+	}
+	raw := make([]uint32, len(out))
+	if err := d.unitSumRaw(raw, xs, dv, me); err != nil {
+		d.lost = err
+		return false
+	}
+	d.stats.UnitSums++
+	d.stats.Elements += int64(len(out))
+	d.stats.Flagged += int64(fixFlagged(out, raw, xs, div, mul))
+	return true
+}
+
+// fixFlagged copies the kernel's bits into out and computes the flagged elements on
+// the CPU; it returns how many it computed.
+func fixFlagged(out []float32, raw []uint32, xs [][]float32, div, mul float64) int {
+	n := 0
+	one := make([][]float32, len(xs))
+	for c, v := range raw {
+		if v != flag {
+			out[c] = math.Float32frombits(v)
+			continue
+		}
+		n++
+		for i, x := range xs {
+			one[i] = x[c : c+1]
+		}
+		compute.UnitSumRef(out[c:c+1], one, div, mul)
+	}
+	return n
+}
+
+// unitSumRaw runs the unit-sum shader over the whole tensor in chunks that fit one
+// binding, two chunks in flight: chunk k+1 uploads and runs while chunk k reads back.
+func (d *Device) unitSumRaw(raw []uint32, xs [][]float32, dv uint32, mulExp int32) error {
+	pipe, err := d.pipeline("unit_sum", unitSumWGSL, "main")
+	if err != nil {
+		return err
+	}
+	n, models := len(raw), len(xs)
+	chunk := int(min(int64(n), d.maxBind/int64(4*models)))
+	chunk = max(chunk, 1)
+	carries := uint32(bits.Len32(uint32(models - 1)))
+	type flight struct {
+		slot, lo, hi int
+	}
+	var prev *flight
+	finish := func(f *flight) error {
+		st := d.bufs[slotName("us.st", f.slot)].b
+		return d.read(st, u32Bytes(raw[f.lo:f.hi]))
+	}
+	queue := d.dev.Get("queue")
+	for k, lo := 0, 0; lo < n; k, lo = k+1, lo+chunk {
+		slot := k % 2
+		hi := min(lo+chunk, n)
+		m := hi - lo
+		in := d.buffer(slotName("us.in", slot), int64(4*m*models), usStorage|usCopyDst)
+		out := d.buffer(slotName("us.out", slot), int64(4*m), usStorage|usCopySrc)
+		st := d.buffer(slotName("us.st", slot), int64(4*m), usMapRead|usCopyDst)
+		prm := d.buffer(slotName("us.p", slot), 32, usUniform|usCopyDst)
+		for i, x := range xs {
+			d.write(in, int64(4*m*i), f32Bytes(x[lo:hi]))
+		}
+		d.write(prm, 0, u32sBytes(uint32(m), uint32(models), dv, uint32(mulExp), carries, d.corrupt("unit_sum"), uint32(m), rowFor(m)))
+		enc := d.dev.Call("createCommandEncoder")
+		pass := enc.Call("beginComputePass")
+		pass.Call("setPipeline", pipe)
+		pass.Call("setBindGroup", 0, bindGroup(d, pipe, in, out, prm))
+		dispatch(pass, m)
+		pass.Call("end")
+		enc.Call("copyBufferToBuffer", out, 0, st, 0, 4*m)
+		queue.Call("submit", []any{enc.Call("finish")})
+		if prev != nil {
+			if err := finish(prev); err != nil {
+				return err
+			}
+		}
+		prev = &flight{slot, lo, hi}
+	}
+	return finish(prev)
+}
+
+func slotName(s string, slot int) string { return s + string(rune('0'+slot)) }
+
+// KeyHistogram implements compute.Merger: the counts are integers, the subtraction
+// is checked safe per element by the shader (else the CPU counts the tensor).
+func (d *Device) KeyHistogram(h *compute.Hist16, x, base []float32, high bool, match uint32) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.usable() || len(x) == 0 {
+		return false
+	}
+	var acc compute.Hist16
+	ok, err := d.keyHist(&acc, x, base, high, match)
+	if err != nil {
+		d.lost = err
+		return false
+	}
+	if !ok {
+		d.stats.Declined++
+		return false
+	}
+	d.stats.Histograms++
+	for i, v := range acc {
+		h[i] += v
+	}
+	return true
+}
+
+func (d *Device) keyHist(acc *compute.Hist16, x, base []float32, high bool, match uint32) (bool, error) {
+	pipe, err := d.pipeline("key_hist", histWGSL, "main")
+	if err != nil {
+		return false, err
+	}
+	per := 1
+	if base != nil {
+		per = 2
+	}
+	chunk := max(1, int(min(int64(len(x)), d.maxBind/int64(4*per))))
+	counts := make([]uint32, 65537)
+	queue := d.dev.Get("queue")
+	for lo := 0; lo < len(x); lo += chunk {
+		hi := min(lo+chunk, len(x))
+		m := hi - lo
+		xb := d.buffer("kh.x", int64(4*m), usStorage|usCopyDst)
+		bb := d.buffer("kh.b", 16, usStorage|usCopyDst)
+		hasBase := uint32(0)
+		if base != nil {
+			bb = d.buffer("kh.b", int64(4*m), usStorage|usCopyDst)
+			d.write(bb, 0, f32Bytes(base[lo:hi]))
+			hasBase = 1
+		}
+		hb := d.buffer("kh.h", 4*65537, usStorage|usCopySrc|usCopyDst)
+		st := d.buffer("kh.st", 4*65537, usMapRead|usCopyDst)
+		prm := d.buffer("kh.p", 32, usUniform|usCopyDst)
+		d.write(xb, 0, f32Bytes(x[lo:hi]))
+		var hi32 uint32
+		if high {
+			hi32 = 1
+		}
+		d.write(prm, 0, u32sBytes(uint32(m), hasBase, hi32, match, d.corrupt("key_hist"), rowFor(m), 0, 0))
+		enc := d.dev.Call("createCommandEncoder")
+		enc.Call("clearBuffer", hb, 0, 4*65540)
+		pass := enc.Call("beginComputePass")
+		pass.Call("setPipeline", pipe)
+		pass.Call("setBindGroup", 0, bindGroup(d, pipe, xb, bb, hb, prm))
+		dispatch(pass, m)
+		pass.Call("end")
+		enc.Call("copyBufferToBuffer", hb, 0, st, 0, 4*65537)
+		queue.Call("submit", []any{enc.Call("finish")})
+		if err := d.read(st, u32Bytes(counts)); err != nil {
+			return false, err
+		}
+		if counts[65536] != 0 {
+			return false, nil
+		}
+		for i, c := range counts[:65536] {
+			acc[i] += uint64(c)
+		}
+	}
+	return true, nil
+}
+
+// Linear implements compute.Forwarder.
+func (d *Device) Linear(y, x, w, bias []float32, n, in, out int, relu bool) bool {
+	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, in: in, out: out}
+	return d.forward("linear", y, x, w, bias, n*out, prm)
+}
+
+// Conv2D implements compute.Forwarder.
+func (d *Device) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool) bool {
+	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, g: g}
+	return d.forward("conv", y, x, w, bias, n*g.OC*g.OH*g.OW, prm)
+}
+
+type forwardParams struct {
+	n             int
+	relu, hasBias bool
+	g             compute.ConvGeom
+	in, out       int
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p forwardParams) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.usable() || count == 0 {
+		return false
+	}
+	for _, s := range []int{len(x), len(w), len(y)} {
+		if int64(4*s) > d.maxBind {
+			return false // one call per layer: too large a batch goes to the CPU
+		}
+	}
+	pipe, err := d.pipeline("forward", forwardWGSL, entry)
+	if err != nil {
+		d.lost = err
+		return false
+	}
+	xb := d.buffer("fw.x", int64(4*len(x)), usStorage|usCopyDst)
+	wb := d.buffer("fw.w", int64(4*len(w)), usStorage|usCopyDst)
+	bb := d.buffer("fw.b", int64(4*max(len(bias), 1)), usStorage|usCopyDst)
+	yb := d.buffer("fw.y", int64(4*len(y)), usStorage|usCopySrc)
+	st := d.buffer("fw.st", int64(4*len(y)), usMapRead|usCopyDst)
+	pb := d.buffer("fw.p", 80, usUniform|usCopyDst)
+	d.write(xb, 0, f32Bytes(x))
+	d.write(wb, 0, f32Bytes(w))
+	d.write(bb, 0, f32Bytes(bias))
+	g := p.g
+	d.write(pb, 0, u32sBytes(uint32(p.n), b2u(p.relu), b2u(p.hasBias), rowFor(count),
+		uint32(g.C), uint32(g.H), uint32(g.W), uint32(g.OC),
+		uint32(g.KH), uint32(g.KW), uint32(g.SH), uint32(g.SW),
+		uint32(g.PH), uint32(g.PW), uint32(g.OH), uint32(g.OW),
+		uint32(p.in), uint32(p.out), d.corrupt(entry), 0))
+	enc := d.dev.Call("createCommandEncoder")
+	pass := enc.Call("beginComputePass")
+	pass.Call("setPipeline", pipe)
+	pass.Call("setBindGroup", 0, bindGroup(d, pipe, xb, wb, bb, yb, pb))
+	dispatch(pass, count)
+	pass.Call("end")
+	enc.Call("copyBufferToBuffer", yb, 0, st, 0, 4*len(y))
+	d.dev.Get("queue").Call("submit", []any{enc.Call("finish")})
+	if err := d.read(st, f32Bytes(y)); err != nil {
+		d.lost = err
+		return false
+	}
+	d.stats.Forward++
+	return true
+}

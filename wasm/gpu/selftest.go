@@ -1,0 +1,286 @@
+//go:build js && wasm
+
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+
+	"ladle/core/compute"
+)
+
+// TestResult is one kernel's self-test on this adapter.
+type TestResult struct {
+	Kernel   string  `json:"kernel"`
+	Elements int     `json:"elements"`           // outputs compared with the CPU reference
+	OnGPU    int     `json:"onGPU"`              // of them, computed by the GPU (not flagged to the CPU)
+	MaxError float64 `json:"maxError,omitempty"` // forward kernels: the largest difference, relative
+	Err      string  `json:"error,omitempty"`
+}
+
+// SelfTest runs every kernel on data with zeros, ties, subnormals, NaN and infinities
+// and compares it with the CPU reference: merge kernels bit for bit (the unit sum's raw
+// output element by element against compute.UnitSumExact, which says which elements it
+// must compute and which it must flag), forward kernels to float32 rounding. The
+// scale multiplies the sizes (1 at start-up; tests ask for more).
+func (d *Device) SelfTest(scale int) []TestResult {
+	scale = max(scale, 1)
+	r := rand.New(rand.NewPCG(2026, 9))
+	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testLinear(r, scale), d.testConv(r, scale)}
+}
+
+// Failed returns the first failed test's description, or "".
+func Failed(rs []TestResult) string {
+	for _, t := range rs {
+		if t.Err != "" {
+			return t.Kernel + ": " + t.Err
+		}
+	}
+	return ""
+}
+
+func hardData(r *rand.Rand, n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		switch k := r.IntN(24); {
+		case k < 12:
+			out[i] = float32(r.NormFloat64() * 0.05)
+		case k == 12:
+			out[i] = 0
+		case k == 13:
+			out[i] = float32(math.Copysign(0, -1))
+		case k == 14:
+			out[i] = math.Float32frombits(uint32(r.IntN(1 << 23))) // subnormal
+		case k == 15:
+			out[i] = float32(math.NaN())
+		case k == 16:
+			out[i] = float32(math.Inf(1 - 2*r.IntN(2)))
+		case k == 17:
+			out[i] = float32(math.Ldexp(1+float64(r.IntN(8))/8, r.IntN(250)-125))
+		case k == 18:
+			out[i] = float32(math.Ldexp(1, -24+r.IntN(3))) // half-ulp ties against 1
+		case k == 19:
+			out[i] = float32(1 + float64(r.IntN(4))*0x1p-23)
+		case k == 20:
+			out[i] = float32(math.Round(r.NormFloat64()*4) / 16) // many equal values
+		default:
+			out[i] = float32(r.Float64()*2 - 1)
+		}
+	}
+	return out
+}
+
+func (d *Device) testUnitSum(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "unit_sum"}
+	n := 4096 * scale
+	for _, c := range []struct {
+		models   int
+		div, mul float64
+	}{{3, 3, 0}, {1, 0, 1}, {2, 0, 0.5}, {4, 0, 0.25}, {5, 5, 0}, {7, 7, 0}, {2, 0, 1}} {
+		xs := make([][]float32, c.models)
+		for i := range xs {
+			xs[i] = hardData(r, n)
+		}
+		dv, me, _ := compute.ExactUnitSumMode(c.div, c.mul)
+		raw := make([]uint32, n)
+		d.mu.Lock()
+		err := d.unitSumRaw(raw, xs, dv, me)
+		d.mu.Unlock()
+		if err != nil {
+			res.Err = err.Error()
+			return res
+		}
+		in := make([]uint32, c.models)
+		one := make([][]float32, c.models)
+		for e := range raw {
+			for i, x := range xs {
+				in[i], one[i] = math.Float32bits(x[e]), x[e:e+1]
+			}
+			want, ok := compute.UnitSumExact(in, dv, me)
+			if !ok {
+				want = flag
+			}
+			if raw[e] != want {
+				var ref [1]float32
+				compute.UnitSumRef(ref[:], one, c.div, c.mul)
+				res.Err = fmt.Sprintf("%d models, scale ÷%v ×%v: element %d of %v gave bits %#08x, the CPU %#08x (%v)", c.models, c.div, c.mul, e, oneVals(one), raw[e], math.Float32bits(ref[0]), ref[0])
+				return res
+			}
+			res.Elements++
+			if ok {
+				res.OnGPU++
+			}
+		}
+		// and the whole path, flagged elements included, gives the CPU's bytes
+		got, want := make([]float32, n), make([]float32, n)
+		fixFlagged(got, raw, xs, c.div, c.mul)
+		compute.UnitSumRef(want, xs, c.div, c.mul)
+		for e := range got {
+			if math.Float32bits(got[e]) != math.Float32bits(want[e]) {
+				res.Err = fmt.Sprintf("element %d: %v, the CPU %v", e, got[e], want[e])
+				return res
+			}
+		}
+	}
+	return res
+}
+
+func oneVals(xs [][]float32) []float32 {
+	var out []float32
+	for _, x := range xs {
+		out = append(out, x[0])
+	}
+	return out
+}
+
+func (d *Device) testHist(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "key_hist"}
+	n := 20000 * scale
+	x, base := make([]float32, n), make([]float32, n)
+	for i := range x {
+		base[i] = float32(r.NormFloat64())
+		x[i] = base[i] + float32(math.Round(r.NormFloat64()*64)/4096) // ties
+		if i%97 == 0 {
+			x[i] = 0
+		}
+		if i%101 == 0 {
+			x[i] = base[i]
+		}
+	}
+	for _, b := range [][]float32{base, nil} {
+		var want, got compute.Hist16
+		compute.KeyHistogramRef(&want, x, b, true, 0)
+		d.mu.Lock()
+		ok, err := d.keyHist(&got, x, b, true, 0)
+		d.mu.Unlock()
+		if err != nil || !ok {
+			res.Err = fmt.Sprintf("declined safe data (%v)", err)
+			return res
+		}
+		// the low pass inside the fullest bin
+		top := 0
+		for i := range want {
+			if want[i] > want[top] {
+				top = i
+			}
+		}
+		if want != got {
+			res.Err = "the histogram of the top 16 bits differs from the CPU's"
+			return res
+		}
+		clear(want[:])
+		clear(got[:])
+		compute.KeyHistogramRef(&want, x, b, false, uint32(top))
+		d.mu.Lock()
+		ok, err = d.keyHist(&got, x, b, false, uint32(top))
+		d.mu.Unlock()
+		if err != nil || !ok || want != got {
+			res.Err = "the histogram of the low 16 bits differs from the CPU's"
+			return res
+		}
+		res.Elements += 2 * n
+		res.OnGPU += 2 * n
+	}
+	// unsafe data must be declined, not counted
+	x[5] = math.Float32frombits(7)
+	var got compute.Hist16
+	d.mu.Lock()
+	ok, err := d.keyHist(&got, x, base, true, 0)
+	d.mu.Unlock()
+	if err != nil || ok {
+		res.Err = fmt.Sprintf("a subnormal input was not declined (ok %v, %v)", ok, err)
+	}
+	return res
+}
+
+// closeTo reports the relative error of got against want, scaled by the magnitude of
+// the terms summed (mag): float32 sums in another order differ by a few ulps of it.
+func relErr(got, want, mag float32) float64 {
+	return math.Abs(float64(got-want)) / (float64(mag) + 1e-30)
+}
+
+func (d *Device) testLinear(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "linear"}
+	n, in, out := 37*scale, 300, 17
+	x, w, bias := randn(r, n*in), randn(r, out*in), randn(r, out)
+	x[3], w[5] = 0, 0
+	want, got := make([]float32, n*out), make([]float32, n*out)
+	for _, relu := range []bool{false, true} {
+		compute.LinearRef(want, x, w, bias, n, in, out, relu)
+		if !d.Linear(got, x, w, bias, n, in, out, relu) {
+			res.Err = "declined"
+			if err := d.Lost(); err != nil {
+				res.Err = err.Error()
+			}
+			return res
+		}
+		absx, absw := absOf(x), absOf(w)
+		mag := make([]float32, n*out)
+		compute.LinearRef(mag, absx, absw, absOf(bias), n, in, out, false)
+		if !within(&res, got, want, mag) {
+			return res
+		}
+	}
+	return res
+}
+
+func (d *Device) testConv(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "conv"}
+	g := compute.ConvGeom{C: 3, H: 11, W: 9, OC: 5, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1, PW: 0}
+	g.OH, g.OW = g.Out()
+	n := 7 * scale
+	x, w, bias := randn(r, n*g.C*g.H*g.W), randn(r, g.OC*g.C*g.KH*g.KW), randn(r, g.OC)
+	want, got := make([]float32, n*g.OC*g.OH*g.OW), make([]float32, n*g.OC*g.OH*g.OW)
+	for _, relu := range []bool{false, true} {
+		compute.Conv2DRef(want, x, w, bias, n, g, relu)
+		if !d.Conv2D(got, x, w, bias, n, g, relu) {
+			res.Err = "declined"
+			if err := d.Lost(); err != nil {
+				res.Err = err.Error()
+			}
+			return res
+		}
+		mag := make([]float32, len(want))
+		compute.Conv2DRef(mag, absOf(x), absOf(w), absOf(bias), n, g, false)
+		if !within(&res, got, want, mag) {
+			return res
+		}
+	}
+	return res
+}
+
+// within checks a forward kernel's output: each value within 1e-5 of the sum of the
+// magnitudes of its terms (a float32 sum in any order is within k·2^-24 of it).
+func within(res *TestResult, got, want, mag []float32) bool {
+	for i := range want {
+		e := relErr(got[i], want[i], mag[i])
+		res.MaxError = max(res.MaxError, e)
+		if e > 1e-5 || math.IsNaN(float64(got[i])) {
+			res.Err = fmt.Sprintf("output %d: %v, the CPU %v", i, got[i], want[i])
+			return false
+		}
+		res.Elements++
+		res.OnGPU++
+	}
+	return true
+}
+
+func randn(r *rand.Rand, n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(r.NormFloat64())
+	}
+	return out
+}
+
+func absOf(x []float32) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(math.Abs(float64(v)))
+	}
+	return out
+}
+
+var _ = bits.Len
