@@ -58,8 +58,13 @@ self.ladleFetchWasm = async (url, progress, done) => {
     // every worker (named "ladle-engine", they wait for it): n workers do not download
     // it n times.
     const engine = self.ladleFetchWasm("engine.wasm", () => {}, () => {}).then((r) => WebAssembly.compileStreaming(r));
+    // ?gpu= (and the test hook ?gpucorrupt=) reach the workers, which choose their
+    // compute backend from their own URL (wasm/app/pool.go builds the same one).
+    const q = new URLSearchParams(location.search), wq = new URLSearchParams();
+    for (const k of ["gpu", "gpucorrupt"]) if (q.get(k)) wq.set(k, q.get(k));
+    const script = "engine.js" + (wq.toString() ? "?" + wq.toString() : "");
     for (let i = 0; i < n; i++) {
-      const w = new Worker("engine.js", {name: "ladle-engine"});
+      const w = new Worker(script, {name: "ladle-engine"});
       engine.then((module) => w.postMessage({type: "module", module}),
         (err) => w.postMessage({type: "module", error: String(err)}));
       w.ladleEarly = [];

@@ -57,6 +57,9 @@ type Page struct {
 	Dragging bool
 	// Workers is how many engine workers the page runs merges on.
 	Workers int
+	// Backend names the compute backend the workers use and why (the engine
+	// workers report it once their WebGPU self-tests are done).
+	Backend string
 	// Focus is a CSS selector of the element to focus once the next render is on
 	// screen ("" for none): the host moves the focus where a person's next step is
 	// when the control they used goes away (Run disabled while merging).
@@ -65,7 +68,7 @@ type Page struct {
 
 // NewRoot returns the page's root component.
 func NewRoot(app *state.App, host Host) *Root {
-	return &Root{P: &Page{App: app, Host: host, Workers: 1}}
+	return &Root{P: &Page{App: app, Host: host, Workers: 1, Backend: "CPU · WebAssembly — looking for a WebGPU adapter"}}
 }
 
 // humanCount writes a parameter count as 1.2M, 34.5k, 999.

@@ -104,6 +104,8 @@ func (h *host) start() {
 	h.page.Workers = n
 	h.pool = newPool(n, func(msg string) {
 		h.update(func() { h.app.SetNotice("The merge engine could not start: " + msg + ". Reload the page.") })
+	}, func(text string) {
+		h.update(func() { h.page.Backend = text })
 	})
 	h.openLink()
 	go h.loadLabIndex()

@@ -4,7 +4,9 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall/js"
 )
@@ -20,14 +22,18 @@ type pool struct {
 	pending map[string]chan js.Value // request id → its messages
 	// onFail is called (from the dispatcher goroutine) when a worker cannot start.
 	onFail func(msg string)
+	// onBackend is called (from the dispatcher goroutine) with the compute backend a
+	// worker reports: when its self-tests are done, and if its device is lost.
+	onBackend func(text string)
 }
 
 // newPool takes over the engine workers app.js started early (window.ladleWorkers,
 // with the messages they sent before the page program listened) and starts the rest
 // of n. Their messages are routed by one goroutine.
-func newPool(n int, onFail func(string)) *pool {
-	p := &pool{inbox: make(chan js.Value, 4096), pending: map[string]chan js.Value{}, onFail: onFail}
+func newPool(n int, onFail, onBackend func(string)) *pool {
+	p := &pool{inbox: make(chan js.Value, 4096), pending: map[string]chan js.Value{}, onFail: onFail, onBackend: onBackend}
 	worker := js.Global().Get("Worker")
+	script := "engine.js" + gpuQuery() // app.js starts its early workers with the same URL
 	early := js.Global().Get("ladleWorkers")
 	workerError := func(ev js.Value) {
 		msg := "the engine worker could not start"
@@ -41,7 +47,7 @@ func newPool(n int, onFail func(string)) *pool {
 		if early.Type() == js.TypeObject && i < early.Length() {
 			w = early.Index(i)
 		} else {
-			w = worker.New("engine.js")
+			w = worker.New(script)
 		}
 		onmessage := js.FuncOf(func(_ js.Value, args []js.Value) any {
 			p.receive(args[0].Get("data"))
@@ -99,6 +105,10 @@ func (p *pool) dispatch() {
 	for m := range p.inbox {
 		typ, id := str(m.Get("type")), str(m.Get("id"))
 		if id == "" {
+			if typ == "backend" && p.onBackend != nil {
+				p.onBackend(str(m.Get("text")))
+				continue
+			}
 			if typ == "error" && !failed {
 				failed = true
 				p.onFail(str(m.Get("error").Get("message")))
@@ -154,3 +164,22 @@ func str(v js.Value) string {
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// gpuQuery passes the page's ?gpu= (auto, off, force) and the test hook ?gpucorrupt=
+// on to the engine workers, which choose their compute backend from it.
+func gpuQuery() string {
+	q, err := url.ParseQuery(strings.TrimPrefix(str(js.Global().Get("location").Get("search")), "?"))
+	if err != nil {
+		return ""
+	}
+	out := url.Values{}
+	for _, k := range []string{"gpu", "gpucorrupt"} {
+		if v := q.Get(k); v != "" {
+			out.Set(k, v)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "?" + out.Encode()
+}
