@@ -37,6 +37,8 @@ func bench(ctx context.Context, root string, args []string) error {
 	dir := fs.String("dir", "", "folder for the generated inputs (default: a temporary folder, removed after)")
 	storage := fs.String("storage", "memory", "where the browser keeps the result: memory (Blob parts), opfs or auto")
 	runs := fs.Int("runs", 2, "runs of each measurement; the best is reported (the first also warms the wasm compiler up)")
+	gpu := fs.Bool("gpu", true, "also run the merge and an evaluation on the CPU path and on WebGPU side by side (Chromium with --enable-unsafe-webgpu: SwiftShader where there is no GPU)")
+	evalSamples := fs.Int("eval-samples", 2000, "images the CPU-versus-WebGPU evaluation runs on")
 	fs.Parse(args)
 	size, err := parseSize(*total)
 	if err != nil {
@@ -234,6 +236,10 @@ func bench(ctx context.Context, root string, args []string) error {
 	}
 	if sum != nativeSum || (*parts > 1 && splitSum != nativeSum) {
 		return fmt.Errorf("the browser's output differs from the native one")
+	}
+	if *gpu {
+		b.Close()
+		return benchGPU(srv, work, paths, recipe.String(), inputBytes, *runs, *evalSamples)
 	}
 	return nil
 }
