@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	ceval "ladle/core/eval"
+	"ladle/ui/engine"
 )
 
 // The WebGPU tests run their own Chromium, started with --enable-unsafe-webgpu
@@ -83,8 +85,8 @@ func TestGPUKernelsMatchCPU(t *testing.T) {
 	if !r.GPU || r.Name != "WebGPU · swiftshader" {
 		t.Fatalf("backend %q (%+v), want WebGPU on SwiftShader", r.Text, r)
 	}
-	if len(r.Tests) != 4 {
-		t.Fatalf("%d kernel tests, want 4", len(r.Tests))
+	if len(r.Tests) != 5 {
+		t.Fatalf("%d kernel tests, want 5", len(r.Tests))
 	}
 	for _, k := range r.Tests {
 		if k.Err != "" || k.Elements == 0 || k.OnGPU == 0 {
@@ -214,55 +216,127 @@ type evaluated struct {
 	} `json:"error"`
 }
 
-// TestGPUEvaluationAgreesWithCPU evaluates burn-mnist (run-a.pt and the uniform soup)
-// on the 10,000 MNIST test images through the engine protocol with ?gpu=force and on
-// the CPU: the accuracies are the same strings and the losses agree to 1e-5 relative.
-func TestGPUEvaluationAgreesWithCPU(t *testing.T) {
+// nativeEvaluate answers an evaluate request with the engine running natively (the
+// CPU path's code, compiled for this machine): its strings are what the page's CPU
+// path shows, and what `ladle eval --json` prints.
+func nativeEvaluate(t *testing.T, paths []string, spec engine.EvalSpec) engine.Evaluated {
+	t.Helper()
+	var files []engine.File
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		fi, _ := f.Stat()
+		files = append(files, engine.File{Name: filepath.Base(p), Size: fi.Size(), R: f})
+	}
+	ch := make(chan any, 1)
+	eng := engine.New(engine.Env{Post: func(m any) {
+		switch m.(type) {
+		case engine.Evaluated, engine.Error:
+			ch <- m
+		}
+	}})
+	eng.Go(engine.Request{Type: engine.TypeEvaluate, ID: "native", Eval: &spec}, files)
+	m := <-ch
+	e, ok := m.(engine.Evaluated)
+	if !ok {
+		t.Fatalf("native evaluate: %+v", m)
+	}
+	return e
+}
+
+// gpuEvaluate sends the evaluate request to the page's worker.
+func gpuEvaluate(t *testing.T, b *Browser, paths []string, spec engine.EvalSpec) evaluated {
+	t.Helper()
+	if err := b.SetFiles("#files", paths); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(spec)
+	ctx, cancel := context.WithTimeout(b.Ctx, 30*time.Minute)
+	defer cancel()
+	e, err := EvalCtx[evaluated](ctx, b, fmt.Sprintf(`ladleTest.request({type: "evaluate", files: ladleTest.files(), eval: %s})`, js))
+	if err != nil || e.Type != "evaluated" {
+		t.Fatalf("evaluate: %+v, %v", e, err)
+	}
+	return e
+}
+
+func compareEvaluations(t *testing.T, gpu evaluated, cpu engine.Evaluated) {
+	t.Helper()
+	if len(gpu.Results) != len(cpu.Results) {
+		t.Fatalf("%d results on the GPU, %d on the CPU", len(gpu.Results), len(cpu.Results))
+	}
+	for i, r := range gpu.Results {
+		w := cpu.Results[i]
+		gl, _ := strconv.ParseFloat(r.Loss, 64)
+		wl, _ := strconv.ParseFloat(w.Loss, 64)
+		if r.Error != "" || w.Error != "" || r.N != w.N || r.Accuracy != w.Accuracy || math.Abs(gl-wl) > 1e-5*math.Abs(wl) {
+			t.Errorf("%s: WebGPU accuracy %s loss %s n %s (%s), CPU accuracy %s loss %s n %s (%s)", r.Model, r.Accuracy, r.Loss, r.N, r.Error, w.Accuracy, w.Loss, w.N, w.Error)
+		}
+		t.Logf("%s on %s samples: WebGPU accuracy %s loss %s; CPU accuracy %s loss %s", r.Model, r.N, r.Accuracy, r.Loss, w.Accuracy, w.Loss)
+	}
+}
+
+// TestGPUEvaluationSoupsLab evaluates the soups lab (its pre-trained model, ten
+// fine-tunes and their uniform soup merged in the worker) with ?gpu=force: the same
+// accuracies as the CPU path and losses within 1e-5 relative. (Through the engine
+// protocol: the page's Evaluate table comes with the in-page evaluation work.)
+func TestGPUEvaluationSoupsLab(t *testing.T) {
+	lab := filepath.Join("..", "..", "public", "labs", "soups")
+	var paths, models []string
+	for _, n := range []string{"pre", "finetune-01", "finetune-02", "finetune-03", "finetune-04", "finetune-05", "finetune-06", "finetune-07", "finetune-08", "finetune-09", "finetune-10"} {
+		paths = append(paths, filepath.Join(lab, n+".safetensors"))
+		models = append(models, n+".safetensors")
+	}
+	paths = append(paths, filepath.Join(lab, "data.safetensors"))
+	uniform, err := os.ReadFile(filepath.Join(lab, "uniform.yaml"))
+	if err != nil {
+		t.Skipf("no soups lab: %v", err)
+	}
+	spec := engine.EvalSpec{Models: models, Recipes: []engine.NamedRecipe{{Name: "uniform soup", Recipe: string(uniform)}}, Data: "data.safetensors"}
+	b := gpuPage(t, "?gpu=force")
+	if r := backendOf(t, b, 1); !r.GPU {
+		t.Fatalf("backend %q", r.Text)
+	}
+	before := backendOf(t, b, 1).Stats
+	gpu := gpuEvaluate(t, b, paths, spec)
+	after := backendOf(t, b, 1).Stats
+	if after.Forward == before.Forward || after.UnitSums == before.UnitSums {
+		t.Fatalf("the evaluation did not run on the GPU: %+v, then %+v", before, after)
+	}
+	compareEvaluations(t, gpu, nativeEvaluate(t, paths, spec))
+}
+
+// TestGPUEvaluationBurnMNIST evaluates the burn-mnist uniform soup, merged on the GPU,
+// on the 10,000 real MNIST test images with its forward pass on the GPU: the CPU's
+// accuracy, and its loss to 1e-5 relative. On SwiftShader (a CPU emulation) this takes
+// minutes; LADLE_SKIP_SLOW_GPU=1 skips it.
+func TestGPUEvaluationBurnMNIST(t *testing.T) {
+	if os.Getenv("LADLE_SKIP_SLOW_GPU") != "" {
+		t.Skip("LADLE_SKIP_SLOW_GPU is set")
+	}
 	paths := burnFixtures(t)
 	data := mnistFile(t)
 	arch, err := os.ReadFile(filepath.Join("..", "..", "core", "eval", "testdata", "burn-mnist.arch.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := fmt.Sprintf(`ladleTest.request({type: "evaluate", files: ladleTest.files(), eval: {models: ["run-a.pt"], recipes: [{name: "soup", recipe: %q}], data: "mnist-test.safetensors", arch: %q}})`, uniformSoup, arch)
-	run := func(b *Browser) evaluated {
-		if err := b.SetFiles("#files", append(append([]string{}, paths...), data)); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(b.Ctx, 10*time.Minute)
-		defer cancel()
-		e, err := EvalCtx[evaluated](ctx, b, req)
-		if err != nil || e.Type != "evaluated" || len(e.Results) != 2 {
-			t.Fatalf("evaluate: %+v, %v", e, err)
-		}
-		for _, r := range e.Results {
-			if r.Error != "" || r.N != "10000" {
-				t.Fatalf("evaluate: %+v", r)
-			}
-		}
-		return e
-	}
-	g := gpuPage(t, "?gpu=force")
-	if r := backendOf(t, g, 1); !r.GPU {
+	spec := engine.EvalSpec{Recipes: []engine.NamedRecipe{{Name: "soup", Recipe: uniformSoup}}, Data: filepath.Base(data), Arch: string(arch)}
+	all := append(append([]string{}, paths...), data)
+	b := gpuPage(t, "?gpu=force")
+	if r := backendOf(t, b, 1); !r.GPU {
 		t.Fatalf("backend %q", r.Text)
 	}
-	onGPU := run(g)
-	st := backendOf(t, g, 1).Stats
-	if st == nil || st.Forward == 0 {
-		t.Fatalf("no layer ran on the GPU: %+v", st)
+	start := time.Now()
+	gpu := gpuEvaluate(t, b, all, spec)
+	st := backendOf(t, b, 1).Stats
+	if st.Forward < 5*10 { // five layers, ten batches of 1024
+		t.Errorf("only %d layer calls ran on the GPU", st.Forward)
 	}
-	c, _ := page(t, 1)
-	onCPU := run(c)
-	for i, r := range onGPU.Results {
-		w := onCPU.Results[i]
-		gl, _ := strconv.ParseFloat(r.Loss, 64)
-		wl, _ := strconv.ParseFloat(w.Loss, 64)
-		if r.Accuracy != w.Accuracy || math.Abs(gl-wl) > 1e-5*math.Abs(wl) {
-			t.Errorf("%s: GPU accuracy %s loss %s, CPU accuracy %s loss %s", r.Model, r.Accuracy, r.Loss, w.Accuracy, w.Loss)
-		}
-		t.Logf("%s: GPU accuracy %s loss %s; CPU accuracy %s loss %s", r.Model, r.Accuracy, r.Loss, w.Accuracy, w.Loss)
-	}
-	t.Logf("10,000 images, 2 models: GPU (SwiftShader) %.1f s, CPU (wasm) %.1f s; %d layers on the GPU", onGPU.Seconds, onCPU.Seconds, st.Forward)
+	t.Logf("WebGPU (SwiftShader): %.0f s for the merge and 10,000 images", time.Since(start).Seconds())
+	compareEvaluations(t, gpu, nativeEvaluate(t, all, spec))
 }
 
 var (

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 
 	"ladle/core/compute"
+	"ladle/core/nn"
 )
 
 // TestResult is one kernel's self-test on this adapter.
@@ -28,7 +29,7 @@ type TestResult struct {
 func (d *Device) SelfTest(scale int) []TestResult {
 	scale = max(scale, 1)
 	r := rand.New(rand.NewPCG(2026, 9))
-	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testLinear(r, scale), d.testConv(r, scale)}
+	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testEval(r, scale)}
 }
 
 // Failed returns the first failed test's description, or "".
@@ -284,3 +285,79 @@ func absOf(x []float32) []float32 {
 }
 
 var _ = bits.Len
+
+// testArch is a small convolutional classifier (the shape of burn-mnist's network).
+const testArch = `{"input_shape": [1, 28, 28], "input_scale": 0.00392156862745098,
+ "layers": [{"op": "conv2d", "name": "c1"}, {"op": "relu"}, {"op": "conv2d", "name": "c2", "stride": 2, "padding": 1},
+  {"op": "relu"}, {"op": "batchnorm", "name": "bn"}, {"op": "flatten"}, {"op": "linear", "name": "fc1"}, {"op": "relu"},
+  {"op": "linear", "name": "fc2"}, {"op": "log_softmax"}]}`
+
+// testEval runs a whole evaluation both ways and applies compute.Agree's rule: the
+// predicted class is the CPU's wherever the CPU's top-two margin exceeds 1e-4 (the
+// others are counted), the mean loss agrees to 1e-5 relative.
+func (d *Device) testEval(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "evaluation"}
+	arch, err := nn.ParseArch([]byte(testArch))
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	shapes := map[string][]int{"c1.weight": {6, 1, 3, 3}, "c1.bias": {6}, "c2.weight": {8, 6, 3, 3}, "c2.bias": {8},
+		"bn.weight": {8}, "bn.bias": {8}, "bn.running_mean": {8}, "bn.running_var": {8},
+		"fc1.weight": {24, 8 * 13 * 13}, "fc1.bias": {24}, "fc2.weight": {10, 24}, "fc2.bias": {10}}
+	tensors := map[string]nn.Tensor{}
+	for name, sh := range shapes {
+		n := 1
+		for _, v := range sh {
+			n *= v
+		}
+		t := nn.Tensor{Shape: sh, Data: randn(r, n)}
+		for i := range t.Data {
+			switch name {
+			case "bn.running_var", "bn.weight":
+				t.Data[i] = 1 + 0.1*float32(math.Abs(float64(t.Data[i])))
+			case "fc1.weight":
+				t.Data[i] *= 0.05
+			case "c2.weight", "fc2.weight":
+				t.Data[i] *= 0.3
+			}
+		}
+		tensors[name] = t
+	}
+	m, err := nn.NewModel(arch, tensors)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	n := 32 * scale
+	x := make([]float32, n*28*28)
+	for i := range x {
+		x[i] = float32(r.IntN(256))
+	}
+	labels := make([]int, n)
+	for i := range labels {
+		labels[i] = r.IntN(10)
+	}
+	cpu, err := m.Forward(x, n)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	before := d.Stats().Forward
+	m.SetForwarder(d)
+	gpu, err := m.Forward(x, n)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	if d.Stats().Forward == before {
+		res.Err = "no layer ran on the GPU"
+		return res
+	}
+	a := compute.Agree(cpu, gpu, 10, labels)
+	res.Elements, res.OnGPU, res.MaxError = n, n-a.NearTies, a.LossRel
+	if !a.OK() {
+		res.Err = fmt.Sprintf("%d of %d predictions differ from the CPU's where its margin exceeds 1e-4; loss %v against the CPU's %v", a.Disagree, n, a.LossOther, a.LossCPU)
+	}
+	return res
+}
