@@ -201,6 +201,33 @@ func TestCorruptedKernelFallsBack(t *testing.T) {
 	}
 }
 
+// TestLostDeviceFallsBack: the test hook ?gpucorrupt=lose destroys the device after
+// its self-tests pass, as a driver reset would; the backend turns to the CPU with the
+// reason, and the soup is still ladle merge's bytes.
+func TestLostDeviceFallsBack(t *testing.T) {
+	paths := burnFixtures(t)
+	b := gpuPage(t, "?gpu=force&gpucorrupt=lose")
+	var r backendReport
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if r = backendOf(t, b, 1); !r.GPU {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the destroyed device is still in use: %q", r.Text)
+		}
+	}
+	if r.Name != "CPU · WebAssembly" || !strings.Contains(r.Reason, "lost") {
+		t.Fatalf("backend %q", r.Text)
+	}
+	t.Logf("after the loss: %s", r.Text)
+	if err := b.SetFiles("#files", paths); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mergeBytes(t, b, uniformSoup), nativeMerge(t, filepath.Dir(paths[0]), uniformSoup); !bytes.Equal(got, want) {
+		t.Fatal("after the loss the soup differs from ladle merge's")
+	}
+}
+
 type evaluated struct {
 	Type    string `json:"type"`
 	Results []struct {

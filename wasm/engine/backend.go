@@ -32,18 +32,14 @@ func startBackend(post func(gpu.Status)) *backend {
 		be.mu.Lock()
 		be.b, be.dev, be.status = b, dev, st
 		be.mu.Unlock()
-		if dev != nil {
-			dev.OnLost = func(err error) {
-				be.mu.Lock()
-				be.b = compute.Backend{}
-				be.status = gpu.Status{Name: "CPU · WebAssembly", Reason: err.Error() + "; the CPU computes from now on", Adapter: dev.Adapter()}
-				s := be.status
-				be.mu.Unlock()
-				post(s)
-			}
-		}
 		close(be.ready)
 		post(st)
+		if dev != nil {
+			dev.OnLost = func(error) { post(be.report(1)) }
+			if q.Get("gpucorrupt") == "lose" { // the test hook: the device goes away
+				dev.Destroy()
+			}
+		}
 	}()
 	return be
 }
@@ -59,7 +55,19 @@ func trimQuery(s string) string {
 func (be *backend) current() compute.Backend {
 	be.mu.Lock()
 	defer be.mu.Unlock()
+	be.checkLost()
 	return be.b
+}
+
+// checkLost turns a lost device into the CPU with the reason (be.mu held).
+func (be *backend) checkLost() {
+	if be.dev == nil || !be.status.GPU {
+		return
+	}
+	if err := be.dev.Lost(); err != nil {
+		be.b = compute.Backend{}
+		be.status = gpu.Status{Name: "CPU · WebAssembly", Reason: err.Error() + "; the CPU computes from now on", Adapter: be.dev.Adapter(), Tests: be.status.Tests}
+	}
 }
 
 // report waits for the selection and returns the status; with scale > 1 it first
@@ -67,6 +75,7 @@ func (be *backend) current() compute.Backend {
 func (be *backend) report(scale int) gpu.Status {
 	<-be.ready
 	be.mu.Lock()
+	be.checkLost()
 	st, dev := be.status, be.dev
 	be.mu.Unlock()
 	if dev != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strings"
 	"sync"
 	"syscall/js"
 	"unsafe"
@@ -117,7 +118,7 @@ func Open(mode string) (*Device, error) {
 		info, _ := jsutil.Await(lost)
 		msg := "the WebGPU device was lost"
 		if info.Type() == js.TypeObject && str(info.Get("message")) != "" {
-			msg += ": " + str(info.Get("message"))
+			msg += ": " + strings.TrimSuffix(str(info.Get("message")), ".")
 		}
 		d.mu.Lock()
 		d.lost = errors.New(msg)
@@ -146,6 +147,10 @@ func (d *Device) Stats() Stats {
 	defer d.mu.Unlock()
 	return d.stats
 }
+
+// Destroy destroys the device, as a lost device (the test hook ?gpucorrupt=lose):
+// every kernel then declines and the CPU computes.
+func (d *Device) Destroy() { d.dev.Call("destroy") }
 
 // Adapter names the adapter ("swiftshader").
 func (d *Device) Adapter() string { return d.adapter }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"syscall/js"
+	"unsafe"
 
 	"ladle/core/compute"
 )
@@ -32,7 +33,9 @@ func (d *Device) UnitSum(out []float32, xs [][]float32, div, mul float64) bool {
 	if !d.usable() {
 		return false
 	}
-	raw := make([]uint32, len(out))
+	// The kernel's bits land in out's own memory; fixFlagged then rewrites the
+	// flagged elements in place (each reads only its own element first).
+	raw := unsafe.Slice((*uint32)(unsafe.Pointer(&out[0])), len(out))
 	if err := d.unitSumRaw(raw, xs, dv, me); err != nil {
 		d.lost = err
 		return false
