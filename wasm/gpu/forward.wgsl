@@ -1,4 +1,4 @@
-// The heavy layers of an inference pass, in float32 (sums may be ordered otherwise
+// The linear layers of an inference pass (convolutions: conv4.wgsl), in float32 (sums may be ordered otherwise
 // than the CPU's; evaluation tolerates that, merges never use these).
 struct Params {
   n: u32, relu: u32, has_bias: u32, row: u32,
@@ -32,32 +32,6 @@ fn linear(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ws = o * p.in_f;
   for (var k = 0u; k < p.in_f; k = k + 1u) {
     a = a + x[xs + k] * wt[ws + k];
-  }
-  y[i] = finish(a, o);
-}
-
-@compute @workgroup_size(64)
-fn conv(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.y * p.row + gid.x;
-  let per = p.oc * p.oh * p.ow;
-  if (i >= p.n * per) { return; }
-  let s = i / per;
-  let r = i % per;
-  let o = r / (p.oh * p.ow);
-  let oy = (r / p.ow) % p.oh;
-  let ox = r % p.ow;
-  var a = 0.0;
-  let xs = s * p.c * p.h * p.w;
-  for (var c = 0u; c < p.c; c = c + 1u) {
-    for (var ky = 0u; ky < p.kh; ky = ky + 1u) {
-      let iy = i32(oy * p.sh + ky) - i32(p.ph);
-      if (iy < 0 || iy >= i32(p.h)) { continue; }
-      for (var kx = 0u; kx < p.kw; kx = kx + 1u) {
-        let ix = i32(ox * p.sw + kx) - i32(p.pw);
-        if (ix < 0 || ix >= i32(p.w)) { continue; }
-        a = a + x[xs + (c * p.h + u32(iy)) * p.w + u32(ix)] * wt[((o * p.c + c) * p.kh + ky) * p.kw + kx];
-      }
-    }
   }
   y[i] = finish(a, o);
 }

@@ -26,6 +26,9 @@ var histWGSL string
 //go:embed forward.wgsl
 var forwardWGSL string
 
+//go:embed conv4.wgsl
+var conv4WGSL string
+
 // flag is the unit-sum kernel's mark for an element the CPU must compute.
 const flag = 0x7fc00001
 

@@ -5,6 +5,7 @@ package gpu
 import (
 	"math"
 	"math/bits"
+	"strings"
 	"syscall/js"
 	"unsafe"
 
@@ -202,10 +203,22 @@ func (d *Device) Linear(y, x, w, bias []float32, n, in, out int, relu bool) bool
 	return d.forward("linear", y, x, w, bias, n*out, prm)
 }
 
-// Conv2D implements compute.Forwarder.
+// Conv2D implements compute.Forwarder: four output channels per invocation, the
+// weights repacked as [C][KH][KW][OC/4] vec4s.
 func (d *Device) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool) bool {
 	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, g: g}
-	return d.forward("conv", y, x, w, bias, n*g.OC*g.OH*g.OW, prm)
+	oc4 := (g.OC + 3) / 4
+	packed := make([]float32, g.C*g.KH*g.KW*oc4*4)
+	for o := range g.OC {
+		for c := range g.C {
+			for ky := range g.KH {
+				for kx := range g.KW {
+					packed[((c*g.KH+ky)*g.KW+kx)*oc4*4+o] = w[((o*g.C+c)*g.KH+ky)*g.KW+kx]
+				}
+			}
+		}
+	}
+	return d.forward("conv4", y, x, packed, bias, n*oc4*g.OH*g.OW, prm)
 }
 
 type forwardParams struct {
@@ -233,7 +246,11 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 			return false // one call per layer: too large a batch goes to the CPU
 		}
 	}
-	pipe, err := d.pipeline("forward", forwardWGSL, entry)
+	code, module := forwardWGSL, "forward"
+	if entry == "conv4" {
+		code, module = conv4WGSL, "conv4"
+	}
+	pipe, err := d.pipeline(module, code, entry)
 	if err != nil {
 		d.lost = err
 		return false
@@ -252,7 +269,7 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 		uint32(g.C), uint32(g.H), uint32(g.W), uint32(g.OC),
 		uint32(g.KH), uint32(g.KW), uint32(g.SH), uint32(g.SW),
 		uint32(g.PH), uint32(g.PW), uint32(g.OH), uint32(g.OW),
-		uint32(p.in), uint32(p.out), d.corrupt(entry), 0))
+		uint32(p.in), uint32(p.out), d.corrupt(strings.TrimSuffix(entry, "4")), 0))
 	enc := d.dev.Call("createCommandEncoder")
 	pass := enc.Call("beginComputePass")
 	pass.Call("setPipeline", pipe)
