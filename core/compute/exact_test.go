@@ -90,3 +90,33 @@ func TestExactUnitSumMode(t *testing.T) {
 		}
 	}
 }
+
+// FuzzUnitSumExact: wherever the integer kernel claims a result, it is the float64
+// path's, for any three inputs and any supported scale.
+func FuzzUnitSumExact(f *testing.F) {
+	f.Add(uint32(0x3f800000), uint32(0x33800000), uint32(0), uint8(3), false)
+	f.Add(uint32(0x80000000), uint32(0x80000000), uint32(0x7fc00000), uint8(1), true)
+	f.Add(uint32(0x3d5c0690), uint32(0xbcf0a000), uint32(0x00000007), uint8(7), false)
+	f.Fuzz(func(t *testing.T, a, b, c uint32, k uint8, mul bool) {
+		div, m := float64(k%9+1), 0.0
+		if mul {
+			div, m = 0, math.Ldexp(1, -int(k%5))
+		}
+		d, e, ok := ExactUnitSumMode(div, m)
+		if !ok {
+			t.Skip()
+		}
+		in := []uint32{a, b, c}
+		for n := 1; n <= 3; n++ {
+			xs := make([][]float32, n)
+			for i := range xs {
+				xs[i] = []float32{math.Float32frombits(in[i])}
+			}
+			want := make([]float32, 1)
+			UnitSumRef(want, xs, div, m)
+			if got, ok := UnitSumExact(in[:n], d, e); ok && got != math.Float32bits(want[0]) {
+				t.Fatalf("%#x ÷%v ×%v: got %#x, want %#x", in[:n], div, m, got, math.Float32bits(want[0]))
+			}
+		}
+	})
+}

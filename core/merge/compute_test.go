@@ -9,7 +9,7 @@ import (
 )
 
 // TestComputeBackendGivesCPUBytes runs every method with the GPU kernels' executable
-// model (compute.Model) as Job.Compute and checks that the output bits are the CPU's:
+// model (compute.Emulator) as Job.Compute and checks that the output bits are the CPU's:
 // on the golden inputs, and for the kernels the GPU takes (uniform soups, TIES
 // selection) on data with zeros, ties, subnormals, NaN and Inf.
 func TestComputeBackendGivesCPUBytes(t *testing.T) {
@@ -28,7 +28,7 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 			j.Compute = c
 			return mergeOK(t, m.Name, j)
 		}
-		assertEqual(t, m.Name, run(&compute.Model{}), run(nil))
+		assertEqual(t, m.Name, run(&compute.Emulator{}), run(nil))
 	}
 
 	r := rand.New(rand.NewPCG(5, 5))
@@ -46,7 +46,7 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 				}
 			}
 			for _, norm := range []bool{true, false} {
-				cm := &compute.Model{}
+				cm := &compute.Emulator{}
 				mk := func(c compute.Merger) *Job {
 					return &Job{Tensor: "x", Models: models, Params: mp("normalize", norm), Compute: c, Options: Options{AllowNonFinite: true}}
 				}
@@ -67,7 +67,7 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 		if poison {
 			b[17] = math.Float32frombits(3) // in the base: every model's deltas
 		}
-		cm := &compute.Model{}
+		cm := &compute.Emulator{}
 		mk := func(c compute.Merger) *Job {
 			return &Job{Tensor: "x", Base: b, Models: models, Params: mp("density", 0.3), Compute: c}
 		}

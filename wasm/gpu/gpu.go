@@ -6,8 +6,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"math"
-	"math/bits"
 	"strings"
 	"sync"
 	"syscall/js"
@@ -292,7 +290,5 @@ func u32Bytes(x []uint32) []byte {
 
 func u32sBytes(v ...uint32) []byte { return u32Bytes(v) }
 
-var _ = bits.Len32
-var _ = math.Float32bits
 var _ compute.Merger = (*Device)(nil)
 var _ compute.Forwarder = (*Device)(nil)

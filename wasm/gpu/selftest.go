@@ -5,7 +5,6 @@ package gpu
 import (
 	"fmt"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 
 	"ladle/core/compute"
@@ -283,8 +282,6 @@ func absOf(x []float32) []float32 {
 	}
 	return out
 }
-
-var _ = bits.Len
 
 // testArch is a small convolutional classifier (the shape of burn-mnist's network).
 const testArch = `{"input_shape": [1, 28, 28], "input_scale": 0.00392156862745098,

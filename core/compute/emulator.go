@@ -2,17 +2,17 @@ package compute
 
 import "math"
 
-// Model is a Merger that does on the CPU, element by element, exactly what the WebGPU
+// Emulator is a Merger that does on the CPU, element by element, exactly what the WebGPU
 // kernels do: UnitSumExact with the CPU reference for the elements it flags, and key
 // histograms that decline unsafe subtractions. It is the executable specification of
 // the GPU path: the merge tests run every method through it and compare bytes, and
 // Flagged counts the elements the CPU had to redo.
-type Model struct {
+type Emulator struct {
 	Flagged    int64 // elements UnitSum recomputed on the CPU
 	Sums, Hist int   // calls that ran (returned true)
 }
 
-func (m *Model) UnitSum(out []float32, xs [][]float32, div, mul float64) bool {
+func (m *Emulator) UnitSum(out []float32, xs [][]float32, div, mul float64) bool {
 	d, e, ok := ExactUnitSumMode(div, mul)
 	if !ok || len(xs) == 0 || len(xs) > 1<<16 {
 		return false
@@ -37,7 +37,7 @@ func (m *Model) UnitSum(out []float32, xs [][]float32, div, mul float64) bool {
 	return true
 }
 
-func (m *Model) KeyHistogram(h *Hist16, x, base []float32, high bool, match uint32) bool {
+func (m *Emulator) KeyHistogram(h *Hist16, x, base []float32, high bool, match uint32) bool {
 	for i, v := range x {
 		if !SafeForSubtraction(math.Float32bits(v)) || (base != nil && !SafeForSubtraction(math.Float32bits(base[i]))) {
 			return false
