@@ -3,7 +3,9 @@ package playground
 import (
 	"bytes"
 	"context"
+	"math"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -90,4 +92,48 @@ func TestPlaygroundWithoutWebGPU(t *testing.T) {
 	if got := eval[string](t, b, backendText); got != "CPU · WebAssembly — no WebGPU adapter found" {
 		t.Errorf("backend: %q", got)
 	}
+}
+
+// evalRows reads the Evaluate table: model → "accuracy loss n".
+const evalRows = `Object.fromEntries(Array.from(document.querySelectorAll('[data-testid=eval-row]')).map((r) => [r.dataset.model, [r.dataset.accuracy, r.dataset.loss, r.dataset.n]]))`
+
+// TestPlaygroundWebGPUEvaluate: the soups lab's Evaluate table computed with
+// ?gpu=force (soup merged and forward passes on SwiftShader) shows the CPU page's
+// accuracies, and losses within 1e-5 relative. It skips while the page has no
+// Evaluate button (the in-page evaluation work adds it; the engine-level test
+// TestGPUEvaluationSoupsLab covers the same path meanwhile).
+func TestPlaygroundWebGPUEvaluate(t *testing.T) {
+	cpuPage := openPage(t)
+	if !eval[bool](t, cpuPage, `document.querySelector('[data-testid=evaluate]') !== null`) {
+		t.Skip("the page has no Evaluate button yet")
+	}
+	table := func(b *browsertest.Browser) map[string][]string {
+		openLab(t, b, "soups")
+		click(t, b, "run")
+		waitFor(t, b, hasResult, 120*time.Second)
+		click(t, b, "evaluate")
+		waitFor(t, b, `document.querySelectorAll('[data-testid=eval-row][data-accuracy]').length > 1 && Array.from(document.querySelectorAll('[data-testid=eval-row]')).every((r) => r.dataset.accuracy)`, 300*time.Second)
+		return eval[map[string][]string](t, b, evalRows)
+	}
+	cpu := table(cpuPage)
+	g := openGPUPage(t, "?gpu=force")
+	if got := eval[string](t, g, backendText); !bytes.HasPrefix([]byte(got), []byte("WebGPU · swiftshader")) {
+		t.Fatalf("backend %q", got)
+	}
+	gpu := table(g)
+	if len(gpu) != len(cpu) || len(cpu) < 2 {
+		t.Fatalf("rows: WebGPU %v, CPU %v", gpu, cpu)
+	}
+	for model, w := range cpu {
+		r := gpu[model]
+		if len(r) != 3 || r[0] != w[0] || r[2] != w[2] || !closeLoss(r[1], w[1]) {
+			t.Errorf("%s: WebGPU %v, CPU %v", model, r, w)
+		}
+	}
+}
+
+func closeLoss(a, b string) bool {
+	x, err1 := strconv.ParseFloat(a, 64)
+	y, err2 := strconv.ParseFloat(b, 64)
+	return err1 == nil && err2 == nil && math.Abs(x-y) <= 1e-5*math.Abs(y)
 }
