@@ -21,7 +21,9 @@
 //
 //   - Forward kernels may sum in another order. A Forwarder's GEMM and convolution
 //     may differ from the CPU in the last bits; evaluation then agrees with the CPU
-//     up to that rounding (its tests and self-tests bound the difference).
+//     up to that rounding (its tests and self-tests apply Agree's rule). NaN and
+//     infinities are not a GPU's business: a backend declines layers whose inputs or
+//     outputs hold them, since GPUs need not propagate them as IEEE says.
 //
 // What stays on the CPU, and why: weighted sums whose weights are not all 1 (their
 // float64 products need a full soft-float multiply), the float64 sign election and

@@ -241,6 +241,11 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	if !d.usable() || count == 0 {
 		return false
 	}
+	// NaN and infinities go to the CPU: GPUs need not propagate them as IEEE says
+	// (SwiftShader turns x·NaN into 0 in a sum, and max(NaN, 0) into 0).
+	if !allFinite(x) || !allFinite(w) || !allFinite(bias) {
+		return false
+	}
 	for _, s := range []int{len(x), len(w), len(y)} {
 		if int64(4*s) > d.maxBind {
 			return false // one call per layer: too large a batch goes to the CPU
@@ -282,6 +287,19 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 		d.lost = err
 		return false
 	}
+	if !allFinite(y) { // an overflow: let the CPU say what it gives
+		return false
+	}
 	d.stats.Forward++
+	return true
+}
+
+// allFinite reports whether x holds no NaN and no infinity.
+func allFinite(x []float32) bool {
+	for _, v := range x {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+			return false
+		}
+	}
 	return true
 }

@@ -205,7 +205,7 @@ func (d *Device) testLinear(r *rand.Rand, scale int) TestResult {
 	res := TestResult{Kernel: "linear"}
 	n, in, out := 37*scale, 300, 17
 	x, w, bias := randn(r, n*in), randn(r, out*in), randn(r, out)
-	x[3], w[5] = 0, 0
+	spice(x, w)
 	want, got := make([]float32, n*out), make([]float32, n*out)
 	for _, relu := range []bool{false, true} {
 		compute.LinearRef(want, x, w, bias, n, in, out, relu)
@@ -223,6 +223,7 @@ func (d *Device) testLinear(r *rand.Rand, scale int) TestResult {
 			return res
 		}
 	}
+	declinesNaN(&res, func() bool { return d.Linear(got, x, w, bias, n, in, out, false) }, x)
 	return res
 }
 
@@ -232,6 +233,7 @@ func (d *Device) testConv(r *rand.Rand, scale int) TestResult {
 	g.OH, g.OW = g.Out()
 	n := 7 * scale
 	x, w, bias := randn(r, n*g.C*g.H*g.W), randn(r, g.OC*g.C*g.KH*g.KW), randn(r, g.OC)
+	spice(x, w)
 	want, got := make([]float32, n*g.OC*g.OH*g.OW), make([]float32, n*g.OC*g.OH*g.OW)
 	for _, relu := range []bool{false, true} {
 		compute.Conv2DRef(want, x, w, bias, n, g, relu)
@@ -248,7 +250,29 @@ func (d *Device) testConv(r *rand.Rand, scale int) TestResult {
 			return res
 		}
 	}
+	declinesNaN(&res, func() bool { return d.Conv2D(got, x, w, bias, n, g, false) }, x)
 	return res
+}
+
+// spice puts zeros, subnormals, equal values and a NaN into a forward test's inputs.
+func spice(x, w []float32) {
+	x[3], w[5], x[11] = 0, 0, math.Float32frombits(5) // zeros, a subnormal
+	w[7] = math.Float32frombits(0x80000003)           // a negative subnormal
+	x[20], x[21] = 0.5, 0.5                           // ties
+}
+
+// declinesNaN checks that a forward kernel leaves an input holding a NaN to the CPU
+// (SwiftShader, for one, turns x·NaN into 0 in a sum).
+func declinesNaN(res *TestResult, run func() bool, x []float32) bool {
+	old := x[len(x)-1]
+	x[len(x)-1] = float32(math.NaN())
+	ran := run()
+	x[len(x)-1] = old
+	if ran {
+		res.Err = "an input holding a NaN was computed on the GPU, not left to the CPU"
+		return false
+	}
+	return true
 }
 
 // within checks a forward kernel's output: each value within 1e-5 of the sum of the
