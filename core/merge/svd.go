@@ -158,11 +158,12 @@ func dot(x, y []float64) float64 {
 }
 
 // jacobi orthogonalises the n columns of a (each of length m ≥ n) in place by plane
-// rotations: A·V = W with WᵀW diagonal (V itself is not kept).
-func jacobi(a [][]float64, m, workers int) {
+// rotations: A·V = W with WᵀW diagonal (V itself is not kept). It returns the number
+// of sweeps it made.
+func jacobi(a [][]float64, m, workers int) int {
 	n := len(a)
 	if n < 2 {
-		return
+		return 0
 	}
 	tol := max(1e-15, float64(m)*0x1p-52)
 	// Round-robin (circle) schedule over an even number of players: every round pairs
@@ -186,15 +187,27 @@ func jacobi(a [][]float64, m, workers int) {
 	if m*n < 1<<14 {
 		workers = 1 // too small to be worth goroutines
 	}
+	// Columns whose norm is below 1e-9·‖A‖_F are numerically zero: they are not
+	// rotated. Otherwise, in a rank-deficient matrix, columns of rounding noise would
+	// keep rotating among themselves sweep after sweep without ever looking orthogonal
+	// to a relative tolerance. Such columns end as components far below the drop
+	// threshold (1e-9·‖A‖_F ≤ 1e-9·√n·σ_max), and skipping their rotation with a
+	// large column perturbs that column by at most their norm.
+	var negligible float64
 	doPairs := func(round, lo, hi int) {
 		for k := lo; k < hi; k++ {
 			p, q := pair(round, k)
-			rotated[k] = q < n && rotate(a[p], a[q], &norms[p], &norms[q], tol)
+			rotated[k] = q < n && min(norms[p], norms[q]) > negligible && rotate(a[p], a[q], &norms[p], &norms[q], tol)
 		}
 	}
 	for sweep := 0; sweep < jacobiMaxSweeps; sweep++ {
 		// Exact norms at the start of each sweep: the updates' rounding does not pile up.
 		parallelFor(n, workers, func(j int) { norms[j] = sumSquares(a[j]) })
+		total := 0.0
+		for _, x := range norms {
+			total += x
+		}
+		negligible = 1e-18 * total
 		changed := false
 		for round := 0; round < rounds; round++ {
 			if workers == 1 {
@@ -212,9 +225,10 @@ func jacobi(a [][]float64, m, workers int) {
 			}
 		}
 		if !changed {
-			break
+			return sweep + 1
 		}
 	}
+	return jacobiMaxSweeps
 }
 
 // rotate makes columns x and y orthogonal by the Jacobi rotation that does it, given

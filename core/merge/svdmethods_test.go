@@ -375,3 +375,39 @@ func TestJacobiSVD(t *testing.T) {
 		}
 	}
 }
+
+// A rank-deficient matrix converges like a full-rank one: its columns of rounding
+// noise are not rotated among themselves for ever (iso_cts decomposes such matrices).
+func TestJacobiRankDeficientConverges(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const n, rank = 96, 10
+	left, right := mat.NewDense(n, rank, nil), mat.NewDense(rank, n, nil)
+	for i := range n {
+		for k := range rank {
+			left.Set(i, k, r.NormFloat64())
+			right.Set(k, i, r.NormFloat64())
+		}
+	}
+	var x mat.Dense
+	x.Mul(left, right)
+	cols := make([][]float64, n)
+	for j := range cols {
+		cols[j] = make([]float64, n)
+		for i := range n {
+			cols[j][i] = x.At(i, j)
+		}
+	}
+	if sweeps := jacobi(cols, n, 1); sweeps > 20 {
+		t.Errorf("%d sweeps for a rank-%d matrix", sweeps, rank)
+	}
+	d := svdOf(n, n, x.At, 2)
+	_, _, s, kept := refSVD(&x)
+	if d.kept() != rank || kept != rank {
+		t.Errorf("kept %d components (gonum %d), want the rank %d", d.kept(), kept, rank)
+	}
+	for l := range rank {
+		if math.Abs(d.s[l]-s[l]) > 1e-10*s[0] {
+			t.Errorf("σ%d = %v, gonum %v", l, d.s[l], s[l])
+		}
+	}
+}
