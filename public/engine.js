@@ -19,6 +19,13 @@
 //   {type: "cancel", id}                            {type: "error", id, error: {message, file?, tensor?, where?}}
 //   {type: "read", id, files}    (benchmark)        {type: "read", id, bytes, seconds}
 //   {type: "memory", id}                            {type: "memory", id, wasmMemory}
+//   {type: "backend", id, scale?}                   {type: "backend", id, gpu, name, reason?, adapter?, text,
+//                                                     tests: [{kernel, elements, onGPU, maxError?, error?}], stats?}
+//   (unasked)                                       {type: "backend", ...} without id: once the self-tests are
+//                                                     done, and again if the WebGPU device is lost
+//
+// The worker's own URL chooses its compute backend: engine.js?gpu=auto|off|force (the
+// page passes its ?gpu= on; package ladle/wasm/gpu). Merges are the same bytes either way.
 //
 // Model names in a recipe are the names of the files sent with it. A split merge: send
 // the same merge with part {index: i, count: k} to k workers and join the results in
