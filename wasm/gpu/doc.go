@@ -13,8 +13,10 @@
 // the CPU, with the reason in Status. A lost device does the same at the next call:
 // every kernel then declines and the CPU computes.
 //
-// Memory: each kernel keeps its buffers and grows them to the largest tensor seen,
-// never beyond the device's maxStorageBufferBindingSize; larger tensors are cut into
-// chunks under it. Uniform sums run two chunks in flight: the next chunk uploads and
+// Memory: the device is requested with the adapter's own maxBufferSize and
+// maxStorageBufferBindingSize (a device asked for nothing gets 256 MiB / 128 MiB).
+// Each kernel keeps its buffers and grows them to the largest tensor seen, never
+// beyond the smaller of that binding limit and 256 MiB (the GPU's memory is shared
+// with the page); larger tensors are cut into chunks under it. Uniform sums run two chunks in flight: the next chunk uploads and
 // computes while the previous one is read back.
 package gpu
