@@ -98,6 +98,9 @@ func Open(mode string) (*Device, error) {
 	if ad.Get("isFallbackAdapter").Truthy() {
 		d.fallback = true
 	}
+	if d.adapter == "" { // a browser without GPUAdapterInfo
+		d.adapter = "unknown adapter"
+	}
 	if d.fallback && mode != "force" {
 		return nil, fmt.Errorf("only a software WebGPU adapter (%s) was found; ?gpu=force uses it", d.adapter)
 	}
