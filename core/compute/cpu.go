@@ -99,15 +99,16 @@ func Conv2DRef(y, x, w, bias []float32, n int, g ConvGeom, relu bool) {
 }
 
 // SafeForSubtraction reports whether float32 x − b is computed the same way by
-// every IEEE implementation, flush-to-zero ones included: both are zero or at least
-// 2^-102 in magnitude (so a nonzero difference is at least 2^-125, a normal number)
-// and finite.
+// every IEEE implementation, flush-to-zero ones included, when both x and b pass: each
+// is zero, or at least 2^-102 (so a nonzero difference is at least 2^-125, a normal
+// number) and below 2^126 (so the difference cannot overflow, where WGSL leaves the
+// result to the implementation) in magnitude.
 func SafeForSubtraction(bits uint32) bool {
 	e := bits >> 23 & 0xff
 	if e == 0 {
 		return bits&0x7fffffff == 0
 	}
-	return e >= 25 && e != 0xff
+	return e >= 25 && e <= 252
 }
 
 // ExactUnitSumMode describes the scale of UnitSum in the form the exact kernels take:

@@ -17,7 +17,8 @@
 //
 //   - Selection is integer work. KeyHistogram counts float32 key bits; a backend that
 //     computes x − base in float32 must decline tensors where that subtraction could
-//     be subnormal (an input below 2^-102 that is not zero) or is not finite.
+//     be subnormal (an input below 2^-102 that is not zero) or overflow (an input
+//     of 2^126 or more, or not finite).
 //
 //   - Forward kernels may sum in another order. A Forwarder's GEMM and convolution
 //     may differ from the CPU in the last bits; evaluation then agrees with the CPU

@@ -120,3 +120,37 @@ func FuzzUnitSumExact(f *testing.F) {
 		}
 	})
 }
+
+// TestSafeForSubtraction: the difference of two safe values is zero or a finite
+// normal number (what every IEEE implementation, flush-to-zero ones included,
+// computes alike), at the edges of the safe range and at random.
+func TestSafeForSubtraction(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	edges := []uint32{0, 1 << 31, 25 << 23, 25<<23 | 1, 25<<23 | 0x7fffff, 252<<23 | 0x7fffff, 1<<31 | 252<<23 | 0x7fffff}
+	pick := func() uint32 {
+		if r.IntN(3) == 0 {
+			return edges[r.IntN(len(edges))]
+		}
+		return uint32(r.Uint64())
+	}
+	checked := 0
+	for range 1_000_000 {
+		a, b := pick(), pick()
+		if !SafeForSubtraction(a) || !SafeForSubtraction(b) {
+			continue
+		}
+		checked++
+		d := math.Float32bits(math.Float32frombits(a) - math.Float32frombits(b))
+		if e := d >> 23 & 0xff; (e == 0 && d&0x7fffffff != 0) || e == 0xff {
+			t.Fatalf("%#x − %#x = %#x: subnormal or not finite", a, b, d)
+		}
+	}
+	if checked < 10000 {
+		t.Fatalf("only %d safe pairs", checked)
+	}
+	for _, bad := range []uint32{1, 24 << 23, 253 << 23, 0x7f800000, 0x7fc00000} {
+		if SafeForSubtraction(bad) {
+			t.Errorf("%#x counted safe", bad)
+		}
+	}
+}

@@ -1,8 +1,9 @@
 // key_hist: a 16-bit histogram of AbsKey(x − base) (AbsKey(x) without a base): the
 // top 16 bits when high, else the low 16 bits of keys whose top half is match.
 // Counting is integer work; the one float operation, x − base, is correctly rounded
-// on every implementation when both are finite and zero or ≥ 2^-102 in magnitude
-// (then a nonzero difference is a normal number), which the kernel checks: any other
+// on every implementation when each is zero or at least 2^-102 and below 2^126 in
+// magnitude (a nonzero difference is then a normal number that cannot overflow),
+// which the kernel checks (compute.SafeForSubtraction): any other
 // input sets h[65536] and the CPU counts the tensor instead.
 struct Params { n: u32, has_base: u32, high: u32, match_: u32, corrupt: u32, row: u32, p1: u32, p2: u32 }
 @group(0) @binding(0) var<storage, read> x: array<u32>;
@@ -13,7 +14,7 @@ struct Params { n: u32, has_base: u32, high: u32, match_: u32, corrupt: u32, row
 fn safe(v: u32) -> bool {
   let e = (v >> 23u) & 0xffu;
   if (e == 0u) { return (v & 0x7fffffffu) == 0u; }
-  return e >= 25u && e != 0xffu;
+  return e >= 25u && e <= 252u;
 }
 
 @compute @workgroup_size(64)
