@@ -104,15 +104,23 @@ const evalRows = `Object.fromEntries(Array.from(document.querySelectorAll('[data
 // TestGPUEvaluationSoupsLab covers the same path meanwhile).
 func TestPlaygroundWebGPUEvaluate(t *testing.T) {
 	cpuPage := openPage(t)
-	if !eval[bool](t, cpuPage, `document.querySelector('[data-testid=evaluate]') !== null`) {
+	if !eval[bool](t, cpuPage, `document.querySelector('[data-testid=evaluate]') !== null && document.querySelector('[data-testid=dataset-select]') !== null`) {
 		t.Skip("the page has no Evaluate button yet")
 	}
+	const evalIdle = `!document.querySelector('[data-testid=evaluate]').disabled`
 	table := func(b *browsertest.Browser) map[string][]string {
-		openLab(t, b, "soups")
+		click(t, b, "lab-soups")
+		waitFor(t, b, modelsListed([]string{"finetune-10.safetensors"})+
+			` && document.querySelector('[data-testid=dataset-select]').value === 'data.safetensors'`, 60*time.Second)
+		waitFor(t, b, runEnabled, 10*time.Second)
 		click(t, b, "run")
-		waitFor(t, b, hasResult, 120*time.Second)
+		waitFor(t, b, hasResult+" || "+errorVisible, 120*time.Second)
+		if eval[bool](t, b, errorVisible) {
+			t.Fatalf("the uniform soup failed\n%s", pageState(b))
+		}
+		waitFor(t, b, evalIdle, 120*time.Second)
 		click(t, b, "evaluate")
-		waitFor(t, b, `document.querySelectorAll('[data-testid=eval-row][data-accuracy]').length > 1 && Array.from(document.querySelectorAll('[data-testid=eval-row]')).every((r) => r.dataset.accuracy)`, 300*time.Second)
+		waitFor(t, b, evalIdle+` && document.querySelectorAll('[data-testid=eval-row]').length >= 12 && Array.from(document.querySelectorAll('[data-testid=eval-row]')).every((r) => r.dataset.accuracy)`, 600*time.Second)
 		return eval[map[string][]string](t, b, evalRows)
 	}
 	cpu := table(cpuPage)
@@ -121,7 +129,7 @@ func TestPlaygroundWebGPUEvaluate(t *testing.T) {
 		t.Fatalf("backend %q", got)
 	}
 	gpu := table(g)
-	if len(gpu) != len(cpu) || len(cpu) < 2 {
+	if len(gpu) != len(cpu) || len(cpu) < 12 {
 		t.Fatalf("rows: WebGPU %v, CPU %v", gpu, cpu)
 	}
 	for model, w := range cpu {
