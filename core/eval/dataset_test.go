@@ -47,7 +47,7 @@ func TestDatasetRoundTrip(t *testing.T) {
 	if b := d.Batch(nil, 1, 2); !reflect.DeepEqual(b, []float32{250, 251, 252, 253, 254, 255}) {
 		t.Errorf("Batch %v", b)
 	}
-	if _, err := LoadSplit(path, "test"); err == nil || !strings.Contains(err.Error(), `no tensor "x.test"`) || !strings.Contains(err.Error(), `"val"`) {
+	if _, err := LoadSplit(path, "nope"); err == nil || !strings.Contains(err.Error(), `no tensor "x.nope"`) || !strings.Contains(err.Error(), `"val"`) {
 		t.Errorf("missing split: %v", err)
 	}
 	if err := WriteFile(path, train, train); err == nil {
