@@ -64,6 +64,8 @@ type Page struct {
 	// screen ("" for none): the host moves the focus where a person's next step is
 	// when the control they used goes away (Run disabled while merging).
 	Focus string
+	// Eval runs evaluations and sweeps (nil: the page offers none).
+	Eval EvalHost
 }
 
 // NewRoot returns the page's root component.

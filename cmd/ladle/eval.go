@@ -14,7 +14,7 @@ import (
 func init() {
 	register(&command{
 		name:    "eval",
-		args:    "MODEL [--arch ARCH.json] --data DATA.safetensors [--split NAME] [--batch N] [--threads N] [--json]",
+		args:    "MODEL [--arch ARCH.json] --data DATA.safetensors [--split NAME] [--batch N] [--threads N] [--fast] [--json]",
 		summary: "measure a model's accuracy and loss on a dataset (--arch may be left out when the checkpoint carries ladle.arch)",
 		run:     runEval,
 	})
@@ -51,6 +51,7 @@ func (f evalFlags) check() error {
 func runEval(ctx *cmdContext, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	f := addEvalFlags(fs)
+	fast := fs.Bool("fast", false, "use the CPU's fastest kernels (AVX/FMA on amd64): quicker, but the last digits may then differ from other machines and from the playground, which compute exactly (nn exact mode)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -70,6 +71,7 @@ func runEval(ctx *cmdContext, args []string) error {
 		return fmt.Errorf("%s: %w", paths[0], err)
 	}
 	m.SetThreads(*f.threads)
+	m.SetExact(!*fast)
 	data, err := eval.LoadSplit(*f.data, *f.split)
 	if err != nil {
 		return err

@@ -122,6 +122,7 @@ func inProcess(t *testing.T, model, archPath, data string) eval.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.SetExact(true) // as ladle eval without --fast
 	d, err := eval.LoadDataset(data)
 	if err != nil {
 		t.Fatal(err)

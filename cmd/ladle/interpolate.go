@@ -48,7 +48,7 @@ func runInterpolate(ctx *cmdContext, args []string) error {
 	if err != nil {
 		return err
 	}
-	curve, err := eval.Interpolate(arch, a, b, data, eval.Options{Points: *points, Batch: *f.batch, Threads: *f.threads})
+	curve, err := eval.Interpolate(arch, a, b, data, eval.Options{Points: *points, Batch: *f.batch, Threads: *f.threads, Exact: true})
 	if err != nil {
 		return fmt.Errorf("%s → %s: %w", paths[0], paths[1], err)
 	}

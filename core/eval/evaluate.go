@@ -56,7 +56,6 @@ func EvaluateContext(ctx context.Context, m *nn.Model, d *Dataset, batch int, pr
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	kind := m.OutputKind()
 	var (
 		xb, out []float32
 		loss    float64
@@ -81,7 +80,7 @@ func EvaluateContext(ctx context.Context, m *nn.Model, d *Dataset, batch int, pr
 			if argmax(row) == y {
 				correct++
 			}
-			l := nn.NLL(row, y, kind)
+			l := m.NLL(row, y)
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				return Result{}, fmt.Errorf("%s: sample %d: the model's output is not finite (%v); its weights or inputs hold NaN or Inf, or overflow", d.name(), lo+i, row)
 			}

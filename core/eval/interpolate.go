@@ -41,6 +41,8 @@ type Options struct {
 	Batch int
 	// Threads bounds the goroutines of each forward pass (0: GOMAXPROCS).
 	Threads int
+	// Exact evaluates in nn's exact mode: the same bits on every platform.
+	Exact bool
 }
 
 // Interpolate evaluates the models θ(α) = (1 − α)·θA + α·θB for α = i/(points − 1),
@@ -75,6 +77,7 @@ func Interpolate(arch *nn.Arch, a, b map[string]nn.Tensor, d *Dataset, opt Optio
 		return nil, err
 	}
 	model.SetThreads(opt.Threads)
+	model.SetExact(opt.Exact)
 	if err := Compatible(model, d); err != nil {
 		return nil, err
 	}

@@ -35,8 +35,10 @@ type Lab struct {
 	Data    string   `json:"data"`
 	Recipes []Recipe `json:"recipes"`
 	Results Results  `json:"results"`
-	// Curve is an interpolation curve for the chart (optional).
-	Curve []CurvePoint `json:"curve,omitempty"`
+	// Curve is an interpolation curve for the chart (optional), between CurveModels
+	// (alpha 0 is the first), so that the page can measure it again.
+	Curve       []CurvePoint `json:"curve,omitempty"`
+	CurveModels []string     `json:"curve_models,omitempty"`
 	// Numbers are the lab's claims as numbers (held-out accuracies, drops, ratios).
 	Numbers map[string]float64 `json:"numbers"`
 	// Claims are the paper's effects this lab reproduces, each checked on the
@@ -81,10 +83,18 @@ type Results struct {
 
 // Score is one model's accuracy (a fraction) on a split of the lab's data ("" is the
 // default split, the test set).
+//
+// Model is the checkpoint measured (an ingredient) and Recipe the recipe file whose
+// merge was measured (a soup), so that the page can measure the figure again; Head,
+// when set, says the figure restricts the outputs (a task head), which `ladle eval`
+// and the page do not.
 type Score struct {
 	Name     string  `json:"name"`
 	Accuracy float64 `json:"accuracy"`
 	Split    string  `json:"split,omitempty"`
+	Model    string  `json:"model,omitempty"`
+	Recipe   string  `json:"recipe,omitempty"`
+	Head     string  `json:"head,omitempty"`
 }
 
 // CurvePoint is one point of an interpolation curve θ(α) = (1 − α)·θA + α·θB: the

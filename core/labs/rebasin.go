@@ -54,6 +54,7 @@ func buildRebasin(b *builder) (*Lab, error) {
 		return nil, err
 	}
 	lab.Files = append(files, lab.Data)
+	lab.CurveModels = files
 	lab.Splits = []SplitInfo{
 		{Split: "", About: "test: the curve and the claims are measured here", Samples: test.Len()},
 		{Split: "val", About: "validation", Samples: val.Len()},
@@ -107,14 +108,14 @@ func buildRebasin(b *builder) (*Lab, error) {
 			return nil, err
 		}
 		scores[r.File] = s.Accuracy
-		lab.Results.Soups = append(lab.Results.Soups, Score{Name: r.Name, Accuracy: round4(s.Accuracy)})
+		lab.Results.Soups = append(lab.Results.Soups, Score{Name: r.Name, Accuracy: round4(s.Accuracy), Recipe: r.File})
 	}
 	for i, f := range files {
 		s, err := evalTensors(rebasinSpec, ms[i], test, nil)
 		if err != nil {
 			return nil, err
 		}
-		lab.Results.Ingredients = append(lab.Results.Ingredients, Score{Name: f, Accuracy: round4(s.Accuracy)})
+		lab.Results.Ingredients = append(lab.Results.Ingredients, Score{Name: f, Accuracy: round4(s.Accuracy), Model: f})
 	}
 	mid := rebasinPoints / 2
 	reduction := 0.0 // how much of the naive barrier alignment removes, in percent
@@ -143,10 +144,11 @@ func buildRebasin(b *builder) (*Lab, error) {
 			Holds: scores["naive.yaml"] < min(naiveCurve[0].Accuracy, naiveCurve[len(naiveCurve)-1].Accuracy) && scores["aligned.yaml"] > scores["naive.yaml"]},
 	}
 	lab.Try = []string{
-		"Run naive.yaml and evaluate: the average of two good models is a worse model.",
-		"Run aligned.yaml (ladle: {align: true}): B's hidden units are permuted to match A's first.",
-		"Look at the chart: the loss along the straight line from A to B, plain (loss) and after alignment (aligned_loss).",
-		"Try slerp or a weighted linear merge (weights 0.3 / 0.7) with and without align.",
+		"Press Run merge (naive.yaml is in the editor): the result is evaluated at once on the lab's dataset; press Evaluate to score A and B beside it. The average of two good models is a worse model.",
+		"Press Align, then average, and Run merge (ladle: {align: true}): B's hidden units are permuted to match A's first.",
+		"Look at the chart: the loss along the straight line from A to B, plain and after alignment. In Live curve, choose the straight line between two models and press Sweep, then again with align first ticked: the loss barrier is printed under the curve.",
+		"Try slerp or a weighted linear merge: pick slerp (or linear) in 2. Method, move the slider or press Sweep, with and without ladle: {align: true} in the editor.",
+		"Press Measure live: the table and the chart are recomputed in this tab, next to the figures measured when the lab was built.",
 	}
 	lab.Expect = []string{
 		fmt.Sprintf("A and B score %s and %s; their naive average %s, the aligned average %s.",

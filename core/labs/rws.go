@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 
 	"ladle/core/eval"
 	"ladle/core/nn"
@@ -202,19 +203,25 @@ func buildRWS(b *builder) (*Lab, error) {
 		}
 		return s
 	}
-	score := func(label string, ts map[string]nn.Tensor, into *[]Score, prefix string) error {
+	score := func(label, file string, ts map[string]nn.Tensor, into *[]Score, prefix string) error {
 		for _, s := range order {
 			a, err := acc(ts, s)
 			if err != nil {
 				return err
 			}
-			*into = append(*into, Score{Name: label + " on " + splitName[s] + " digits", Accuracy: round4(a), Split: s})
+			sc := Score{Name: label + " on " + splitName[s] + " digits", Accuracy: round4(a), Split: s}
+			if strings.HasSuffix(file, ".yaml") {
+				sc.Recipe = file
+			} else {
+				sc.Model = file
+			}
+			*into = append(*into, sc)
 			lab.Numbers[prefix+"_on_"+key(s)] = round4(a)
 		}
 		return nil
 	}
 	for _, m := range models {
-		if err := score(m.file, m.ts, &lab.Results.Ingredients, m.file[:len(m.file)-len(".safetensors")]); err != nil {
+		if err := score(m.file, m.file, m.ts, &lab.Results.Ingredients, m.file[:len(m.file)-len(".safetensors")]); err != nil {
 			return nil, err
 		}
 	}
@@ -224,7 +231,7 @@ func buildRWS(b *builder) (*Lab, error) {
 		{"clean + both signatures", "compose.yaml", "composed"},
 		{"both − contrast signature", "remove.yaml", "removed"},
 	} {
-		if err := score(r.label, outs[r.file], &lab.Results.Soups, r.prefix); err != nil {
+		if err := score(r.label, r.file, outs[r.file], &lab.Results.Soups, r.prefix); err != nil {
 			return nil, err
 		}
 	}
@@ -269,11 +276,12 @@ func buildRWS(b *builder) (*Lab, error) {
 			Holds: maxDiff <= 1e-5},
 	}
 	lab.Try = []string{
-		"Run extract.yaml: the blur signature is a tiny file (U8 codes for conv1 and conv2 only); download it and compare its size.",
-		"Run patch.yaml and evaluate the result on the split blur, then on the default (clean) split.",
-		"Run compose.yaml: one model, both signatures; evaluate it on blur and on contrast.",
-		"Run remove.yaml: the contrast signature comes off patched.safetensors again.",
-		"Change alpha in patch.yaml (0.5, 1.5): the signature is a direction you can scale.",
+		"Press Run merge (extract.yaml is in the editor): the blur signature is a tiny file (U8 codes for conv1 and conv2 only); compare the size on the Download button with the checkpoints' in 1. Models.",
+		"Press Patch blur robustness into the clean model, then Run merge; in 4. Evaluate pick the split blur and press Evaluate, then the split test (clean digits) and Evaluate again.",
+		"Press Compose both signatures and Run merge: one model, both signatures; evaluate it on the splits blur and contrast.",
+		"Press Remove the contrast signature again and Run merge: the contrast signature comes off patched.safetensors again; evaluate it as above.",
+		"Change alpha (0.5, 1.5) in the signature's alpha field in 1. Models, or in the editor, then Run merge and Evaluate: the signature is a direction you can scale.",
+		"Press Measure live: the table above is recomputed in this tab, next to the figures measured when the lab was built.",
 	}
 	lab.Expect = []string{
 		fmt.Sprintf("The clean model scores %s on clean digits but %s on blurred and %s on low-contrast ones.",

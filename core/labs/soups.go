@@ -160,7 +160,7 @@ func buildSoups(b *builder) (*Lab, error) {
 		}
 		testAcc[i], valAcc[i] = st.Accuracy, sv.Accuracy
 		mean += st.Accuracy
-		lab.Results.Ingredients = append(lab.Results.Ingredients, Score{Name: names[i], Accuracy: round4(st.Accuracy)})
+		lab.Results.Ingredients = append(lab.Results.Ingredients, Score{Name: names[i], Accuracy: round4(st.Accuracy), Model: names[i]})
 	}
 	mean /= float64(len(models))
 	spre, err := evalTensors(soupsSpec, preT, test, nil)
@@ -220,8 +220,8 @@ func buildSoups(b *builder) (*Lab, error) {
 	}
 
 	lab.Results.Soups = []Score{
-		{Name: "Uniform soup", Accuracy: round4(su.Accuracy)},
-		{Name: "Greedy soup", Accuracy: round4(sg.Accuracy)},
+		{Name: "Uniform soup", Accuracy: round4(su.Accuracy), Recipe: "uniform.yaml"},
+		{Name: "Greedy soup", Accuracy: round4(sg.Accuracy), Recipe: "greedy.yaml"},
 	}
 	lab.Numbers = map[string]float64{
 		"pretrained_test_accuracy":        round4(spre.Accuracy),
@@ -246,10 +246,11 @@ func buildSoups(b *builder) (*Lab, error) {
 			pct2(su.Accuracy), pct2(mean)), Holds: su.Accuracy >= mean},
 	}
 	lab.Try = []string{
-		"Run the uniform soup (uniform.yaml) and evaluate it: compare with the ingredients' accuracies.",
-		"Switch to greedy.yaml: it ranks the fine-tunes on the validation split and keeps only those that help.",
-		"Make your own soup: remove ingredients from uniform.yaml, or weight them (parameters: {weight: 2}).",
-		"Try WiSE-FT: merge_method wise_ft with models pre.safetensors then a fine-tune, alpha 0.5.",
+		"Run the uniform soup: press Run merge (uniform.yaml is in the editor). The lab's dataset is loaded, so the result is evaluated at once; press Evaluate to score the ingredients beside it.",
+		"Press Greedy soup, then Run merge: it ranks the fine-tunes on the split val and keeps only those that help; the page shows the ranking and every step, kept or rejected, with the soup's accuracy.",
+		"Make your own soup: untick ingredients in 1. Models, or give one the weight 2 in its weight field (parameters: {weight: 2} in the editor); Run merge, and the result's row is measured again.",
+		"Try WiSE-FT: type merge_method: wise_ft into the editor with the models pre.safetensors then one fine-tune (or pick wise_ft in 2. Method with only those two ticked); in Live curve press Sweep to draw accuracy against alpha, and click a point to merge it.",
+		"Press Measure live: the table above is recomputed in this tab, next to the figures measured when the lab was built.",
 	}
 	lab.Expect = []string{
 		fmt.Sprintf("The fine-tunes score %s on average on the test split (the best on validation: %s).", pct(mean), pct(testAcc[best])),

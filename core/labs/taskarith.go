@@ -214,17 +214,17 @@ func buildTaskArithmetic(b *builder) (*Lab, error) {
 	}
 	for _, r := range rows[:3] {
 		lab.Results.Ingredients = append(lab.Results.Ingredients,
-			Score{Name: r.name, Accuracy: round4(r.all)},
-			Score{Name: r.name + " on 0-4 (task head)", Accuracy: round4(r.low), Split: "low"},
-			Score{Name: r.name + " on 5-9 (task head)", Accuracy: round4(r.high), Split: "high"})
+			Score{Name: r.name, Accuracy: round4(r.all), Model: r.name},
+			Score{Name: r.name + " on 0-4 (task head)", Accuracy: round4(r.low), Split: "low", Model: r.name, Head: taskHeadLow},
+			Score{Name: r.name + " on 5-9 (task head)", Accuracy: round4(r.high), Split: "high", Model: r.name, Head: taskHeadHigh})
 	}
 	lab.Results.Soups = []Score{
-		{Name: "Add both task vectors", Accuracy: round4(rows[3].all)},
-		{Name: "Add both task vectors on 0-4 (task head)", Accuracy: round4(rows[3].low), Split: "low"},
-		{Name: "Add both task vectors on 5-9 (task head)", Accuracy: round4(rows[3].high), Split: "high"},
-		{Name: "Negate the task low", Accuracy: round4(rows[4].all)},
-		{Name: "Negate the task low on 0-4 (task head)", Accuracy: round4(rows[4].low), Split: "low"},
-		{Name: "Negate the task low on 5-9 (task head)", Accuracy: round4(rows[4].high), Split: "high"},
+		{Name: "Add both task vectors", Accuracy: round4(rows[3].all), Recipe: "add.yaml"},
+		{Name: "Add both task vectors on 0-4 (task head)", Accuracy: round4(rows[3].low), Split: "low", Recipe: "add.yaml", Head: taskHeadLow},
+		{Name: "Add both task vectors on 5-9 (task head)", Accuracy: round4(rows[3].high), Split: "high", Recipe: "add.yaml", Head: taskHeadHigh},
+		{Name: "Negate the task low", Accuracy: round4(rows[4].all), Recipe: "negate.yaml"},
+		{Name: "Negate the task low on 0-4 (task head)", Accuracy: round4(rows[4].low), Split: "low", Recipe: "negate.yaml", Head: taskHeadLow},
+		{Name: "Negate the task low on 5-9 (task head)", Accuracy: round4(rows[4].high), Split: "high", Recipe: "negate.yaml", Head: taskHeadHigh},
 	}
 	bs, ad, ng := rows[0], rows[3], rows[4]
 	targetDrop, controlDrop := 100*(bs.low-ng.low), 100*(bs.high-ng.high)
@@ -265,10 +265,11 @@ func buildTaskArithmetic(b *builder) (*Lab, error) {
 			addLambda, pct(ad.low), pct(bs.low), pct(ad.high), pct(bs.high)), Holds: ad.low > bs.low && ad.high > bs.high},
 	}
 	lab.Try = []string{
-		"Run add.yaml and evaluate it on the splits low and high: one model now does both tasks.",
-		"Run negate.yaml: evaluate on low (the forgotten digits 0-4) and on high (the control task).",
-		"Change lambda in negate.yaml: small values forget little, large ones start to hurt the control task too.",
-		"Try ties or dare_linear instead of task_arithmetic in add.yaml.",
+		"Press Run merge (add.yaml is in the editor); in 4. Evaluate pick the split low and press Evaluate, then the split high: one model now does both tasks (the page scores all ten outputs; the lab's task-head figures let only the task's five compete).",
+		"Press Negate the task low and Run merge; evaluate on low (the forgotten digits 0-4) and on high (the control task).",
+		"Change lambda with the slider in Live curve (it rewrites the recipe), or press Sweep to draw accuracy against lambda on the picked split: small values forget little, large ones start to hurt the control task too. Click a point to merge it.",
+		"Try ties or dare_linear: pick it in 2. Method (the models and the base stay), Run merge and Evaluate; Sweep draws accuracy against its density.",
+		"Press Measure live: the table above is recomputed in this tab (the ten-way figures; a task head is not something ladle eval measures), next to the figures measured when the lab was built.",
 	}
 	lab.Expect = []string{
 		fmt.Sprintf("Task heads on the test split: the base scores %s on 0-4 and %s on 5-9; the sum of the task vectors %s and %s.", pct(bs.low), pct(bs.high), pct(ad.low), pct(ad.high)),
@@ -277,3 +278,10 @@ func buildTaskArithmetic(b *builder) (*Lab, error) {
 	}
 	return lab, nil
 }
+
+// The task-head figures let only one task's outputs compete; `ladle eval` and the page
+// score all ten, so the page does not measure these live.
+const (
+	taskHeadLow  = "a task head: only the outputs 0-4 compete"
+	taskHeadHigh = "a task head: only the outputs 5-9 compete"
+)

@@ -36,17 +36,20 @@ func (l *activation) forward(dst, src []float32, n int, s *scratch) {
 			dst[i] = float32(math.Tanh(float64(v)))
 		}
 	case OpSigmoid:
+		exp, _ := expLog(s)
 		for i, v := range src {
-			dst[i] = float32(sigmoid(float64(v)))
+			dst[i] = float32(sigmoidWith(exp, float64(v)))
 		}
 	}
 }
 
-func sigmoid(x float64) float64 {
+func sigmoid(x float64) float64 { return sigmoidWith(math.Exp, x) }
+
+func sigmoidWith(exp func(float64) float64, x float64) float64 {
 	if x >= 0 {
-		return 1 / (1 + math.Exp(-x))
+		return 1 / (1 + exp(-x))
 	}
-	e := math.Exp(x) // no overflow for very negative x
+	e := exp(x) // no overflow for very negative x
 	return e / (1 + e)
 }
 

@@ -118,7 +118,7 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 		x, y := src[i*l.inN:(i+1)*l.inN], dst[i*l.outN:(i+1)*l.outN]
 		if !l.implicit {
 			out := grow(&s.out, l.oc*l.ld)
-			matmul(l.oc, l.p, l.k, l.w.Data, l.k, l.columns(x, s), l.ld, nil, out, l.ld, bias, relu)
+			mm(s)(l.oc, l.p, l.k, l.w.Data, l.k, l.columns(x, s), l.ld, nil, out, l.ld, bias, relu)
 			for o := range l.oc {
 				copy(y[o*l.p:(o+1)*l.p], out[o*l.ld:])
 			}
@@ -127,7 +127,7 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 		n := l.oh * l.wp
 		ld := padCols(n)
 		out := grow(&s.out, l.oc*ld)
-		matmul(l.oc, n, l.k, l.w.Data, l.k, l.padded(x, s), 0, l.rows, out, ld, bias, relu)
+		mm(s)(l.oc, n, l.k, l.w.Data, l.k, l.padded(x, s), 0, l.rows, out, ld, bias, relu)
 		for o := range l.oc {
 			for oy := range l.oh {
 				copy(y[(o*l.oh+oy)*l.ow:(o*l.oh+oy+1)*l.ow], out[o*ld+oy*l.wp:])

@@ -63,7 +63,11 @@ func (l *linear) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 		}
 		return
 	}
-	gemmNT(n, out, in, src, in, l.w.Data, in, dst, out, false)
+	if s.prep != nil && s.prep.exact {
+		exactNT(n, out, in, src, in, l.w.Data, in, dst, out)
+	} else {
+		gemmNT(n, out, in, src, in, l.w.Data, in, dst, out, false)
+	}
 	for i := range n {
 		rowBiasAct(dst[i*out:(i+1)*out], dst[i*out:], bias, relu)
 	}

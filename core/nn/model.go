@@ -44,6 +44,7 @@ type Model struct {
 	chInner  int // input elements per channel
 	threads  int
 	fwd      compute.Forwarder // nil: the CPU
+	exact    bool              // exact mode (exact.go)
 
 	mu       sync.Mutex
 	free     []*workspace // reusable per-goroutine buffers of Forward

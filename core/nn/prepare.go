@@ -5,7 +5,8 @@ package nn
 // layers, in the layout the amd64 kernel multiplies by. It is recomputed for every
 // pass, so a trainer may change the parameters between passes.
 type prepared struct {
-	wt [][]float32 // by layer index; nil where a layer needs nothing
+	wt    [][]float32 // by layer index; nil where a layer needs nothing
+	exact bool        // the model is in exact mode (exact.go): no kernels
 }
 
 // preparer is a layer with something to prepare.
@@ -22,8 +23,9 @@ func (m *Model) takePrepared() *prepared {
 	if p == nil {
 		p = &prepared{wt: make([][]float32, len(m.layers))}
 	}
+	p.exact = m.exact
 	for i, l := range m.layers {
-		if pr, ok := l.(preparer); ok && useKernel {
+		if pr, ok := l.(preparer); ok && useKernel && !m.exact {
 			pr.prepare(p)
 		} else {
 			p.wt[i] = nil

@@ -19,6 +19,7 @@ func newSoftmax(log bool, in []int) *softmax {
 func (*softmax) inPlace() {}
 
 func (l *softmax) forward(dst, src []float32, n int, s *scratch) {
+	exp, log := expLog(s)
 	for i := range n {
 		x, y := src[i*l.inN:(i+1)*l.inN], dst[i*l.inN:(i+1)*l.inN]
 		for j := range l.inner {
@@ -28,17 +29,17 @@ func (l *softmax) forward(dst, src []float32, n int, s *scratch) {
 			}
 			var sum float64
 			for c := range l.c {
-				sum += math.Exp(float64(x[c*l.inner+j]) - mx)
+				sum += exp(float64(x[c*l.inner+j]) - mx)
 			}
 			if l.log {
-				lse := mx + math.Log(sum)
+				lse := mx + log(sum)
 				for c := range l.c {
 					y[c*l.inner+j] = float32(float64(x[c*l.inner+j]) - lse)
 				}
 				continue
 			}
 			for c := range l.c {
-				y[c*l.inner+j] = float32(math.Exp(float64(x[c*l.inner+j])-mx) / sum)
+				y[c*l.inner+j] = float32(exp(float64(x[c*l.inner+j])-mx) / sum)
 			}
 		}
 	}

@@ -192,6 +192,10 @@ func evalSource(ctx context.Context, r EvalResult, src ckpt.Source, arch *nn.Arc
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", r.Model, err)
 	}
+	// On the CPU, exact: the same bits as ladle eval on any machine. A GPU forwarder
+	// (WebGPU in the page) sums in its own order: its figures agree with ladle eval's
+	// up to that rounding (package compute).
+	m.SetExact(true)
 	m.SetForwarder(compute.FromContext(ctx).Forward)
 	res, err := eval.EvaluateContext(ctx, m, data, eval.DefaultBatch, progress)
 	if err != nil {

@@ -43,6 +43,7 @@ func wantEval(t *testing.T, lab, model, split string) EvalResult {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.SetExact(true) // as ladle eval does
 	d, err := eval.LoadSplit(filepath.Join(dir, "data.safetensors"), split)
 	if err != nil {
 		t.Fatal(err)

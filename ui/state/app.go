@@ -44,6 +44,14 @@ type App struct {
 	// (share.go).
 	Share Share
 	link  *Link
+
+	// Datasets are the loaded dataset files (listed apart from the models); Eval the
+	// evaluation's picks and scores; Greedy the trace of a greedy soup result; Sweep
+	// the live curve of the method's main parameter (eval.go, sweep.go).
+	Datasets []DatasetFile
+	Eval     Eval
+	Greedy   *GreedyTrace
+	Sweep    Sweep
 }
 
 // New returns the state of a fresh page with the given method registry.
@@ -101,6 +109,10 @@ func (a *App) AddModels(files ...ModelFile) {
 		return 1
 	})
 	for _, f := range files {
+		if IsDataset(f) {
+			a.AddDataset(f)
+			continue
+		}
 		replaced := false
 		for i := range a.Models {
 			if a.Models[i].Name == f.Name {
@@ -145,6 +157,7 @@ func (a *App) runUses(names ...string) bool {
 
 // RemoveModel forgets a file.
 func (a *App) RemoveModel(name string) {
+	a.RemoveDataset(name)
 	var kept []ModelFile
 	for _, m := range a.Models {
 		if m.Name != name {

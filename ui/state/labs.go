@@ -49,6 +49,11 @@ type Labs struct {
 	// Files are the loaded models that came from a lab: opening another lab replaces
 	// them (files a person dropped stay).
 	Files []string
+	// RecipeFile is the lab recipe last loaded into the editor, RecipeText its text (so
+	// that the page knows when the editor still holds it).
+	RecipeFile, RecipeText string
+	// Live is the open lab's figures measured in the tab (labeval.go).
+	Live LabLive
 }
 
 // LabEntry is one lab of public/labs/index.json.
@@ -69,6 +74,9 @@ type Lab struct {
 	Recipes []LabRecipe  `json:"recipes"`
 	Results LabResults   `json:"results"`
 	Curve   []CurvePoint `json:"curve,omitempty"`
+	// CurveModels are the two checkpoints the curve interpolates between (alpha 0 is
+	// the first), so that the page can measure it live.
+	CurveModels []string `json:"curve_models,omitempty"`
 }
 
 // LabRecipe is one recipe file of a lab.
@@ -87,6 +95,14 @@ type LabResults struct {
 type Score struct {
 	Name     string  `json:"name"`
 	Accuracy float64 `json:"accuracy"`
+	// Split is the dataset split measured ("" for the default, x and y).
+	Split string `json:"split,omitempty"`
+	// Model is the checkpoint file measured (an ingredient), Recipe the recipe file
+	// whose merge was measured (a soup); Head, when set, says the figure restricts the
+	// model's outputs (a task head), which the page's plain evaluation does not.
+	Model  string `json:"model,omitempty"`
+	Recipe string `json:"recipe,omitempty"`
+	Head   string `json:"head,omitempty"`
 }
 
 // CurvePoint is one point of an interpolation curve: the mix alpha (0 is the first
@@ -217,7 +233,7 @@ func (a *App) LabLoaded(name string, lab *Lab, recipe string) {
 		recipe = r
 	}
 	if recipe != "" {
-		a.SetRecipeText(recipe)
+		a.LabRecipeLoaded(lab.Recipes[0].File, recipe)
 	}
 }
 

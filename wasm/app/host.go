@@ -35,6 +35,10 @@ type host struct {
 
 	files     map[string]input // loaded model name → its files
 	resultURL string           // object URL of the offered result
+	// resultBlob is the offered result, evaluated as "result" (eval.go); evalCur and
+	// sweepCur are the running evaluation and sweep.
+	resultBlob        js.Value
+	evalCur, sweepCur, labCur *evalRun
 
 	mu  sync.Mutex // guards cur and its fields
 	cur *run
@@ -179,7 +183,7 @@ func (h *host) DropFiles(event vugu.DOMEvent) {
 // addFiles inspects models' files in the workers and adds them as models, in their
 // order. The render lock is held.
 func (h *host) addFiles(files []input) {
-	if len(files) == 0 {
+	if files = h.takeArch(files); len(files) == 0 {
 		return
 	}
 	h.page.Reading += len(files)
@@ -343,14 +347,11 @@ func (h *host) Run() {
 		return
 	}
 	h.revokeResult()
+	h.resultBlob = js.Undefined()
+	h.app.DropResultRow()
+	h.app.SetGreedy(nil)
 	id := h.app.StartRun(time.Now())
-	var files input
-	for _, m := range h.app.Models {
-		if in, ok := h.files[m.Name]; ok && m.Error == "" {
-			files.files = append(files.files, in.files...)
-			files.names = append(files.names, in.names...)
-		}
-	}
+	files := h.allFiles() // the datasets too: a greedy soup's ladle.eval.data names one
 	h.app.SetWorkers(id, h.pool.size())
 	r := &run{id: id, reqs: map[string]int{}, name: h.app.ResultName()}
 	h.mu.Lock()
@@ -428,7 +429,9 @@ func (h *host) merge(r *run, recipe string, files input, k int) {
 		default:
 			h.revokeResult()
 			h.resultURL = url.String()
+			h.resultBlob = o.blob
 			h.app.OnDone(r.id, state.Result{Name: o.name, URL: h.resultURL, Bytes: int64(o.blob.Get("size").Float()), Seconds: now.Sub(start).Seconds()}, now)
+			h.afterMerge()
 		}
 	})
 }

@@ -52,6 +52,7 @@ func main() {
 	h := newHost(env, app)
 	root := ui.NewRoot(app, h)
 	h.page = root.P
+	h.page.Eval = h
 	h.start()
 	for ok := true; ok; ok = renderer.EventWait() {
 		env.RLock()

@@ -1,0 +1,151 @@
+package nn
+
+import "math"
+
+// Exact mode. By default a Model takes the fastest path its platform has (the amd64
+// AVX/FMA kernels, gonum's SIMD routines, the assembly math.Exp), so that the last
+// bits of its outputs may differ between platforms. In exact mode every platform
+// computes the same bits, native amd64 and js/wasm alike: products are plain loops
+// over k in index order with every product and sum rounded to float32 (explicit
+// conversions, which the compiler may not fuse), and exp and log (softmax,
+// log_softmax, sigmoid, the loss) are this file's portable implementations. It is
+// what lets the playground's evaluation print exactly what `ladle eval` prints.
+
+// SetExact turns exact mode on or off (off by default).
+func (m *Model) SetExact(on bool) { m.exact = on }
+
+// Exact reports whether the model is in exact mode.
+func (m *Model) Exact() bool { return m.exact }
+
+// NLL is −log p(label) of one output row, read as the model's last layer makes it
+// (OutputKind), with the portable exp and log in exact mode.
+func (m *Model) NLL(row []float32, label int) float64 {
+	if !m.exact {
+		return NLL(row, label, m.OutputKind())
+	}
+	switch m.OutputKind() {
+	case LogProbs:
+		return -float64(row[label])
+	case Probs:
+		return -plog(math.Max(float64(row[label]), minProb))
+	}
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var s float64
+	for _, v := range row {
+		s += pexp(float64(v) - mx)
+	}
+	return mx + plog(s) - float64(row[label])
+}
+
+// expLog are the exp and log of a pass: the portable ones in exact mode.
+func expLog(s *scratch) (func(float64) float64, func(float64) float64) {
+	if s != nil && s.prep != nil && s.prep.exact {
+		return pexp, plog
+	}
+	return math.Exp, math.Log
+}
+
+// exactMatmul is matmul's exact form: C[i, j] = act(Σ_l A[i, l]·B[l, j] + bias[i]),
+// the sum in index order from 0, rows of B read as matmul reads them.
+func exactMatmul(m, n, k int, a []float32, lda int, b []float32, ldb int, rows []int32, c []float32, ldc int, bias []float32, relu bool) {
+	for i := range m {
+		ci := c[i*ldc : i*ldc+n]
+		clear(ci)
+		for l, av := range a[i*lda : i*lda+k] {
+			off := l * ldb
+			if rows != nil {
+				off = int(rows[l])
+			}
+			for j, bv := range b[off : off+n] {
+				ci[j] = float32(ci[j] + float32(av*bv))
+			}
+		}
+		var bv float32
+		if bias != nil {
+			bv = bias[i]
+		}
+		biasAct(ci, ci, bv, relu)
+	}
+}
+
+// exactNT is gemmNT's exact form: C[m×n] = A[m×k] · B[n×k]ᵀ, each element a sum over
+// k in index order from 0.
+func exactNT(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	for i := range m {
+		ai := a[i*lda : i*lda+k]
+		for j := range n {
+			var s float32
+			for l, bv := range b[j*ldb : j*ldb+k] {
+				s = float32(s + float32(ai[l]*bv))
+			}
+			c[i*ldc+j] = s
+		}
+	}
+}
+
+// Portable exp and log: pure Go with every step rounded as written, so that each
+// platform computes the same bits (math.Exp and math.Log are assembly on some). Their
+// error is within a few units in the last place, far below what a mean loss shows.
+
+const (
+	ln2Hi = 6.93147180369123816490e-01 // high bits of ln 2: k·ln2Hi is exact for |k| < 2¹⁰
+	ln2Lo = 1.90821492927058770002e-10 // ln 2 − ln2Hi
+)
+
+// pexp is eˣ: x = k·ln 2 + r with |r| ≤ ln 2 / 2, eʳ by its Taylor series to r¹⁷
+// (the remainder is below 2⁻⁵⁸ of the result), then scaled by 2ᵏ.
+func pexp(x float64) float64 {
+	switch {
+	case x != x:
+		return x
+	case x > 709.782712893384:
+		return math.Inf(1)
+	case x < -745.1332191019412:
+		return 0
+	}
+	k := math.Floor(float64(x*math.Log2E) + 0.5)
+	r := float64(float64(x-float64(k*ln2Hi)) - float64(k*ln2Lo))
+	// Horner: 1 + r(1 + r/2(1 + r/3(… (1 + r/17))))
+	p := 1.0
+	for n := 17; n >= 1; n-- {
+		p = float64(1 + float64(float64(r/float64(n))*p))
+	}
+	return math.Ldexp(p, int(k))
+}
+
+// plog is ln x: x = f·2ᵉ with √½ ≤ f < √2, ln f = 2·atanh(s) with s = (f − 1)/(f + 1),
+// |s| < 0.172, by its series to s²³ (the remainder is below 2⁻⁶⁰ of the result).
+func plog(x float64) float64 {
+	switch {
+	case x != x || x > math.MaxFloat64:
+		return x
+	case x < 0:
+		return math.NaN()
+	case x == 0:
+		return math.Inf(-1)
+	}
+	f, e := math.Frexp(x)
+	if f < math.Sqrt2/2 {
+		f, e = f*2, e-1
+	}
+	s := float64(float64(f-1) / float64(f+1))
+	s2 := float64(s * s)
+	// 2s(1 + s²/3 + s⁴/5 + … + s²²/23)
+	p := 1.0 / 23
+	for n := 21; n >= 1; n -= 2 {
+		p = float64(1/float64(n) + float64(s2*p))
+	}
+	lnf := float64(2 * float64(s*p))
+	return float64(float64(float64(e)*ln2Hi) + float64(float64(float64(e)*ln2Lo)+lnf))
+}
+
+// mm is the pass's matmul: the exact form in exact mode.
+func mm(s *scratch) func(m, n, k int, a []float32, lda int, b []float32, ldb int, rows []int32, c []float32, ldc int, bias []float32, relu bool) {
+	if s != nil && s.prep != nil && s.prep.exact {
+		return exactMatmul
+	}
+	return matmul
+}

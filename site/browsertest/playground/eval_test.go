@@ -1,0 +1,236 @@
+package playground
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ladle/core/ckpt/ckpttest"
+	"ladle/ui/state"
+)
+
+var (
+	ladleOnce sync.Once
+	ladleBin  string
+	ladleErr  error
+)
+
+// ladleEvalJSON runs the real `ladle eval --json` (built once from ./cmd/ladle) and
+// returns the raw JSON numbers it prints: accuracy, loss and n.
+func ladleEvalJSON(t *testing.T, model, data, split string) map[string]string {
+	t.Helper()
+	ladleOnce.Do(func() {
+		root, err := ckpttest.RepoRoot()
+		if err != nil {
+			ladleErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "ladle-bin-")
+		if err != nil {
+			ladleErr = err
+			return
+		}
+		ladleBin = filepath.Join(dir, "ladle")
+		cmd := exec.Command("go", "build", "-o", ladleBin, "./cmd/ladle")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			ladleErr = fmt.Errorf("go build ./cmd/ladle: %v\n%s", err, out)
+		}
+	})
+	if ladleErr != nil {
+		t.Fatal(ladleErr)
+	}
+	args := []string{"eval", model, "--data", data, "--json"}
+	if split != "" {
+		args = append(args, "--split", split)
+	}
+	out, err := exec.Command(ladleBin, args...).Output()
+	if err != nil {
+		t.Fatalf("ladle %s: %v", strings.Join(args, " "), err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(out, &raw); err != nil {
+		t.Fatalf("ladle eval --json printed %q: %v", out, err)
+	}
+	m := map[string]string{}
+	for k, v := range raw {
+		m[k] = string(v)
+	}
+	return m
+}
+
+const (
+	evalIdle  = `!document.querySelector('[data-testid=evaluate]').disabled`
+	sweepIdle = `!document.querySelector('[data-testid=sweep]').disabled`
+)
+
+// rowAttrs is the JavaScript that reads the eval-row of a model.
+func rowAttrs(model string) string {
+	return fmt.Sprintf(`(() => { const r = document.querySelector('[data-testid=eval-row][data-model=%q]'); if (!r) return null;
+		return {accuracy: r.dataset.accuracy, loss: r.dataset.loss, n: r.dataset.n}; })()`, model)
+}
+
+func hasRow(model string) string {
+	return fmt.Sprintf(`(() => { const r = document.querySelector('[data-testid=eval-row][data-model=%q]'); return r !== null && r.dataset.accuracy !== ''; })()`, model)
+}
+
+// TestPlaygroundEvaluateSoups walks the soups lab as a person would: open it, run the
+// uniform soup (evaluated at once, as the lab's dataset is loaded), press Evaluate,
+// switch the split, and checks every eval-row against `ladle eval --json` of the
+// downloaded result and of the lab's files; then sweeps WiSE-FT's alpha and checks a
+// point against `ladle merge` + `ladle eval` of its recipe, clicks a point to merge
+// it, and runs the greedy soup to see its trace.
+func TestPlaygroundEvaluateSoups(t *testing.T) {
+	b := openPage(t)
+	labDir := filepath.Join(sharedDist, "labs", "soups")
+	if _, err := os.Stat(filepath.Join(labDir, "lab.json")); err != nil {
+		t.Skip("the soups lab is not bundled")
+	}
+	data := filepath.Join(labDir, "data.safetensors")
+	click(t, b, "lab-soups")
+	waitFor(t, b, modelsListed([]string{"finetune-10.safetensors"})+
+		` && document.querySelector('[data-testid=dataset-select]').value === 'data.safetensors'`, 60*time.Second)
+	// the dataset is a dataset, not a model
+	if eval[bool](t, b, `document.querySelector('[data-testid=model-list] [data-model="data.safetensors"]') !== null`) {
+		t.Error("data.safetensors is listed as a model")
+	}
+	if got := eval[string](t, b, `[...document.querySelector('[data-testid=split-select]').options].map(o => o.value).join(',')`); got != "test,val" {
+		t.Errorf("the split picker offers %q, want test,val", got)
+	}
+	// Run the uniform soup: its result is evaluated at once.
+	waitFor(t, b, runEnabled, 10*time.Second)
+	click(t, b, "run")
+	waitFor(t, b, hasResult+" || "+errorVisible, 60*time.Second)
+	if eval[bool](t, b, errorVisible) {
+		t.Fatalf("the uniform soup failed\n%s", pageState(b))
+	}
+	waitFor(t, b, hasRow(state.ResultName), 60*time.Second)
+	result := filepath.Join(t.TempDir(), "uniform.safetensors")
+	if err := os.WriteFile(result, download(t, b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Evaluate scores every model and the result.
+	waitFor(t, b, evalIdle, 60*time.Second)
+	click(t, b, "evaluate")
+	waitFor(t, b, evalIdle+` && document.querySelectorAll('[data-testid=eval-row]').length === 12`, 120*time.Second)
+	check := func(model, path, split string) {
+		t.Helper()
+		got := eval[map[string]string](t, b, rowAttrs(model))
+		want := ladleEvalJSON(t, path, data, split)
+		if got["accuracy"] != want["accuracy"] || got["loss"] != want["loss"] || got["n"] != want["n"] {
+			t.Errorf("split %q: the page's eval-row of %s is %v; ladle eval --json prints %v", split, model, got, want)
+		}
+	}
+	check(state.ResultName, result, "")
+	check("finetune-03.safetensors", filepath.Join(labDir, "finetune-03.safetensors"), "")
+	check("pre.safetensors", filepath.Join(labDir, "pre.safetensors"), "test")
+	// The first row is the result; the table keeps the build-time figure apart.
+	if first := eval[string](t, b, `document.querySelector('[data-testid=eval-row]').dataset.model`); first != state.ResultName {
+		t.Errorf("the first row is %q, not the result", first)
+	}
+	// Bars are scaled to the range shown: the weakest row's bar is far shorter than
+	// the best one's.
+	bars := eval[[]float64](t, b, `[...document.querySelectorAll('[data-testid=eval-row] meter')].map(m => m.value)`)
+	if len(bars) < 2 || minOf(bars) > 0.3 || maxOf(bars) < 0.99 {
+		t.Errorf("the bars are %v: they should span the range of the values shown", bars)
+	}
+	// Another split.
+	eval[bool](t, b, `(() => { const s = document.querySelector('[data-testid=split-select]'); s.value = 'val'; s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`)
+	waitFor(t, b, evalIdle+` && document.querySelectorAll('[data-testid=eval-row]').length === 0`, 10*time.Second)
+	click(t, b, "evaluate")
+	waitFor(t, b, evalIdle+` && document.querySelectorAll('[data-testid=eval-row]').length === 12`, 120*time.Second)
+	check(state.ResultName, result, "val")
+	check("finetune-10.safetensors", filepath.Join(labDir, "finetune-10.safetensors"), "val")
+
+	// Sweep WiSE-FT's alpha on the split val.
+	wise := "merge_method: wise_ft\nmodels:\n  - model: pre.safetensors\n  - model: finetune-07.safetensors\nparameters: {alpha: 0.5}\n"
+	typeRecipe(t, b, wise)
+	waitFor(t, b, sweepIdle, 10*time.Second)
+	click(t, b, "sweep")
+	waitFor(t, b, sweepIdle+` && JSON.parse(document.querySelector('[data-testid=curve]').dataset.points).length === 11`, 120*time.Second)
+	var points []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(eval[string](t, b, `document.querySelector('[data-testid=curve]').dataset.points`)), &points); err != nil {
+		t.Fatal(err)
+	}
+	if string(points[3]["x"]) != "0.3" {
+		t.Fatalf("point 3 is at %s, want 0.3 (11 points from 0 to 1)", points[3]["x"])
+	}
+	point := "merge_method: wise_ft\nmodels:\n  - model: pre.safetensors\n  - model: finetune-07.safetensors\nparameters: {alpha: 0.3}\n"
+	merged := filepath.Join(t.TempDir(), "alpha0.3.safetensors")
+	if err := os.WriteFile(merged, nativeMerge(t, labDir, point), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := ladleEvalJSON(t, merged, data, "val")
+	if string(points[3]["accuracy"]) != want["accuracy"] || string(points[3]["loss"]) != want["loss"] {
+		t.Errorf("sweep point alpha 0.3 is %s / %s; ladle merge + ladle eval --split val give %v", points[3]["accuracy"], points[3]["loss"], want)
+	}
+	if !eval[bool](t, b, `document.querySelector('[data-testid=curve-current]') !== null`) {
+		t.Error("the curve does not mark the recipe's current value")
+	}
+	// A click on the point merges it as the result, which is then evaluated.
+	eval[bool](t, b, `(() => { document.querySelector('[data-testid=curve-point][data-x="0.3"]').dispatchEvent(new MouseEvent('click', {bubbles: true})); return true; })()`)
+	waitFor(t, b, hasResult+` && document.querySelector('[data-testid=recipe-editor]').value.includes('alpha: 0.3')`, 60*time.Second)
+	waitFor(t, b, hasRow(state.ResultName), 60*time.Second)
+	if got := eval[map[string]string](t, b, rowAttrs(state.ResultName)); got["accuracy"] != want["accuracy"] || got["loss"] != want["loss"] {
+		t.Errorf("the merged point scores %v; ladle eval gives %v", got, want)
+	}
+
+	// The greedy soup's trace.
+	eval[bool](t, b, `(() => { [...document.querySelectorAll('.lab button')].find(e => e.textContent.trim() === 'Greedy soup').click(); return true; })()`)
+	waitFor(t, b, `document.querySelector('[data-testid=recipe-editor]').value.includes('greedy_soup')`, 30*time.Second)
+	waitFor(t, b, runEnabled, 10*time.Second)
+	click(t, b, "run")
+	waitFor(t, b, `document.querySelector('[data-testid=greedy-trace]') !== null`, 120*time.Second)
+	steps := eval[[]string](t, b, `[...document.querySelectorAll('[data-testid=greedy-step]')].map(e => e.dataset.model + ':' + e.dataset.kept)`)
+	var record struct {
+		Steps []struct {
+			Model string `json:"model"`
+			Kept  bool   `json:"kept"`
+		} `json:"steps"`
+	}
+	raw := download(t, b)
+	meta := headerMetadata(t, raw)
+	if err := json.Unmarshal([]byte(meta[state.GreedyKey]), &record); err != nil {
+		t.Fatalf("the greedy soup's %s: %v", state.GreedyKey, err)
+	}
+	var wantSteps []string
+	for _, s := range record.Steps {
+		wantSteps = append(wantSteps, fmt.Sprintf("%s:%v", s.Model, s.Kept))
+	}
+	if strings.Join(steps, " ") != strings.Join(wantSteps, " ") || len(steps) != 10 {
+		t.Errorf("the page shows the steps %v; the result records %v", steps, wantSteps)
+	}
+	if n := eval[int](t, b, `document.querySelectorAll('[data-testid=greedy-rank]').length`); n != 10 {
+		t.Errorf("the ranking lists %d models, want 10", n)
+	}
+}
+
+func minOf(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = min(m, x)
+	}
+	return m
+}
+
+// headerMetadata reads a safetensors file's __metadata__.
+func headerMetadata(t *testing.T, raw []byte) map[string]string {
+	t.Helper()
+	if len(raw) < 8 {
+		t.Fatal("not a safetensors file")
+	}
+	n := int(raw[0]) | int(raw[1])<<8 | int(raw[2])<<16 | int(raw[3])<<24
+	var h struct {
+		Meta map[string]string `json:"__metadata__"`
+	}
+	if err := json.Unmarshal(raw[8:8+n], &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Meta
+}

@@ -1,0 +1,361 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall/js"
+
+	"ladle/ui/engine"
+	"ladle/ui/state"
+	"ladle/wasm/jsutil"
+)
+
+// The page's evaluation (ui.EvalHost): evaluate requests spread over the engine
+// workers, the live curve's points merged and evaluated in them, and a merge result's
+// greedy soup trace read from its header.
+
+// evalRun is one evaluation or sweep: its requests, so that Stop can reach them.
+type evalRun struct {
+	mu        sync.Mutex
+	reqs      map[string]int // request id → worker
+	cancelled bool
+}
+
+func (r *evalRun) add(id string, w int) {
+	r.mu.Lock()
+	r.reqs[id] = w
+	r.mu.Unlock()
+}
+
+func (r *evalRun) stopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cancelled
+}
+
+// cancel stops every request of the run.
+func (h *host) cancelRun(r *evalRun) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.cancelled = true
+	reqs := make(map[string]int, len(r.reqs))
+	for id, w := range r.reqs {
+		reqs[id] = w
+	}
+	r.mu.Unlock()
+	for id, w := range reqs {
+		h.pool.cancel(w, id)
+	}
+}
+
+// takeArch keeps the .json files of a drop that are not sharded indexes: each is read
+// as the ARCH.json of evaluations; the other inputs are returned.
+func (h *host) takeArch(files []input) []input {
+	var rest []input
+	for _, in := range files {
+		name := strings.ToLower(in.names[0])
+		if len(in.files) != 1 || !strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".index.json") {
+			rest = append(rest, in)
+			continue
+		}
+		f, fname := in.files[0], in.names[0]
+		go func() {
+			text, err := jsutil.Await(f.Call("text"))
+			h.update(func() {
+				if err != nil {
+					h.app.SetNotice(fmt.Sprintf("%s could not be read: %v", fname, err))
+					return
+				}
+				var spec struct {
+					Layers []json.RawMessage `json:"layers"`
+				}
+				if json.Unmarshal([]byte(text.String()), &spec) != nil || len(spec.Layers) == 0 {
+					h.app.SetNotice(fmt.Sprintf("%s is not an architecture (ARCH.json with input_shape and layers), nor a checkpoint.", fname))
+					return
+				}
+				h.app.SetArch(fname, text.String())
+			})
+		}()
+	}
+	return rest
+}
+
+// evalFiles are the files of the named loaded models and of the dataset, and the
+// result Blob (named state.ResultName) when withResult.
+func (h *host) evalFiles(models []string, withResult bool) input {
+	var in input
+	add := func(name string) {
+		if f, ok := h.files[name]; ok {
+			in.files = append(in.files, f.files...)
+			in.names = append(in.names, f.names...)
+		}
+	}
+	for _, m := range models {
+		add(m)
+	}
+	add(h.app.Eval.Dataset)
+	if withResult && h.resultBlob.Truthy() {
+		in.files = append(in.files, h.resultBlob)
+		in.names = append(in.names, state.ResultName)
+	}
+	return in
+}
+
+// allFiles are every loaded file (models and datasets), as a merge gets them.
+func (h *host) allFiles() input {
+	var names []string
+	for _, m := range h.app.Models {
+		if m.Error == "" {
+			names = append(names, m.Name)
+		}
+	}
+	for _, d := range h.app.Datasets {
+		names = append(names, d.Name)
+	}
+	return h.evalFiles(names, false)
+}
+
+func (h *host) evalSpec(models []string, recipes []engine.NamedRecipe) map[string]any {
+	spec := map[string]any{"data": h.app.Eval.Dataset, "split": h.app.Eval.Split}
+	if h.app.Eval.ArchText != "" {
+		spec["arch"] = h.app.Eval.ArchText
+	}
+	if len(models) > 0 {
+		spec["models"] = strs(models)
+	}
+	if len(recipes) > 0 {
+		var rs []any
+		for _, r := range recipes {
+			rs = append(rs, map[string]any{"name": r.Name, "recipe": r.Recipe})
+		}
+		spec["recipes"] = rs
+	}
+	return spec
+}
+
+func strs(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// Evaluate scores every loaded model, and the result when there is one.
+func (h *host) Evaluate() {
+	if ok, _ := h.app.CanEvaluate(); !ok || h.pool == nil {
+		return
+	}
+	h.evaluate(h.app.EvalModels(), h.app.Run.Result != nil && h.resultBlob.Truthy())
+}
+
+// evaluate starts scoring models (and the result) on the workers. The render lock is
+// held.
+func (h *host) evaluate(models []string, withResult bool) {
+	names := append([]string(nil), models...)
+	if withResult {
+		names = append([]string{state.ResultName}, names...)
+	}
+	if len(names) == 0 {
+		return
+	}
+	h.cancelRun(h.evalCur)
+	id := h.app.StartEval(names)
+	r := &evalRun{reqs: map[string]int{}}
+	h.evalCur = r
+	k := min(h.pool.size(), len(names))
+	groups := make([][]string, k)
+	for i, n := range names {
+		groups[i%k] = append(groups[i%k], n)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := make([]float64, k)
+	failed := ""
+	for w, g := range groups {
+		var ms []string
+		res := false
+		for _, n := range g {
+			if n == state.ResultName {
+				res = true
+			} else {
+				ms = append(ms, n)
+			}
+		}
+		if res {
+			ms = append([]string{state.ResultName}, ms...)
+		}
+		files := h.evalFiles(ms, res)
+		rid, ch := h.pool.request(w, map[string]any{"type": engine.TypeEvaluate, "files": files.jsFiles(), "names": files.jsNames(), "eval": h.evalSpec(ms, nil)})
+		r.add(rid, w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range ch {
+				switch str(m.Get("type")) {
+				case engine.TypeProgress:
+					f := num(m, "modelsDone")
+					if t := num(m, "samplesTotal"); t > 0 {
+						f += num(m, "samplesDone") / t
+					}
+					mu.Lock()
+					done[w] = f
+					sum := 0.0
+					for _, d := range done {
+						sum += d
+					}
+					mu.Unlock()
+					h.update(func() { h.app.OnEvalProgress(id, sum) })
+				case engine.TypeEvaluated:
+					rows := evalRows(m)
+					h.update(func() { h.app.OnEvalRows(id, rows) })
+					return
+				case engine.TypeCancelled:
+					return
+				default:
+					mu.Lock()
+					if failed == "" {
+						failed = errorText(m)
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		msg := failed
+		if r.stopped() {
+			msg = "Stopped."
+		}
+		h.update(func() { h.app.OnEvalEnd(id, msg) })
+	}()
+}
+
+// num reads a number field of a message (0 when absent).
+func num(m js.Value, k string) float64 {
+	v := m.Get(k)
+	if v.Type() != js.TypeNumber {
+		return 0
+	}
+	return v.Float()
+}
+
+// evalRows reads an evaluated answer's results.
+func evalRows(m js.Value) []state.EvalRow {
+	var res []engine.EvalResult
+	raw := js.Global().Get("JSON").Call("stringify", m.Get("results")).String()
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+		return nil
+	}
+	rows := make([]state.EvalRow, len(res))
+	for i, r := range res {
+		rows[i] = state.EvalRow{Model: r.Model, Accuracy: r.Accuracy, Loss: r.Loss, N: r.N, Error: r.Error}
+	}
+	return rows
+}
+
+func (h *host) CancelEval() {
+	h.cancelRun(h.evalCur)
+	h.cancelRun(h.sweepCur)
+	h.cancelRun(h.labCur)
+}
+
+// Sweep merges and evaluates the live curve's points, each worker taking the next
+// point as it finishes one, so that points arrive in about grid order.
+func (h *host) Sweep() {
+	if ok, _ := h.app.CanSweep(); !ok || h.pool == nil {
+		return
+	}
+	id, err := h.app.StartSweep()
+	if err != nil {
+		h.app.Sweep.Err = err.Error()
+		return
+	}
+	h.cancelRun(h.sweepCur)
+	r := &evalRun{reqs: map[string]int{}}
+	h.sweepCur = r
+	points := h.app.Sweep.Points
+	jobs := make([]job, len(points))
+	for i, p := range points {
+		jobs[i] = job{data: h.app.Eval.Dataset, split: h.app.Eval.Split, arch: h.app.Eval.ArchText, recipe: p.Recipe, name: fmt.Sprintf("point %d", i)}
+	}
+	files := h.allFiles()
+	go func() {
+		msg := h.runJobs(r, jobs, files, func(i int, row state.EvalRow) {
+			h.update(func() { h.app.OnSweepPoint(id, i, row) })
+		})
+		if msg == "" && r.stopped() {
+			msg = "Stopped."
+		}
+		h.update(func() { h.app.OnSweepEnd(id, msg) })
+	}()
+}
+
+// MergePoint loads a point's recipe into the editor and merges it as the result.
+func (h *host) MergePoint(i int) {
+	text := h.app.Sweep.PointRecipe(i)
+	if text == "" {
+		return
+	}
+	h.app.SetRecipeText(text)
+	h.Run()
+}
+
+// afterMerge runs when a merge result is offered: its greedy soup trace is read from
+// its header, and it is evaluated at once when a dataset is loaded. The render lock is
+// held.
+func (h *host) afterMerge() {
+	h.app.DropResultRow()
+	h.app.SetGreedy(nil)
+	blob := h.resultBlob
+	if !blob.Truthy() {
+		return
+	}
+	if h.app.Eval.Dataset != "" && !h.app.Eval.Running {
+		h.evaluate(nil, true)
+	}
+	recipeText := h.app.RecipeText
+	if !strings.Contains(recipeText, "greedy_soup") {
+		return
+	}
+	_, ch := h.pool.request(0, map[string]any{"type": engine.TypeInspect, "files": []any{blob}, "names": []any{state.ResultName}})
+	go func() {
+		m := final(ch)
+		if str(m.Get("type")) != engine.TypeInspected {
+			return
+		}
+		meta := m.Get("models").Index(0).Get("metadata").Get(state.GreedyKey)
+		if meta.Type() != js.TypeString {
+			return
+		}
+		h.update(func() {
+			if !h.resultBlob.Equal(blob) {
+				return
+			}
+			g, err := state.ParseGreedyTrace(meta.String(), state.RecipeModels(recipeText))
+			if err != nil {
+				h.app.SetNotice(err.Error())
+				return
+			}
+			h.app.SetGreedy(g)
+		})
+	}()
+}
+
+// final waits for a request's final message, skipping progress.
+func final(ch <-chan js.Value) js.Value {
+	for m := range ch {
+		if str(m.Get("type")) != engine.TypeProgress {
+			return m
+		}
+	}
+	return js.ValueOf(map[string]any{"type": "error", "error": map[string]any{"message": "the engine stopped answering"}})
+}
