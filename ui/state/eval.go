@@ -103,7 +103,7 @@ type Eval struct {
 	ArchName, ArchText string
 
 	Running bool
-	ID      int // increases with every evaluation, so late answers are ignored
+	ID      int     // increases with every evaluation, so late answers are ignored
 	Done    float64 // models finished (fractions for the ones under way)
 	Total   int     // models asked
 	Err     string

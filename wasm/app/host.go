@@ -37,7 +37,7 @@ type host struct {
 	resultURL string           // object URL of the offered result
 	// resultBlob is the offered result, evaluated as "result" (eval.go); evalCur and
 	// sweepCur are the running evaluation and sweep.
-	resultBlob        js.Value
+	resultBlob                js.Value
 	evalCur, sweepCur, labCur *evalRun
 
 	mu  sync.Mutex // guards cur and its fields
