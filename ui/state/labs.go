@@ -229,11 +229,15 @@ func (a *App) LabLoaded(name string, lab *Lab, recipe string) {
 		a.Labs.Loading = ""
 	}
 	a.Labs.Open, a.Labs.Lab = name, lab
+	file := ""
+	if len(lab.Recipes) > 0 {
+		file = lab.Recipes[0].File
+	}
 	if r, ok := a.linkRecipe(name); ok { // a workshop link's recipe wins over the lab's first
-		recipe = r
+		recipe, file = r, ""
 	}
 	if recipe != "" {
-		a.LabRecipeLoaded(lab.Recipes[0].File, recipe)
+		a.LabRecipeLoaded(file, recipe)
 	}
 }
 

@@ -144,7 +144,7 @@ func (h *host) OpenLabRecipe(file string) {
 				return
 			}
 			h.app.SetNotice("")
-			h.app.SetRecipeText(text)
+			h.app.LabRecipeLoaded(file, text)
 		})
 	}()
 }

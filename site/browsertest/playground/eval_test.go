@@ -234,3 +234,15 @@ func headerMetadata(t *testing.T, raw []byte) map[string]string {
 	}
 	return h.Meta
 }
+
+// labModels are a lab's files that the model list shows: all but its dataset, which is
+// listed as a dataset.
+func labModels(lab *state.Lab) []string {
+	var out []string
+	for _, f := range lab.Files {
+		if f != lab.Data {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -54,7 +54,7 @@ func navigate(t *testing.T, b *browsertest.Browser, url string) {
 // holds recipe.
 func labOpen(lab *state.Lab, recipe string) string {
 	return fmt.Sprintf(`document.querySelector('.lab h3') !== null && document.querySelector('.lab h3').textContent === %q && %s && %s === %q`,
-		lab.Title, modelsListed(lab.Files), editorText, recipe)
+		lab.Title, modelsListed(labModels(lab)), editorText, recipe)
 }
 
 // checkLinks opens ?lab=soups, then ?lab=soups#recipe=..., then #recipe= alone on the

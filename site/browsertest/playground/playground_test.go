@@ -550,10 +550,7 @@ func TestPlaygroundLabs(t *testing.T) {
 		}
 	}
 	click(t, b, "lab-"+lab.Name)
-	var files []string
-	for _, f := range desc.Files {
-		files = append(files, f)
-	}
+	files := labModels(desc)
 	waitFor(t, b, modelsListed(files)+` && document.querySelector('.lab') !== null`, 60*time.Second)
 	if len(desc.Recipes) > 0 {
 		want, err := os.ReadFile(filepath.Join(sharedDist, "labs", lab.Name, desc.Recipes[0].File))
