@@ -39,6 +39,8 @@ func bench(ctx context.Context, root string, args []string) error {
 	runs := fs.Int("runs", 2, "runs of each measurement; the best is reported (the first also warms the wasm compiler up)")
 	gpu := fs.Bool("gpu", true, "also run the merge and an evaluation on the CPU path and on WebGPU side by side (Chromium with --enable-unsafe-webgpu: SwiftShader where there is no GPU)")
 	evalSamples := fs.Int("eval-samples", 2000, "images the CPU-versus-WebGPU evaluation runs on")
+	evalOnly := fs.Bool("eval-only", false, "only the evaluation benchmarks (burn-mnist on MNIST, the soups lab's sweep)")
+	noEval := fs.Bool("no-eval", false, "skip the evaluation benchmarks")
 	fs.Parse(args)
 	size, err := parseSize(*total)
 	if err != nil {
@@ -54,6 +56,9 @@ func bench(ctx context.Context, root string, args []string) error {
 	dist, err := bundle.Cached(ctx, bundle.Options{Root: root, Log: os.Stderr}, cache)
 	if err != nil {
 		return err
+	}
+	if *evalOnly {
+		return benchEval(ctx, root, dist, *runs)
 	}
 	work := *dir
 	if work == "" {
@@ -239,9 +244,14 @@ func bench(ctx context.Context, root string, args []string) error {
 	}
 	if *gpu {
 		b.Close()
-		return benchGPU(srv, work, paths, recipe.String(), inputBytes, *runs, *evalSamples)
+		if err := benchGPU(srv, work, paths, recipe.String(), inputBytes, *runs, *evalSamples); err != nil {
+			return err
+		}
 	}
-	return nil
+	if *noEval {
+		return nil
+	}
+	return benchEval(ctx, root, dist, *runs)
 }
 
 type memPeak struct {

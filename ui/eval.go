@@ -107,7 +107,7 @@ func (c *EvalPanel) status() string {
 func (c *EvalPanel) caption() string {
 	e := c.P.App.Eval
 	s := fmt.Sprintf("Live: measured in this tab on %s, split %s.", e.Dataset, e.Split)
-	if c.P.App.Labs.Lab != nil {
+	if c.P.App.HasBuilt() {
 		s += " At build: the lab's own figure for the same split, measured when it was built."
 	}
 	return s
@@ -116,9 +116,9 @@ func (c *EvalPanel) caption() string {
 func (c *EvalPanel) rowName(r state.EvalRow) string {
 	if r.Model == state.ResultName {
 		if res := c.P.App.Run.Result; res != nil {
-			return "Result: " + res.Name
+			return "result (" + res.Name + ")"
 		}
-		return "Result"
+		return "result"
 	}
 	return r.Model
 }

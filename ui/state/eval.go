@@ -109,6 +109,9 @@ type Eval struct {
 	Err     string
 	// Rows are the scores, one per evaluated model, the result first.
 	Rows []EvalRow
+	// ResultRecipe is the recipe that made the current result: the rows' kinds
+	// (ingredient, base) are relative to it.
+	ResultRecipe string
 }
 
 // EvalRow is one model's live score on the picked dataset and split.
@@ -277,7 +280,7 @@ func (a *App) DropResultRow() {
 // other loaded models in their order.
 func (a *App) sortRows() {
 	rank := map[string]int{ResultName: 0}
-	if r, err := recipe.Parse([]byte(a.RecipeText), "recipe", ""); err == nil {
+	if r, err := recipe.Parse([]byte(a.kindRecipe()), "recipe", ""); err == nil {
 		for _, p := range r.ModelPaths() {
 			if _, ok := rank[p]; !ok {
 				rank[p] = len(rank)
@@ -308,7 +311,7 @@ func (a *App) Kind(model string) string {
 	if model == ResultName {
 		return "result"
 	}
-	if r, err := recipe.Parse([]byte(a.RecipeText), "recipe", ""); err == nil {
+	if r, err := recipe.Parse([]byte(a.kindRecipe()), "recipe", ""); err == nil {
 		if r.BaseModel == model {
 			return "base"
 		}
@@ -319,6 +322,25 @@ func (a *App) Kind(model string) string {
 		}
 	}
 	return "loaded"
+}
+
+// kindRecipe is the recipe the table's kinds refer to: the result's while there is
+// one, else the editor's.
+func (a *App) kindRecipe() string {
+	if a.Run.Result != nil && a.Eval.ResultRecipe != "" {
+		return a.Eval.ResultRecipe
+	}
+	return a.RecipeText
+}
+
+// HasBuilt reports whether any row shown has a build-time figure of the open lab.
+func (a *App) HasBuilt() bool {
+	for _, r := range a.ShownRows() {
+		if a.BuiltAccuracy(r.Model) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // BuiltAccuracy is the open lab's build-time accuracy of a model on the picked split
@@ -334,7 +356,7 @@ func (a *App) BuiltAccuracy(model string) string {
 		split = ""
 	}
 	if model == ResultName {
-		name := a.LabRecipeName()
+		name := a.labRecipeNameOf(a.kindRecipe())
 		for _, s := range lab.Results.Soups {
 			if s.Name == name && s.Split == split && s.Head == "" {
 				return Percent(s.Accuracy)
@@ -352,12 +374,14 @@ func (a *App) BuiltAccuracy(model string) string {
 
 // LabRecipeName is the name of the open lab's recipe whose text is in the editor
 // ("" when the editor holds something else).
-func (a *App) LabRecipeName() string {
+func (a *App) LabRecipeName() string { return a.labRecipeNameOf(a.RecipeText) }
+
+func (a *App) labRecipeNameOf(text string) string {
 	if a.Labs.Lab == nil {
 		return ""
 	}
 	for _, r := range a.Labs.Lab.Recipes {
-		if r.File != "" && r.File == a.Labs.RecipeFile && a.Labs.RecipeText == a.RecipeText {
+		if r.File != "" && r.File == a.Labs.RecipeFile && a.Labs.RecipeText == text {
 			return r.Name
 		}
 	}

@@ -350,6 +350,7 @@ func (h *host) Run() {
 	h.resultBlob = js.Undefined()
 	h.app.DropResultRow()
 	h.app.SetGreedy(nil)
+	h.app.Eval.ResultRecipe = h.app.RecipeText
 	id := h.app.StartRun(time.Now())
 	files := h.allFiles() // the datasets too: a greedy soup's ladle.eval.data names one
 	h.app.SetWorkers(id, h.pool.size())

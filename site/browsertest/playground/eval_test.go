@@ -1,8 +1,10 @@
 package playground
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"ladle/core/ckpt/ckpttest"
+	"ladle/site/browsertest"
 	"ladle/ui/state"
 )
 
@@ -130,7 +135,16 @@ func TestPlaygroundEvaluateSoups(t *testing.T) {
 	check(state.ResultName, result, "")
 	check("finetune-03.safetensors", filepath.Join(labDir, "finetune-03.safetensors"), "")
 	check("pre.safetensors", filepath.Join(labDir, "pre.safetensors"), "test")
-	// The first row is the result; the table keeps the build-time figure apart.
+	// The table keeps the lab's build-time figure apart: the uniform soup's, for the result.
+	if raw, err := os.ReadFile(filepath.Join(labDir, "lab.json")); err == nil {
+		if lab, err := state.ParseLab("soups", raw); err == nil {
+			want := state.Percent(lab.Results.Soups[0].Accuracy)
+			if got := eval[string](t, b, `document.querySelector('[data-testid=eval-row][data-model=result] td.built').textContent`); got != want {
+				t.Errorf("the result's build-time figure is %q, want the lab's %q", got, want)
+			}
+		}
+	}
+	// The first row is the result.
 	if first := eval[string](t, b, `document.querySelector('[data-testid=eval-row]').dataset.model`); first != state.ResultName {
 		t.Errorf("the first row is %q, not the result", first)
 	}
@@ -173,6 +187,10 @@ func TestPlaygroundEvaluateSoups(t *testing.T) {
 	if !eval[bool](t, b, `document.querySelector('[data-testid=curve-current]') !== null`) {
 		t.Error("the curve does not mark the recipe's current value")
 	}
+	if os.Getenv("LADLE_SCREENSHOT") != "" {
+		shootElement(t, b, "section.evaluate", "screenshot-eval.png")
+		shootElement(t, b, "section.sweep", "screenshot-curve.png")
+	}
 	// A click on the point merges it as the result, which is then evaluated.
 	eval[bool](t, b, `(() => { document.querySelector('[data-testid=curve-point][data-x="0.3"]').dispatchEvent(new MouseEvent('click', {bubbles: true})); return true; })()`)
 	waitFor(t, b, hasResult+` && document.querySelector('[data-testid=recipe-editor]').value.includes('alpha: 0.3')`, 60*time.Second)
@@ -209,6 +227,70 @@ func TestPlaygroundEvaluateSoups(t *testing.T) {
 	if n := eval[int](t, b, `document.querySelectorAll('[data-testid=greedy-rank]').length`); n != 10 {
 		t.Errorf("the ranking lists %d models, want 10", n)
 	}
+
+	// Measure live: the lab's table recomputed in the tab, beside the build-time figures.
+	click(t, b, "measure-live")
+	waitFor(t, b, `!document.querySelector('[data-testid=measure-live]').disabled && [...document.querySelectorAll('[data-testid=lab-live]')].length === 12 && [...document.querySelectorAll('[data-testid=lab-live]')].every(e => e.dataset.accuracy)`, 120*time.Second)
+	raw2, err := os.ReadFile(filepath.Join(labDir, "lab.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := state.ParseLab("soups", raw2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := eval[[]string](t, b, `[...document.querySelectorAll('[data-testid=lab-live]')].map(e => e.dataset.accuracy)`)
+	for i, s := range append(append([]state.Score(nil), lab.Results.Ingredients...), lab.Results.Soups...) {
+		var v float64
+		if _, err := fmt.Sscan(live[i], &v); err != nil || math.Abs(v-s.Accuracy) > 0.00005 {
+			t.Errorf("%s: measured live %s, at build %v", s.Name, live[i], s.Accuracy)
+		}
+	}
+	if want := ladleEvalJSON(t, filepath.Join(labDir, "finetune-05.safetensors"), data, ""); live[4] != want["accuracy"] {
+		t.Errorf("finetune-05 measured live %s; ladle eval says %s", live[4], want["accuracy"])
+	}
+	if want := ladleEvalJSON(t, result, data, ""); live[10] != want["accuracy"] {
+		t.Errorf("the uniform soup measured live %s; ladle eval of the page's soup says %s", live[10], want["accuracy"])
+	}
+}
+
+// TestPlaygroundMeasureLiveCurve: Measure live redraws the re-basin lab's curve (plain
+// and aligned) in the tab.
+func TestPlaygroundMeasureLiveCurve(t *testing.T) {
+	b := openPage(t)
+	if _, err := os.Stat(filepath.Join(sharedDist, "labs", "rebasin", "lab.json")); err != nil {
+		t.Skip("the rebasin lab is not bundled")
+	}
+	click(t, b, "lab-rebasin")
+	waitFor(t, b, `document.querySelector('[data-testid=measure-live]') !== null && document.querySelector('[data-testid=dataset-select]').value === 'data.safetensors'`, 60*time.Second)
+	click(t, b, "measure-live")
+	waitFor(t, b, `document.querySelector('[data-testid=lab-live-curve] polyline.aligned') !== null && !document.querySelector('[data-testid=measure-live]').disabled`, 300*time.Second)
+	if eval[bool](t, b, `document.querySelector('.lab .error') !== null`) {
+		t.Errorf("measuring the lab failed: %s", eval[string](t, b, `document.querySelector('.lab .error').textContent`))
+	}
+}
+
+// shootElement writes a screenshot of the element sel into public/NAME.
+func shootElement(t *testing.T, b *browsertest.Browser, sel, name string) {
+	t.Helper()
+	root, err := ckpttest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(b.Ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.ScrollIntoView(chromedp.CSS(sel)), chromedp.Sleep(300*time.Millisecond)); err != nil {
+		t.Fatalf("screenshot of %s: %v", sel, err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("screenshot of %s: %v", sel, err)
+	}
+	path := filepath.Join(root, "public", name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s (%d bytes)", path, len(png))
 }
 
 func minOf(xs []float64) float64 {
