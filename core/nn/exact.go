@@ -49,9 +49,40 @@ func expLog(s *scratch) (func(float64) float64, func(float64) float64) {
 }
 
 // exactMatmul is matmul's exact form: C[i, j] = act(Σ_l A[i, l]·B[l, j] + bias[i]),
-// the sum in index order from 0, rows of B read as matmul reads them.
+// the sum in index order from 0 with every product rounded before it is added, then
+// the bias (0 when nil) added. On amd64 rows go four at a time through the exact
+// kernels (the last block overlapping the one before, which recomputes the same bits);
+// fewer than four rows, and every row elsewhere, through the same arithmetic in Go.
+// The buffers are matmul's: padded to whole panels.
 func exactMatmul(m, n, k int, a []float32, lda int, b []float32, ldb int, rows []int32, c []float32, ldc int, bias []float32, relu bool) {
-	for i := range m {
+	if m == 0 || n == 0 {
+		return
+	}
+	done := 0
+	if useKernel && k > 0 && m >= 4 {
+		done = m
+		np := padCols(n)
+		checkMatmul(m, np, k, a, lda, b, ldb, rows, c, ldc, bias)
+		var r int
+		if relu {
+			r = 1
+		}
+		for j := 0; j < np; j += panel {
+			for i := 0; i < m; i += 4 {
+				i = min(i, m-4)
+				bp := &zeros[0]
+				if bias != nil {
+					bp = &bias[i]
+				}
+				if rows != nil {
+					kern4x16gx(k, &a[i*lda], lda, &b[j], &rows[0], &c[i*ldc+j], ldc, bp, r)
+				} else {
+					kern4x16x(k, &a[i*lda], lda, &b[j], ldb, &c[i*ldc+j], ldc, bp, r)
+				}
+			}
+		}
+	}
+	for i := done; i < m; i++ {
 		ci := c[i*ldc : i*ldc+n]
 		clear(ci)
 		for l, av := range a[i*lda : i*lda+k] {
@@ -59,7 +90,9 @@ func exactMatmul(m, n, k int, a []float32, lda int, b []float32, ldb int, rows [
 			if rows != nil {
 				off = int(rows[l])
 			}
-			for j, bv := range b[off : off+n] {
+			bl := b[off : off+n]
+			ci := ci[:len(bl)]
+			for j, bv := range bl {
 				ci[j] = float32(ci[j] + float32(av*bv))
 			}
 		}
@@ -68,21 +101,6 @@ func exactMatmul(m, n, k int, a []float32, lda int, b []float32, ldb int, rows [
 			bv = bias[i]
 		}
 		biasAct(ci, ci, bv, relu)
-	}
-}
-
-// exactNT is gemmNT's exact form: C[m×n] = A[m×k] · B[n×k]ᵀ, each element a sum over
-// k in index order from 0.
-func exactNT(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	for i := range m {
-		ai := a[i*lda : i*lda+k]
-		for j := range n {
-			var s float32
-			for l, bv := range b[j*ldb : j*ldb+k] {
-				s = float32(s + float32(ai[l]*bv))
-			}
-			c[i*ldc+j] = s
-		}
 	}
 }
 

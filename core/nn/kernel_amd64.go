@@ -22,6 +22,15 @@ func kern6x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc i
 //go:noescape
 func kern6x16g(k int, a *float32, lda int, b *float32, offs *int32, c *float32, ldc int, bias *float32, relu int)
 
+// kern4x16x and kern4x16gx are kern4x16 and kern4x16g with each product rounded
+// before it is added (no FMA): the exact mode's kernels.
+//
+//go:noescape
+func kern4x16x(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+
+//go:noescape
+func kern4x16gx(k int, a *float32, lda int, b *float32, offs *int32, c *float32, ldc int, bias *float32, relu int)
+
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax, edx uint32)
 

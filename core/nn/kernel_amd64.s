@@ -184,6 +184,110 @@ store:
 	STORE
 	RET
 
+// The exact 4x16 kernels (nn's exact mode): the same tile with every product rounded
+// to float32 before it is added (VMULPS then VADDPS, no FMA), which is what a plain Go
+// loop computes, so that they give the bits of the portable path. Y14 and Y15 hold
+// the products.
+#define MULADDS(off) \
+	VBROADCASTSS off(SI)(DX*1), Y10 \
+	VMULPS       Y8, Y10, Y14 \
+	VADDPS       Y14, Y0, Y0 \
+	VMULPS       Y9, Y10, Y15 \
+	VADDPS       Y15, Y1, Y1 \
+	VBROADCASTSS off(R11)(DX*1), Y11 \
+	VMULPS       Y8, Y11, Y14 \
+	VADDPS       Y14, Y2, Y2 \
+	VMULPS       Y9, Y11, Y15 \
+	VADDPS       Y15, Y3, Y3 \
+	VBROADCASTSS off(R12)(DX*1), Y12 \
+	VMULPS       Y8, Y12, Y14 \
+	VADDPS       Y14, Y4, Y4 \
+	VMULPS       Y9, Y12, Y15 \
+	VADDPS       Y15, Y5, Y5 \
+	VBROADCASTSS off(R13)(DX*1), Y13 \
+	VMULPS       Y8, Y13, Y14 \
+	VADDPS       Y14, Y6, Y6 \
+	VMULPS       Y9, Y13, Y15 \
+	VADDPS       Y15, Y7, Y7
+
+// func kern4x16x(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bias *float32, relu int)
+TEXT ·kern4x16x(SB), NOSPLIT, $0-72
+	SETUP
+	MOVQ ldb+32(FP), R9
+	SHLQ $2, R9
+	SUBQ $2, CX
+	JLT  tail
+
+loop:
+	VMOVUPS (DI), Y8
+	VMOVUPS 32(DI), Y9
+	MULADDS(0)
+	VMOVUPS (DI)(R9*1), Y8
+	VMOVUPS 32(DI)(R9*1), Y9
+	MULADDS(4)
+	LEAQ    (DI)(R9*2), DI
+	ADDQ    $8, DX
+	SUBQ    $2, CX
+	JGE     loop
+
+tail:
+	CMPQ CX, $-1
+	JNE  epilogue
+	VMOVUPS (DI), Y8
+	VMOVUPS 32(DI), Y9
+	MULADDS(0)
+
+epilogue:
+	BIAS4
+	MOVQ  RELU, BX
+	TESTQ BX, BX
+	JZ    store
+	RELU8
+
+store:
+	STORE
+	RET
+
+// func kern4x16gx(k int, a *float32, lda int, b *float32, offs *int32, c *float32, ldc int, bias *float32, relu int)
+TEXT ·kern4x16gx(SB), NOSPLIT, $0-72
+	SETUP
+	MOVQ offs+32(FP), BX
+	SUBQ $2, CX
+	JLT  tail
+
+loop:
+	MOVLQSX (BX), AX
+	MOVLQSX 4(BX), R9
+	VMOVUPS (DI)(AX*4), Y8
+	VMOVUPS 32(DI)(AX*4), Y9
+	MULADDS(0)
+	VMOVUPS (DI)(R9*4), Y8
+	VMOVUPS 32(DI)(R9*4), Y9
+	MULADDS(4)
+	ADDQ    $8, BX
+	ADDQ    $8, DX
+	SUBQ    $2, CX
+	JGE     loop
+
+tail:
+	CMPQ CX, $-1
+	JNE  epilogue
+	MOVLQSX (BX), AX
+	VMOVUPS (DI)(AX*4), Y8
+	VMOVUPS 32(DI)(AX*4), Y9
+	MULADDS(0)
+
+epilogue:
+	BIAS4
+	MOVQ  RELU, BX
+	TESTQ BX, BX
+	JZ    store
+	RELU8
+
+store:
+	STORE
+	RET
+
 // The 6x16 kernels: the same with six rows of A and twelve accumulators, Y0..Y11.
 // Rows 0..2 of A are read from SI, rows 3..5 from R13 (= SI + 3·lda), each at 0, lda
 // and 2·lda bytes; both pointers move on by 4 bytes per l.

@@ -51,23 +51,19 @@ func (l *linear) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 		n4 := (n + 3) &^ 3
 		y := grow(&s.out, n4*ld)
 		full := n &^ 3
-		matmul(full, out, in, src, in, wt, ld, nil, y, ld, nil, false)
+		mm(s)(full, out, in, src, in, wt, ld, nil, y, ld, nil, false)
 		if full < n {
 			x4 := grow(&s.tmp, 4*in)
 			copy(x4, src[full*in:n*in])
 			clear(x4[(n-full)*in:])
-			matmul(4, out, in, x4, in, wt, ld, nil, y[full*ld:], ld, nil, false)
+			mm(s)(4, out, in, x4, in, wt, ld, nil, y[full*ld:], ld, nil, false)
 		}
 		for i := range n {
 			rowBiasAct(dst[i*out:(i+1)*out], y[i*ld:], bias, relu)
 		}
 		return
 	}
-	if s.prep != nil && s.prep.exact {
-		exactNT(n, out, in, src, in, l.w.Data, in, dst, out)
-	} else {
-		gemmNT(n, out, in, src, in, l.w.Data, in, dst, out, false)
-	}
+	gemmNT(n, out, in, src, in, l.w.Data, in, dst, out, false)
 	for i := range n {
 		rowBiasAct(dst[i*out:(i+1)*out], dst[i*out:], bias, relu)
 	}
