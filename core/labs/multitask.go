@@ -253,11 +253,11 @@ func buildMultitask(b *builder) (*Lab, error) {
 	lab.Table = table
 
 	for i, t := range mtTasks {
-		lab.Results.Ingredients = append(lab.Results.Ingredients, Score{Name: files[i+1] + " on " + t.name, Accuracy: round4(ceiling[i]), Split: t.name})
+		lab.Results.Ingredients = append(lab.Results.Ingredients, Score{Name: files[i+1] + " on " + t.name, Accuracy: round4(ceiling[i]), Split: t.name, Model: files[i+1]})
 	}
-	lab.Results.Ingredients = append(lab.Results.Ingredients, Score{Name: "base.safetensors, mean of the tasks", Accuracy: baseRow.Average})
+	lab.Results.Ingredients = append(lab.Results.Ingredients, Score{Name: "base.safetensors, mean of the tasks", Accuracy: baseRow.Average, Model: "base.safetensors"})
 	for _, m := range mtMethods {
-		lab.Results.Soups = append(lab.Results.Soups, Score{Name: m.name + ", mean of the tasks", Accuracy: rows[m.name].Average})
+		lab.Results.Soups = append(lab.Results.Soups, Score{Name: m.name + ", mean of the tasks", Accuracy: rows[m.name].Average, Recipe: m.file})
 	}
 	lab.Numbers = map[string]float64{"base_average": baseRow.Average, "ceiling_average": ceilRow.Average}
 	for _, m := range mtMethods {
@@ -274,9 +274,10 @@ func buildMultitask(b *builder) (*Lab, error) {
 	}
 	lab.Claims = mtClaims(table)
 	lab.Try = []string{
-		"Run each recipe and evaluate the result on the splits upright, rotated, inverted and shifted, and on the default split (their mean).",
-		"Change lambda in a recipe: the table's λ is the best on the validation splits, not on the test.",
-		"Try dare_ties or iso_cts with the same models.",
+		"Press Run merge (the first recipe is in the editor), then in 4. Evaluate pick the split upright and press Evaluate, and likewise rotated, inverted and shifted, and test (the default split: their mean). Press another recipe's button (TIES, PCB, TSV-M, Iso-C) and do the same.",
+		"Change lambda: with a recipe in the editor, move the lambda slider in Live curve, or press Sweep to draw accuracy against λ on the picked split; the table's λ is the best on the validation splits (val-upright, ...), not on the test.",
+		"Try dare_ties or iso_cts with the same models: pick it in 2. Method (the models and the base stay), Run merge and Evaluate.",
+		"Press Measure live: the table above is recomputed in this tab, next to the figures measured when the lab was built.",
 	}
 	lab.Expect = []string{
 		fmt.Sprintf("The fine-tunes reach %s on average, each on its own task; the base, pre-trained on all four views at once, %s.", pct(ceilRow.Average), pct(baseRow.Average)),

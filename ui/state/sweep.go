@@ -207,6 +207,26 @@ func (a *App) SweepTarget() (base string, p SweepParam, reason string, ok bool) 
 		return "", SweepParam{}, err.Error(), false
 	}
 	p, reason, ok = SweepParamOf(r)
+	if !ok {
+		// any other method of the task-vector family: its global lambda
+		for _, m := range a.Methods {
+			if m.Name != r.MergeMethod {
+				continue
+			}
+			for _, q := range m.Params {
+				if q.Name == "lambda" && !q.PerModel && q.Type == "float" {
+					cur := 1.0
+					if f, isNum := r.Parameters["lambda"].Scalar.(float64); isNum {
+						cur = f
+					} else if d, isNum := q.Default.(float64); isNum {
+						cur = d
+					}
+					return a.RecipeText, SweepParam{Name: "lambda", Min: 0, Max: math.Max(2, math.Ceil(math.Abs(cur)*1.5)), Current: cur,
+						Label: "lambda: the scale of the merged task vector"}, "", true
+				}
+			}
+		}
+	}
 	return a.RecipeText, p, reason, ok
 }
 

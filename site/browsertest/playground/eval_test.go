@@ -268,6 +268,29 @@ func TestPlaygroundMeasureLiveCurve(t *testing.T) {
 	if eval[bool](t, b, `document.querySelector('.lab .error') !== null`) {
 		t.Errorf("measuring the lab failed: %s", eval[string](t, b, `document.querySelector('.lab .error').textContent`))
 	}
+	// The interpolation between the two models, aligned first, in the live curve: 5
+	// points, its loss barrier printed, the midpoint equal to ladle merge + ladle eval.
+	eval[bool](t, b, `(() => { const r = document.querySelectorAll('input[name=sweep-mode]')[1]; r.click(); return true; })()`)
+	waitFor(t, b, `document.querySelector('[data-testid=align-first]') !== null && !document.querySelector('[data-testid=align-first]').disabled`, 10*time.Second)
+	eval[bool](t, b, `(() => { document.querySelector('[data-testid=align-first]').click();
+		const n = document.getElementById('sweep-n'); n.value = '5'; n.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`)
+	waitFor(t, b, sweepIdle+` && document.querySelector('[data-testid=sweep]').textContent.includes('5 points') && document.querySelector('[data-testid=align-first]').checked`, 10*time.Second)
+	click(t, b, "sweep")
+	waitFor(t, b, sweepIdle+` && document.querySelector('[data-testid=curve]') !== null && JSON.parse(document.querySelector('[data-testid=curve]').dataset.points).length === 5 && document.querySelector('[data-testid=barrier]') !== null`, 180*time.Second)
+	var points []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(eval[string](t, b, `document.querySelector('[data-testid=curve]').dataset.points`)), &points); err != nil {
+		t.Fatal(err)
+	}
+	labDir := filepath.Join(sharedDist, "labs", "rebasin")
+	mid := "merge_method: linear\nmodels:\n  - model: model-a.safetensors\n    parameters: {weight: 0.5}\n  - model: model-b.safetensors\n    parameters: {weight: 0.5}\ndtype: float32\nladle: {align: true}\n"
+	merged := filepath.Join(t.TempDir(), "mid.safetensors")
+	if err := os.WriteFile(merged, nativeMerge(t, labDir, mid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := ladleEvalJSON(t, merged, filepath.Join(labDir, "data.safetensors"), "")
+	if string(points[2]["x"]) != "0.5" || string(points[2]["accuracy"]) != want["accuracy"] || string(points[2]["loss"]) != want["loss"] {
+		t.Errorf("the aligned midpoint is %v; ladle merge + ladle eval give %v", points[2], want)
+	}
 }
 
 // shootElement writes a screenshot of the element sel into public/NAME.
