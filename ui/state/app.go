@@ -179,6 +179,7 @@ func (a *App) RemoveModel(name string) {
 // ClearModels forgets every loaded file.
 func (a *App) ClearModels() {
 	a.Models, a.Form.Models, a.Form.Base, a.Labs.Files = nil, nil, "", nil
+	a.ClearDatasets()
 	a.Form.PerModel = map[string]map[string]string{}
 	a.regenerate()
 	a.withdraw(true)
