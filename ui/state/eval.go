@@ -122,6 +122,8 @@ type EvalRow struct {
 	Accuracy, Loss, N string
 	Error             string
 	Dataset, Split    string
+	// Pending is set while the model is still being evaluated.
+	Pending bool
 }
 
 // Acc is the row's accuracy as a number (NaN when it has none).
@@ -181,6 +183,7 @@ func (a *App) SetDataset(name string) {
 	}
 	if a.Eval.Dataset != name {
 		a.Eval.Rows = nil
+		a.dropRunningEval()
 	}
 	a.Eval.Dataset = name
 	if !slices.Contains(d.Splits, a.Eval.Split) {
@@ -195,8 +198,18 @@ func (a *App) SetDataset(name string) {
 func (a *App) SetSplit(split string) {
 	if split != a.Eval.Split {
 		a.Eval.Rows = nil
+		a.dropRunningEval()
 	}
 	a.Eval.Split = split
+}
+
+// dropRunningEval forgets a running evaluation whose dataset or split was changed:
+// its late answers are ignored.
+func (a *App) dropRunningEval() {
+	if a.Eval.Running {
+		a.Eval.ID++
+		a.Eval.Running = false
+	}
 }
 
 // SetArch records a dropped ARCH.json (name and text); "" clears it.
@@ -207,11 +220,11 @@ func (a *App) SetArch(name, text string) {
 	a.Eval.ArchName, a.Eval.ArchText = name, text
 }
 
-// CanEvaluate reports whether Evaluate may start, and why not.
+// CanEvaluate reports whether Evaluate may start, and why not. A running evaluation
+// (the result's, started by a merge) does not block it: Evaluate starts over with
+// every model.
 func (a *App) CanEvaluate() (bool, string) {
 	switch {
-	case a.Eval.Running:
-		return false, "Evaluating…"
 	case len(a.Datasets) == 0:
 		return false, "Load a dataset to evaluate: drop a safetensors file with x and y (ladle data import-idx or import-csv makes one), or open a lab."
 	case len(a.EvalModels()) == 0 && (a.Run.Result == nil):
@@ -239,6 +252,11 @@ func (a *App) StartEval(models []string) int {
 	a.Eval.Rows = slices.DeleteFunc(a.Eval.Rows, func(r EvalRow) bool {
 		return slices.Contains(models, r.Model) || r.Dataset != a.Eval.Dataset || r.Split != a.Eval.Split
 	})
+	// every model asked has its row at once, pending until its score arrives
+	for _, m := range models {
+		a.Eval.Rows = append(a.Eval.Rows, EvalRow{Model: m, Dataset: a.Eval.Dataset, Split: a.Eval.Split, Pending: true})
+	}
+	a.sortRows()
 	return a.Eval.ID
 }
 
@@ -269,6 +287,8 @@ func (a *App) OnEvalEnd(id int, msg string) {
 		return
 	}
 	a.Eval.Running, a.Eval.Err, a.Eval.Done = false, msg, float64(a.Eval.Total)
+	// rows left pending were cancelled or failed with their request
+	a.Eval.Rows = slices.DeleteFunc(a.Eval.Rows, func(r EvalRow) bool { return r.Pending })
 }
 
 // DropResultRow forgets the result's score (a new merge replaces the result).

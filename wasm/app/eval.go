@@ -165,7 +165,9 @@ func (h *host) evaluate(models []string, withResult bool) {
 	if len(names) == 0 {
 		return
 	}
-	h.cancelRun(h.evalCur)
+	// An evaluation under way (the result's, after a merge) is left to finish rather
+	// than cancelled: its answers are ignored (a new ID), and a WebGPU worker is not
+	// interrupted in the middle of a forward pass.
 	id := h.app.StartEval(names)
 	r := &evalRun{reqs: map[string]int{}}
 	h.evalCur = r

@@ -81,6 +81,11 @@ func rowAttrs(model string) string {
 		return {accuracy: r.dataset.accuracy, loss: r.dataset.loss, n: r.dataset.n}; })()`, model)
 }
 
+// allScored is true once n eval-rows show their scores (none pending).
+func allScored(n int) string {
+	return fmt.Sprintf(`(() => { const rows = [...document.querySelectorAll('[data-testid=eval-row]')]; return rows.length === %d && rows.every(r => r.dataset.accuracy); })()`, n)
+}
+
 func hasRow(model string) string {
 	return fmt.Sprintf(`(() => { const r = document.querySelector('[data-testid=eval-row][data-model=%q]'); return r !== null && r.dataset.accuracy !== ''; })()`, model)
 }
@@ -123,7 +128,7 @@ func TestPlaygroundEvaluateSoups(t *testing.T) {
 	// Evaluate scores every model and the result.
 	waitFor(t, b, evalIdle, 60*time.Second)
 	click(t, b, "evaluate")
-	waitFor(t, b, evalIdle+` && document.querySelectorAll('[data-testid=eval-row]').length === 12`, 120*time.Second)
+	waitFor(t, b, allScored(12), 120*time.Second)
 	check := func(model, path, split string) {
 		t.Helper()
 		got := eval[map[string]string](t, b, rowAttrs(model))
@@ -158,7 +163,7 @@ func TestPlaygroundEvaluateSoups(t *testing.T) {
 	eval[bool](t, b, `(() => { const s = document.querySelector('[data-testid=split-select]'); s.value = 'val'; s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`)
 	waitFor(t, b, evalIdle+` && document.querySelectorAll('[data-testid=eval-row]').length === 0`, 10*time.Second)
 	click(t, b, "evaluate")
-	waitFor(t, b, evalIdle+` && document.querySelectorAll('[data-testid=eval-row]').length === 12`, 120*time.Second)
+	waitFor(t, b, allScored(12), 120*time.Second)
 	check(state.ResultName, result, "val")
 	check("finetune-10.safetensors", filepath.Join(labDir, "finetune-10.safetensors"), "val")
 
