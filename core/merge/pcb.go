@@ -1,9 +1,6 @@
 package merge
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 const pcbPaper = "Parameter Competition Balancing for Model Merging (PCB-merging, Du et al., NeurIPS 2024; code github.com/duguodong7/pcb-merging), https://arxiv.org/abs/2410.02396"
 
@@ -23,15 +20,52 @@ var pcbMethod = &Method{
 	merge: mergePCB,
 }
 
-// pcbClampBounds are clamp(x, a, b)'s bounds for a row sorted ascending: s[⌊d·a⌋] and
-// s[trunc(d·(1 − b) − 1)], computed in float64 as the code computes them.
-func pcbClampBounds(sorted []float64, a, b float64) (lo, hi float64) {
-	d := float64(len(sorted))
+// pcbClampBounds are clamp(x, a, b)'s bounds for a row: s[⌊d·a⌋] and
+// s[trunc(d·(1 − b) − 1)] of the row sorted ascending, the indices computed in float64
+// as the code computes them. The order statistics come from selection (kth) over
+// scratch, a copy of the row it reorders, not from a full sort.
+func pcbClampBounds(scratch []float64, a, b float64) (lo, hi float64) {
+	d := float64(len(scratch))
 	i := int(math.Floor(d * a))
 	k := int(d*(1-b) - 1) // int() truncates toward zero, as Python's int() does
-	i = min(max(i, 0), len(sorted)-1)
-	k = min(max(k, 0), len(sorted)-1)
-	return sorted[i], sorted[k]
+	i = min(max(i, 0), len(scratch)-1)
+	k = min(max(k, 0), len(scratch)-1)
+	return kth(scratch, i), kth(scratch, k)
+}
+
+// kth returns the k-th smallest (from 0) of x, reordering x: quickselect with a
+// median-of-three pivot and a three-way partition (so runs of equal values cost
+// nothing). The value is the k-th order statistic whatever the pivots, so the result
+// is deterministic. x holds no NaN.
+func kth(x []float64, k int) float64 {
+	lo, hi := 0, len(x)-1
+	for lo < hi {
+		a, b, c := x[lo], x[lo+(hi-lo)/2], x[hi]
+		p := max(min(a, b), min(max(a, b), c)) // the median of the three
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch v := x[i]; {
+			case v < p:
+				x[lt], x[i] = v, x[lt]
+				lt++
+				i++
+			case v > p:
+				x[i], x[gt] = x[gt], v
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt - 1
+		case k > gt:
+			lo = gt + 1
+		default:
+			return p
+		}
+	}
+	return x[k]
 }
 
 // pcbNormalize maps x to (x − lo)/(hi − lo), 0 when hi = lo.
@@ -82,12 +116,11 @@ func mergePCB(j *Job, out []float32) error {
 	scale := make([][]float64, n)
 	clampLo, clampHi := make([]float64, n), make([]float64, n)
 	parallelFor(n, workers, func(i int) {
-		sorted := make([]float64, d)
+		scratch := make([]float64, d)
 		for e, v := range t[i] {
-			sorted[e] = math.Abs(v)
+			scratch[e] = math.Abs(v)
 		}
-		slices.Sort(sorted)
-		lo, hi := pcbClampBounds(sorted, 1e-4, 1e-4)
+		lo, hi := pcbClampBounds(scratch, 1e-4, 1e-4)
 		clampLo[i], clampHi[i] = lo, hi
 		// N(A): A's min and max are the clamp bounds (A's values lie between them and
 		// reach both, as elements of the row).
@@ -97,9 +130,8 @@ func mergePCB(j *Job, out []float32) error {
 			na := pcbNormalize(a, lo, hi)
 			beta[e] = detExp(float64(float64(n)*float64(na*na))) * detTanh(float64(v*sum[e]))
 		}
-		copy(sorted, beta)
-		slices.Sort(sorted)
-		blo, bhi := pcbClampBounds(sorted, 1-rho, 0)
+		copy(scratch, beta)
+		blo, bhi := pcbClampBounds(scratch, 1-rho, 0)
 		for e, v := range beta {
 			beta[e] = pcbNormalize(min(max(v, blo), bhi), blo, bhi)
 		}

@@ -144,3 +144,24 @@ func TestDeterministicExpTanh(t *testing.T) {
 		t.Error("NaN in, NaN out")
 	}
 }
+
+// kth is the k-th order statistic, as sorting gives it, on ties, runs and extremes.
+func TestKth(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, n := range []int{1, 2, 3, 10, 1000, 4097} {
+		for _, gen := range []func() float64{r.NormFloat64, func() float64 { return float64(r.IntN(5)) }, func() float64 { return 1 }} {
+			x := make([]float64, n)
+			for i := range x {
+				x[i] = gen()
+			}
+			sorted := append([]float64(nil), x...)
+			sort.Float64s(sorted)
+			for _, k := range []int{0, n / 3, n / 2, n - 1} {
+				buf := append([]float64(nil), x...)
+				if got := kth(buf, k); got != sorted[k] {
+					t.Fatalf("n=%d k=%d: %v, want %v", n, k, got, sorted[k])
+				}
+			}
+		}
+	}
+}
