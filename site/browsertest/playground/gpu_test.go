@@ -1,10 +1,10 @@
 package playground
 
 import (
-	"os"
 	"bytes"
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
