@@ -37,7 +37,7 @@
 //     so its float64 results, and now and then a rounded float32, would differ between
 //     the command and the page. Components with σ ≤ 1e-6·σ_max are dropped; results
 //     depend on singular subspaces only (negating any (u, v) pair changes no bit, a
-//     test checks it). pcb's exp and tanh are detExp and detTanh for the same reason
+//     test checks it). pcb's exp and tanh are tensor.Exp and detTanh for the same reason
 //     (package math's Exp is assembly on amd64).
 //
 //   - Sparse soups. Exact zeros shared by every input stay exact zeros in every method's

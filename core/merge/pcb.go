@@ -1,6 +1,10 @@
 package merge
 
-import "math"
+import (
+	"math"
+
+	"ladle/core/tensor"
+)
 
 const pcbPaper = "Parameter Competition Balancing for Model Merging (PCB-merging, Du et al., NeurIPS 2024; code github.com/duguodong7/pcb-merging), https://arxiv.org/abs/2410.02396"
 
@@ -128,7 +132,7 @@ func mergePCB(j *Job, out []float32) error {
 		for e, v := range t[i] {
 			a := min(max(math.Abs(v), lo), hi)
 			na := pcbNormalize(a, lo, hi)
-			beta[e] = detExp(float64(float64(n)*float64(na*na))) * detTanh(float64(v*sum[e]))
+			beta[e] = tensor.Exp(float64(float64(n)*float64(na*na))) * detTanh(float64(v*sum[e]))
 		}
 		copy(scratch, beta)
 		blo, bhi := pcbClampBounds(scratch, 1-rho, 0)
