@@ -87,7 +87,7 @@ func (c *Files) itemClass(m state.ModelFile) string {
 func (c *Files) checkID(name string) string { return domID("model", name) }
 
 func (c *Files) isBase(name string) bool {
-	return c.P.App.NeedsBase() && c.P.App.Form.Base == name
+	return c.P.App.TakesBase() && c.P.App.Form.Base != "" && c.P.App.Form.Base == name
 }
 
 // showFields: per-model parameters for a chosen model that is not the base.
@@ -239,6 +239,22 @@ func (c *Method) readable() []string {
 		}
 	}
 	return out
+}
+
+// baseNone is the base picker's first choice: a prompt when the method needs a base,
+// "no base" when it takes an optional one.
+func (c *Method) baseNone() string {
+	if c.P.App.NeedsBase() {
+		return "Choose the base model"
+	}
+	return "No base model"
+}
+
+func (c *Method) baseDoc() string {
+	if c.P.App.NeedsBase() {
+		return "The model the others were fine-tuned from: the merge works on their differences from it."
+	}
+	return "Optional for this method: the model the others were fine-tuned from, which the method then uses as its description says; with no base it merges the models themselves."
 }
 
 func (c *Method) random() bool {

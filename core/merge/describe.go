@@ -8,8 +8,14 @@ type MethodInfo struct {
 	Paper     string `json:"paper"`
 	NeedsBase bool   `json:"needs_base"`
 	// OptionalBase: a base_model may be given (the method then uses it).
-	OptionalBase bool        `json:"optional_base,omitempty"`
-	NeedsEval    bool        `json:"needs_eval,omitempty"`
+	OptionalBase bool `json:"optional_base,omitempty"`
+	NeedsEval    bool `json:"needs_eval,omitempty"`
+	// PartialModels: a model may lack tensors (RWS signatures cover a few layers), so
+	// the models need not line up tensor for tensor (Method.PartialModels).
+	PartialModels bool `json:"partial_models,omitempty"`
+	// SelectionKey is where a whole-model selection step (greedy soup's) records its
+	// steps and chosen models in the output's metadata ("" when the method has none).
+	SelectionKey string      `json:"selection_key,omitempty"`
 	MinModels    int         `json:"min_models"`
 	MaxModels    int         `json:"max_models,omitempty"`
 	Random       bool        `json:"random,omitempty"`
@@ -45,7 +51,11 @@ func Describe() []MethodInfo {
 // Info describes one method as data.
 func (m *Method) Info() MethodInfo {
 	info := MethodInfo{Name: m.Name, Summary: m.Summary, Paper: m.Paper, NeedsBase: m.NeedsBase, OptionalBase: m.OptionalBase, NeedsEval: m.NeedsEval,
-		MinModels: m.MinModels, MaxModels: m.MaxModels, Random: m.Random, Roles: m.Roles, Params: []ParamInfo{}}
+		MinModels: m.MinModels, MaxModels: m.MaxModels, Random: m.Random, Roles: m.Roles, Params: []ParamInfo{},
+		PartialModels: m.PartialModels}
+	if m.Select != nil {
+		info.SelectionKey = m.Select.MetadataKey
+	}
 	for _, p := range m.Params {
 		info.Params = append(info.Params, paramInfo(p))
 	}

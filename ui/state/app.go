@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"ladle/core/ckpt"
 	"slices"
-	"strings"
 	"time"
 
 	"ladle/core/merge"
@@ -237,15 +236,18 @@ func (a *App) SetSeed(text string) {
 	a.regenerate()
 }
 
-// fixBase keeps the base consistent with the method: a method that needs one gets the
-// first chosen model; a method without one has none.
+// fixBase keeps the base consistent with the method, as its registry entry declares:
+// a method that needs one gets the first chosen model when none is picked; one that
+// takes an optional base keeps the picked one (or none); a method without one has none.
 func (a *App) fixBase() {
 	m := a.Method()
-	if m == nil || !m.NeedsBase {
+	switch {
+	case m == nil || !(m.NeedsBase || m.OptionalBase):
 		a.Form.Base = ""
-		return
-	}
-	if a.Form.Base == "" || !slices.Contains(a.Form.Models, a.Form.Base) {
+	case a.Form.Base != "" && slices.Contains(a.Form.Models, a.Form.Base):
+	case m.OptionalBase:
+		a.Form.Base = ""
+	default:
 		a.Form.Base = ""
 		if len(a.Form.Models) > 0 {
 			a.Form.Base = a.Form.Models[0]
@@ -357,7 +359,7 @@ func (a *App) check(r *recipe.Recipe) string {
 		mf, _ := a.Model(p)
 		files = append(files, mf)
 	}
-	if c := Compatibility(files); !c.OK() && !strings.HasPrefix(m.Name, "rws_") {
+	if c := Compatibility(files); !c.OK() && !m.PartialModels {
 		return fmt.Sprintf("The models do not line up: %s %s.", c.Mismatches[0].Tensor, c.Mismatches[0].Detail)
 	}
 	return ""

@@ -16,7 +16,7 @@ import (
 // with controls, kept as the text they typed.
 type Form struct {
 	Method   string
-	Base     string                       // file name of the base model; "" when the method takes none
+	Base     string                       // file name of the base model; "" when the method takes none (or an optional one is not picked)
 	Models   []string                     // file names of the models to merge, in order
 	Global   map[string]string            // global parameter → typed text
 	PerModel map[string]map[string]string // model → parameter → typed text
@@ -135,7 +135,8 @@ func (f Form) ToRecipe(method *merge.MethodInfo) (*recipe.Recipe, map[string]str
 	errs := map[string]string{}
 	r := &recipe.Recipe{MergeMethod: f.Method, Parameters: map[string]recipe.Setting{},
 		Ladle: recipe.Options{TrimScope: recipe.DefaultTrimScope, RescaleMode: recipe.DefaultRescaleMod}}
-	if method != nil && method.NeedsBase {
+	takesBase := method != nil && (method.NeedsBase || method.OptionalBase)
+	if takesBase {
 		r.BaseModel = f.Base
 	}
 	params := map[string]merge.ParamInfo{}
@@ -167,7 +168,7 @@ func (f Form) ToRecipe(method *merge.MethodInfo) (*recipe.Recipe, map[string]str
 		set(r.Parameters, "param-"+name, p, f.Global[name])
 	}
 	for _, m := range f.Models {
-		if method != nil && method.NeedsBase && m == f.Base {
+		if takesBase && m == f.Base {
 			continue
 		}
 		entry := recipe.Model{Path: m, Parameters: map[string]recipe.Setting{}}

@@ -22,7 +22,7 @@ func (a *App) ResultName() string {
 	}
 	var stems []string
 	for _, m := range r.Models {
-		if m.Path == r.BaseModel && a.NeedsBase() {
+		if m.Path == r.BaseModel && a.TakesBase() {
 			continue
 		}
 		stems = append(stems, stem(m.Path))

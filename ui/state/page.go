@@ -86,6 +86,13 @@ func (a *App) NeedsBase() bool {
 	return m != nil && m.NeedsBase
 }
 
+// TakesBase reports whether the chosen method takes a base model, needed or optional
+// (the registry's needs_base and optional_base).
+func (a *App) TakesBase() bool {
+	m := a.Method()
+	return m != nil && (m.NeedsBase || m.OptionalBase)
+}
+
 // PaperLink splits a registry paper reference, "Title (Authors, Year), https://...", into
 // its text and its address ("" when it names none).
 func PaperLink(paper string) (text, url string) {

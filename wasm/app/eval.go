@@ -325,16 +325,18 @@ func (h *host) afterMerge() {
 		h.evaluate(nil, true)
 	}
 	recipeText := h.app.RecipeText
-	if !strings.Contains(recipeText, "greedy_soup") {
+	m := h.app.Method()
+	if m == nil || m.SelectionKey == "" { // no whole-model selection to trace
 		return
 	}
+	key := m.SelectionKey
 	_, ch := h.pool.request(0, map[string]any{"type": engine.TypeInspect, "files": []any{blob}, "names": []any{state.ResultName}})
 	go func() {
 		m := final(ch)
 		if str(m.Get("type")) != engine.TypeInspected {
 			return
 		}
-		meta := m.Get("models").Index(0).Get("metadata").Get(state.GreedyKey)
+		meta := m.Get("models").Index(0).Get("metadata").Get(key)
 		if meta.Type() != js.TypeString {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"ladle/core/ckpt"
 	"ladle/core/ckpt/safetensors"
 	"ladle/core/dtype"
+	"ladle/site/browsertest"
 )
 
 // writeDecoder writes a tiny decoder stack with Llama's tensor names (so that
@@ -108,5 +109,66 @@ merge_method: karcher
 		if want := nativeMerge(t, dir, text); !bytes.Equal(got, want) {
 			t.Fatalf("the page's merge (%d bytes) differs from the native merge (%d bytes) for\n%s", len(got), len(want), text)
 		}
+	}
+}
+
+// selectValue sets a <select> (by data-testid) as a person's pick does: value, then a
+// change event.
+func selectValue(t *testing.T, b *browsertest.Browser, testid, value string) {
+	t.Helper()
+	if !eval[bool](t, b, fmt.Sprintf(`(() => { const s = document.querySelector('[data-testid=%s]'); if (!s || ![...s.options].some(o => o.value === %q)) return false;
+		s.value = %[2]q; s.dispatchEvent(new Event('change', {bubbles: true})); return true; })()`, testid, value)) {
+		t.Fatalf("the %s picker offers no %q\n%s", testid, value, pageState(b))
+	}
+}
+
+// TestPlaygroundOptionalBase: methods whose registry entry declares an optional base
+// (nuslerp here) get a base picker with "no base" as its first choice; the form writes
+// base_model only when one is picked, and the page's merge with and without a base
+// equals `ladle merge` of the recipe the form wrote, byte for byte.
+func TestPlaygroundOptionalBase(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "base.safetensors"), filepath.Join(dir, "a.safetensors"), filepath.Join(dir, "b.safetensors")}
+	for i, p := range paths {
+		writeDecoder(t, p, 3, uint64(40+i))
+	}
+	b := openPage(t)
+	setFiles(t, b, paths)
+	waitFor(t, b, modelsListed(paths), 30*time.Second)
+	selectValue(t, b, "method-select", "nuslerp")
+	waitFor(t, b, `document.querySelector('[data-testid=base-select]') !== null`, 10*time.Second)
+	if got := eval[string](t, b, `document.querySelector('[data-testid=base-select]').value`); got != "" {
+		t.Errorf("nuslerp picked the base %q by itself", got)
+	}
+	if first := eval[string](t, b, `document.querySelector('[data-testid=base-select] option').textContent`); first != "No base model" {
+		t.Errorf("the base picker's first choice reads %q", first)
+	}
+	// Three models and no base: nuslerp takes two.
+	waitFor(t, b, `document.querySelector('[data-testid=run]').disabled`, 10*time.Second)
+	selectValue(t, b, "base-select", "base.safetensors")
+	waitFor(t, b, editorText+`.includes('base_model: base.safetensors')`, 10*time.Second)
+	runAndCompare := func(what string) {
+		t.Helper()
+		waitFor(t, b, runEnabled, 10*time.Second)
+		text := eval[string](t, b, editorText)
+		click(t, b, "run")
+		waitFor(t, b, hasResult+" || "+errorVisible, 60*time.Second)
+		if eval[bool](t, b, errorVisible) {
+			t.Fatalf("%s: the merge failed\n%s\n%s", what, pageState(b), text)
+		}
+		got := download(t, b)
+		if want := nativeMerge(t, dir, text); !bytes.Equal(got, want) {
+			t.Fatalf("%s: the page's merge (%d bytes) differs from the native merge (%d bytes) for\n%s", what, len(got), len(want), text)
+		}
+	}
+	runAndCompare("with a base")
+	withBase := download(t, b)
+	// No base: the former base becomes a model; leave it out to merge a and b alone.
+	selectValue(t, b, "base-select", "")
+	eval[bool](t, b, `(() => { const c = document.querySelector('[data-testid=model-list] [data-model="base.safetensors"] input[type=checkbox]'); c.click(); return true; })()`)
+	waitFor(t, b, `!`+editorText+`.includes('base')`, 10*time.Second)
+	runAndCompare("without a base")
+	if bytes.Equal(download(t, b), withBase) {
+		t.Error("the merges with and without a base are the same")
 	}
 }
