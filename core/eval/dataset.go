@@ -121,6 +121,18 @@ func tensorNames(split string) (x, y string) {
 	return "x." + split, "y." + split
 }
 
+// SplitTensors names the tensors of a split in a file that holds the tensors has
+// reports: x and y for the default split ""; for split "test" (TestSplit) x and y
+// when the file holds both, else x.test and y.test; x.NAME and y.NAME for split NAME.
+// FromSource, `ladle eval --split`, greedy soup's ladle.eval.split and the page's
+// check all resolve a split by this rule.
+func SplitTensors(split string, has func(name string) bool) (x, y string) {
+	if split == TestSplit && has("x") && has("y") {
+		split = ""
+	}
+	return tensorNames(split)
+}
+
 // Splits lists the splits of a dataset file: every x[.NAME] with a matching y[.NAME],
 // the default split "" first.
 func Splits(src ckpt.Source) []string {
@@ -168,14 +180,10 @@ func LoadSplit(path, split string) (*Dataset, error) {
 // and `ladle eval --split test` call it; a file without x and y may hold x.test and
 // y.test instead.
 func FromSource(src ckpt.Source, split string) (*Dataset, error) {
-	if split == TestSplit {
-		_, okx := ckpt.Lookup(src, "x")
-		_, oky := ckpt.Lookup(src, "y")
-		if okx && oky {
-			split = ""
-		}
+	xName, yName := SplitTensors(split, func(name string) bool { _, ok := ckpt.Lookup(src, name); return ok })
+	if xName == "x" {
+		split = ""
 	}
-	xName, yName := tensorNames(split)
 	xi, okx := ckpt.Lookup(src, xName)
 	yi, oky := ckpt.Lookup(src, yName)
 	if !okx || !oky {

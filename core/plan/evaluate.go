@@ -112,10 +112,8 @@ func (p *Plan) prepareEval(open Opener) error {
 		return errorf("ladle.eval.data", "cannot open %s: %v", e.Data, err)
 	}
 	p.opened = append(p.opened, src)
-	xName, yName := "x", "y"
-	if e.Split != "" {
-		xName, yName = "x."+e.Split, "y."+e.Split
-	}
+	// split "test" is x/y when the file has them (eval.SplitTensors), as for `ladle eval`
+	xName, yName := eval.SplitTensors(e.Split, func(name string) bool { _, ok := ckpt.Lookup(src, name); return ok })
 	xi, okx := ckpt.Lookup(src, xName)
 	_, oky := ckpt.Lookup(src, yName)
 	if !okx || !oky {

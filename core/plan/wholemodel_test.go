@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -346,7 +347,7 @@ func TestGreedySoupPlanErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"input_shape": [64], "layers": [{"op": "linear", "name": "nope"}]}`), 0o644)
 	cases := []struct{ yaml, want string }{
 		{"merge_method: greedy_soup\nmodels: [a.safetensors, b.safetensors]\n", "ladle.eval: missing"},
-		{"merge_method: greedy_soup\nmodels: [a.safetensors, b.safetensors]\nladle: {eval: {data: digits.safetensors, split: test}}\n", `no split "test"`},
+		{"merge_method: greedy_soup\nmodels: [a.safetensors, b.safetensors]\nladle: {eval: {data: digits.safetensors, split: nosuch}}\n", `no split "nosuch"`},
 		{"merge_method: greedy_soup\nmodels: [a.safetensors, b.safetensors]\nladle: {eval: {data: missing.safetensors}}\n", "ladle.eval.data: cannot open"},
 		{"merge_method: greedy_soup\nmodels: [b.safetensors, c.safetensors]\nladle: {eval: {data: digits.safetensors}}\n", "ladle.eval.arch: missing"},
 		{"merge_method: greedy_soup\nmodels: [b.safetensors, c.safetensors]\nladle: {eval: {arch: none.json, data: digits.safetensors}}\n", "cannot read none.json"},
@@ -372,6 +373,24 @@ func TestGreedySoupPlanErrors(t *testing.T) {
 		if n := counter.reads.Load(); n != 0 {
 			t.Errorf("%s: %d tensors read before the error", c.yaml, n)
 		}
+	}
+}
+
+// Split "test" names the default split x/y of a file that has one (DESIGN.md: `ladle
+// eval --split test` reads x/y), as for `ladle eval`; the default split "" too.
+func TestGreedySoupTestSplit(t *testing.T) {
+	dir := t.TempDir()
+	writeDigits(t, filepath.Join(dir, "digits.safetensors"))
+	writeNet(t, filepath.Join(dir, "a.safetensors"), netTensors(1, 1, 0.1), 1, true)
+	writeNet(t, filepath.Join(dir, "b.safetensors"), netTensors(1, 2, 0.1), 1, true)
+	var got []string
+	for _, split := range []string{"test", ""} {
+		p, _ := runPlan(t, dir, "merge_method: greedy_soup\nmodels: [a.safetensors, b.safetensors]\nladle: {eval: {data: digits.safetensors, split: '"+split+"'}}\n", false)
+		g := p.GreedyResult()
+		got = append(got, fmt.Sprintf("%v %v %+v", g.Ingredients, g.Accuracy, g.Steps))
+	}
+	if got[0] != got[1] {
+		t.Errorf("split test selects %s; the default split %s", got[0], got[1])
 	}
 }
 

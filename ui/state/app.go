@@ -354,6 +354,11 @@ func (a *App) check(r *recipe.Recipe) string {
 	if err := plan.Check(r); err != nil {
 		return err.Error()
 	}
+	if m.NeedsEval && r.Ladle.Eval != nil {
+		if msg := a.checkEvalData(r.Ladle.Eval); msg != "" {
+			return msg
+		}
+	}
 	var files []ModelFile
 	for _, p := range paths {
 		mf, _ := a.Model(p)

@@ -34,6 +34,9 @@ type DatasetFile struct {
 	Splits []string
 	// Samples is the number of samples of each split.
 	Samples map[string]int64
+	// tensors holds the file's tensor names, to resolve a recipe's split as the
+	// command does (splitTensors).
+	tensors map[string]bool
 }
 
 // IsDataset reports whether an inspected file is a dataset: it holds at least one x/y
@@ -52,7 +55,10 @@ func datasetOf(m ModelFile) (DatasetFile, bool) {
 	for _, t := range m.Tensors {
 		have[t.Name] = t
 	}
-	d := DatasetFile{Name: m.Name, Size: m.Size, Samples: map[string]int64{}}
+	d := DatasetFile{Name: m.Name, Size: m.Size, Samples: map[string]int64{}, tensors: map[string]bool{}}
+	for _, t := range m.Tensors {
+		d.tensors[t.Name] = true
+	}
 	for _, t := range m.Tensors {
 		split, ok := splitOf(t.Name, "x")
 		if !ok {
@@ -84,6 +90,42 @@ func datasetOf(m ModelFile) (DatasetFile, bool) {
 	})
 	d.Splits = slices.Compact(d.Splits)
 	return d, len(d.Splits) > 0
+}
+
+// splitTensors names the tensors of a recipe's split (ladle.eval.split) in the dataset,
+// by the command's rule (core/eval.SplitTensors, which a test compares): x and y for
+// "", and for "test" when the file has both; else x.NAME and y.NAME.
+func (d DatasetFile) splitTensors(split string) (x, y string) {
+	if split == "" || (split == TestSplit && d.tensors["x"] && d.tensors["y"]) {
+		return "x", "y"
+	}
+	return "x." + split, "y." + split
+}
+
+// checkEvalData says why a recipe's ladle.eval cannot run in the page ("" when it
+// can): its dataset must be loaded and hold the split, in the command's words.
+func (a *App) checkEvalData(e *recipe.EvalOptions) string {
+	for _, d := range a.Datasets {
+		if d.Name != e.Data {
+			continue
+		}
+		x, y := d.splitTensors(e.Split)
+		if d.tensors[x] && d.tensors[y] {
+			return ""
+		}
+		var have []string
+		for _, s := range d.Splits {
+			if s == TestSplit && d.tensors["x"] && d.tensors["y"] {
+				s = "(default)"
+			}
+			have = append(have, strconv.Quote(s))
+		}
+		return fmt.Sprintf("ladle.eval.split: %s has no split %q (tensors %s and %s); its splits: %s", e.Data, e.Split, x, y, strings.Join(have, ", "))
+	}
+	if _, ok := a.Model(e.Data); ok {
+		return fmt.Sprintf("ladle.eval.data: %s is a checkpoint, not a dataset (a dataset holds tensors x and y, or x.NAME and y.NAME).", e.Data)
+	}
+	return fmt.Sprintf("The recipe's ladle.eval.data names %q, which is not loaded: drop that dataset file, or rename it in the recipe.", e.Data)
 }
 
 // splitOf is the split of tensor name when it is prefix ("x") or prefix.NAME.

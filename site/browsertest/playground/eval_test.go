@@ -1,6 +1,7 @@
 package playground
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -355,4 +356,39 @@ func labModels(lab *state.Lab) []string {
 		}
 	}
 	return out
+}
+
+// TestPlaygroundGreedySoupTestSplit: a greedy soup whose ladle.eval.split is "test"
+// reads the dataset's default split (x and y), as `ladle eval --split test` does: the
+// page's as-you-type check accepts it, the merge runs, and its bytes equal `ladle
+// merge` of the same recipe; a split the dataset lacks is refused before Run, in the
+// command's words.
+func TestPlaygroundGreedySoupTestSplit(t *testing.T) {
+	b := openPage(t)
+	labDir := filepath.Join(sharedDist, "labs", "soups")
+	if _, err := os.Stat(filepath.Join(labDir, "lab.json")); err != nil {
+		t.Skip("the soups lab is not bundled")
+	}
+	click(t, b, "lab-soups")
+	waitFor(t, b, modelsListed([]string{"finetune-04.safetensors"})+
+		` && document.querySelector('[data-testid=dataset-select]').value === 'data.safetensors'`, 60*time.Second)
+	recipe := func(split string) string {
+		return "merge_method: greedy_soup\nmodels: [finetune-02.safetensors, finetune-03.safetensors, finetune-04.safetensors]\ndtype: float32\nladle:\n  eval: {data: data.safetensors, split: " + split + "}\n"
+	}
+	typeRecipe(t, b, recipe("nosuch"))
+	waitFor(t, b, errorVisible, 10*time.Second)
+	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, `data.safetensors has no split "nosuch" (tensors x.nosuch and y.nosuch)`) || eval[bool](t, b, runEnabled) {
+		t.Errorf("a split the dataset lacks: run enabled %v, error %q", eval[bool](t, b, runEnabled), msg)
+	}
+	text := recipe("test")
+	typeRecipe(t, b, text)
+	waitFor(t, b, runEnabled, 10*time.Second)
+	click(t, b, "run")
+	waitFor(t, b, hasResult+" || "+errorVisible, 120*time.Second)
+	if eval[bool](t, b, errorVisible) {
+		t.Fatalf("the greedy soup on split test failed\n%s", pageState(b))
+	}
+	if got, want := download(t, b), nativeMerge(t, labDir, text); !bytes.Equal(got, want) {
+		t.Fatalf("the page's greedy soup (%d bytes) differs from `ladle merge` (%d bytes)", len(got), len(want))
+	}
 }

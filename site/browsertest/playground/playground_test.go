@@ -224,7 +224,8 @@ func burnFixtures(t *testing.T) []string {
 	return paths
 }
 
-// nativeMerge runs a recipe with the core over the files of dir, as `ladle merge` does.
+// nativeMerge runs a recipe with the core over the files of dir, as `ladle merge` does
+// (cmd/ladle/merge.go).
 func nativeMerge(t *testing.T, dir, text string) []byte {
 	t.Helper()
 	r, err := recipe.Parse([]byte(text), filepath.Join(dir, "recipe.yaml"), dir)
@@ -236,6 +237,10 @@ func nativeMerge(t *testing.T, dir, text string) []byte {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	// as `ladle merge` does: the whole-model steps first, so that the metadata records them
+	if err := p.Preprocess(context.Background(), plan.Options{}); err != nil {
+		t.Fatal(err)
+	}
 	var buf bytes.Buffer
 	w, err := safetensors.NewWriter(&buf, p.OutputTensors(), p.Metadata(plan.Options{}))
 	if err != nil {
