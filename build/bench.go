@@ -41,6 +41,7 @@ func bench(ctx context.Context, root string, args []string) error {
 	evalSamples := fs.Int("eval-samples", 2000, "images the CPU-versus-WebGPU evaluation runs on")
 	evalOnly := fs.Bool("eval-only", false, "only the evaluation benchmarks (burn-mnist on MNIST, the soups lab's sweep)")
 	noEval := fs.Bool("no-eval", false, "skip the evaluation benchmarks")
+	sliced := fs.String("slices", "", "instead of the linear soup, a slices: recipe: passthrough (a frankenmerge of each model's share of the layers, a pure copy) or a method (every model's layers in two slices, merged by it)")
 	fs.Parse(args)
 	size, err := parseSize(*total)
 	if err != nil {
@@ -87,6 +88,30 @@ func bench(ctx context.Context, root string, args []string) error {
 		}
 		inputBytes += fi.Size()
 		fmt.Fprintf(&recipe, "  - model: %s\n", filepath.Base(p))
+	}
+	if *sliced != "" {
+		layers := 0
+		for _, t := range browsertest.Layout(size/int64(*models), 1024) {
+			if strings.HasSuffix(t.Name, ".weight") {
+				layers++
+			}
+		}
+		recipe.Reset()
+		fmt.Fprintf(&recipe, "merge_method: %s\nslices:\n", *sliced)
+		if *sliced == "passthrough" { // each model's share of the layers: reads one model's worth
+			for i, p := range paths {
+				from, to := layers*i/len(paths), layers*(i+1)/len(paths)
+				fmt.Fprintf(&recipe, "  - sources:\n    - {model: %s, layer_range: [%d, %d]}\n", filepath.Base(p), from, to)
+			}
+			inputBytes /= int64(len(paths))
+		} else {
+			for _, r := range [][2]int{{0, layers / 2}, {layers / 2, layers}} {
+				recipe.WriteString("  - sources:\n")
+				for _, p := range paths {
+					fmt.Fprintf(&recipe, "    - {model: %s, layer_range: [%d, %d]}\n", filepath.Base(p), r[0], r[1])
+				}
+			}
+		}
 	}
 	recipePath := filepath.Join(work, "soup.yaml")
 	if err := os.WriteFile(recipePath, []byte(recipe.String()), 0o644); err != nil {
@@ -214,8 +239,12 @@ func bench(ctx context.Context, root string, args []string) error {
 		return fmt.Sprintf("%7.3f GB/s", float64(bytes)/1e9/d.Seconds())
 	}
 	secs := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-	fmt.Printf("\nLadle benchmark: linear soup of %d generated checkpoints, %s of input (%d cores, Chromium hardwareConcurrency %d)\n\n",
-		len(paths), human(inputBytes), hwCores(), hw)
+	what := "linear soup"
+	if *sliced != "" {
+		what = *sliced + " over slices:"
+	}
+	fmt.Printf("\nLadle benchmark: %s of %d generated checkpoints, %s of input read (%d cores, Chromium hardwareConcurrency %d)\n\n",
+		what, len(paths), human(inputBytes), hwCores(), hw)
 	fmt.Printf("  %-46s %9s  %s\n", "what", "time", "input throughput")
 	fmt.Printf("  %-46s %8.2fs  %s\n", "native merge, as ladle merge (all cores)", native[0].Seconds(), gbps(inputBytes, native[0]))
 	fmt.Printf("  %-46s %8.2fs  %s\n", "native merge, as ladle merge --threads 1", native[1].Seconds(), gbps(inputBytes, native[1]))

@@ -86,6 +86,11 @@ func Prepare(r *recipe.Recipe, open Opener) (p *Plan, err error) {
 // checkpoints (ladle.eval.arch); nil means FileReader(r.Dir). The browser passes a
 // reader over dropped files.
 func PrepareWith(r *recipe.Recipe, open Opener, read ReadFile) (p *Plan, err error) {
+	return prepare(r, open, read, nil)
+}
+
+// prepare is PrepareWith, or PrepareOnly when keep is not nil.
+func prepare(r *recipe.Recipe, open Opener, read ReadFile, keep map[string]bool) (p *Plan, err error) {
 	m, ok := merge.Lookup(r.MergeMethod)
 	if !ok {
 		return nil, errorf("merge_method", "unknown method %q%s; known methods: %s", r.MergeMethod,
@@ -95,7 +100,17 @@ func PrepareWith(r *recipe.Recipe, open Opener, read ReadFile) (p *Plan, err err
 		read = FileReader(r.Dir)
 	}
 	if len(r.Slices) > 0 {
-		return prepareSlices(r, m, open, read)
+		return prepareSlices(r, m, open, read, keep)
+	}
+	if keep != nil {
+		whole := open
+		open = func(name string) (ckpt.Source, error) {
+			src, err := whole(name)
+			if err != nil {
+				return nil, err
+			}
+			return restrict(src, keep), nil
+		}
 	}
 	p = &Plan{Recipe: r, Method: m, seed: r.Ladle.Seed, read: read}
 	defer func() {

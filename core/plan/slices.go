@@ -31,8 +31,9 @@ import (
 // Sliced reports whether the plan is a frankenmerge of layer ranges (`slices:`).
 func (p *Plan) Sliced() bool { return p.slices != nil }
 
-// prepareSlices plans a `slices:` recipe: one plan per slice.
-func prepareSlices(r *recipe.Recipe, m *merge.Method, open Opener, read ReadFile) (p *Plan, err error) {
+// prepareSlices plans a `slices:` recipe: one plan per slice. keep, when not nil,
+// restricts each slice's views to those output tensors (PrepareOnly).
+func prepareSlices(r *recipe.Recipe, m *merge.Method, open Opener, read ReadFile, keep map[string]bool) (p *Plan, err error) {
 	p = &Plan{Recipe: r, Method: m, seed: r.Ladle.Seed, read: read, variants: []merge.Params{{}}}
 	defer func() {
 		if err != nil {
@@ -115,7 +116,7 @@ func prepareSlices(r *recipe.Recipe, m *merge.Method, open Opener, read ReadFile
 			if !ok {
 				return nil, fmt.Errorf("no slice source %q", path)
 			}
-			return v, nil
+			return restrict(v, keep), nil
 		}, read)
 		if err != nil {
 			return p, fmt.Errorf("%s: %w", where, err)

@@ -93,8 +93,10 @@
 // navigator.hardwareConcurrency) and stitches the parts in index order:
 // new Blob([part0, part1, ...]). The result is byte for byte the file one worker writes.
 // A worker skips the reading and merging of the tensors outside its group (they are
-// presented to the planner as empty integer tensors, so layer positions, parameter
-// gradients and per-tensor seeds are unchanged). Merges that need the whole model at
-// once (trim_scope: model, rws_*) cannot be split; a part request for them fails with
+// presented to the planner as empty integer tensors, plan.PrepareOnly, so layer
+// positions, parameter gradients and per-tensor seeds are unchanged; with `slices:`
+// the group is of output tensors, renamed layers of the sources). Merges that need the
+// whole model at once (trim_scope: model, alignment, a selection such as greedy soup's,
+// signatures) cannot be split; a part request for them fails with
 // an error whose `where` is "part", and the page then runs the merge on one worker.
 package engine

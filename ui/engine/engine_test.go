@@ -15,6 +15,7 @@ import (
 
 	"ladle/core/ckpt/ckpttest"
 	"ladle/core/ckpt/safetensors"
+	"ladle/core/dtype"
 	"ladle/core/plan"
 	"ladle/core/recipe"
 )
@@ -168,9 +169,66 @@ models:
 	}
 }
 
+// decoder is a layout with equal layers, as `slices:` recipes merge them.
+var decoder = []spec{
+	{"model.embed_tokens.weight", dtype.BF16, []int64{24, 8}},
+	{"model.layers.0.mlp.weight", dtype.F32, []int64{16, 8}},
+	{"model.layers.0.norm.weight", dtype.F16, []int64{8}},
+	{"model.layers.1.mlp.weight", dtype.F32, []int64{16, 8}},
+	{"model.layers.1.norm.weight", dtype.F16, []int64{8}},
+	{"model.layers.2.mlp.weight", dtype.F32, []int64{16, 8}},
+	{"model.layers.2.norm.weight", dtype.F16, []int64{8}},
+	{"model.layers.3.mlp.weight", dtype.F32, []int64{16, 8}},
+	{"model.layers.3.norm.weight", dtype.F16, []int64{8}},
+	{"model.norm.weight", dtype.F32, []int64{8}},
+	{"lm_head.weight", dtype.F32, []int64{24, 8}},
+}
+
 func TestSplitMergeIsByteIdentical(t *testing.T) {
 	_, files := threeModels(t)
+	for i, n := range []string{"x.safetensors", "y.safetensors", "z.safetensors"} {
+		files = append(files, memFile(n, model(t, decoder, uint64(7+i))))
+	}
 	recipes := []string{soup,
+		// slices: a frankenmerge whose slices reuse layers (layer 1 of x feeds output
+		// layers 1 and 2, possibly in different parts), scaled by a filter
+		`slices:
+  - sources:
+    - model: x.safetensors
+      layer_range: [0, 2]
+  - sources:
+    - model: x.safetensors
+      layer_range: [1, 3]
+      parameters:
+        scale: [{filter: mlp, value: 0.5}, {value: 1}]
+  - sources:
+    - model: y.safetensors
+      layer_range: [2, 4]
+merge_method: passthrough
+dtype: float16
+`,
+		// slices with a merge per slice: gradients over each slice's layers, a base in
+		// every slice, per-tensor seeds
+		`slices:
+  - sources:
+    - {model: x.safetensors, layer_range: [0, 2]}
+    - {model: y.safetensors, layer_range: [1, 3]}
+    - {model: z.safetensors, layer_range: [2, 4]}
+  - sources:
+    - {model: x.safetensors, layer_range: [2, 4]}
+    - {model: y.safetensors, layer_range: [0, 2], parameters: {weight: [0.1, 0.9], density: 0.6}}
+    - {model: z.safetensors, layer_range: [1, 3], parameters: {weight: 0.5, density: 0.4}}
+merge_method: dare_ties
+base_model: x.safetensors
+parameters: {weight: 0.7, density: 0.5}
+ladle: {seed: 5}
+`,
+		`slices:
+  - sources:
+    - {model: x.safetensors, layer_range: [0, 3]}
+    - {model: y.safetensors, layer_range: [1, 4]}
+merge_method: karcher
+`,
 		`merge_method: ties
 base_model: a.safetensors
 models:

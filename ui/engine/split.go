@@ -8,7 +8,6 @@ import (
 
 	"ladle/core/ckpt"
 	"ladle/core/ckpt/safetensors"
-	"ladle/core/dtype"
 	"ladle/core/merge"
 	"ladle/core/plan"
 	"ladle/core/recipe"
@@ -56,8 +55,6 @@ func Splittable(p *plan.Plan) error {
 		return &partError{msg: "part: trim_scope: model trims over the whole model at once and cannot be split over several workers; run it as one request"}
 	case p.Method.NeedsEval || p.Method.Select != nil:
 		return &partError{msg: fmt.Sprintf("part: %s evaluates whole models and cannot be split over several workers; run it as one request", p.Method.Name)}
-	case p.Sliced():
-		return &partError{msg: "part: a slices recipe renames layers across models and cannot be split over several workers; run it as one request"}
 	case p.Aligned():
 		return &partError{msg: "part: align: true permutes whole models and cannot be split over several workers; run it as one request"}
 	}
@@ -96,16 +93,11 @@ func runPart(ctx context.Context, p *plan.Plan, r *recipe.Recipe, open plan.Open
 		keep[t.Name] = true
 		want += t.Bytes()
 	}
-	// The same recipe again, over inputs in which every tensor outside the group is an
+	// The same recipe again, with every input tensor of an output outside the group an
 	// empty integer tensor: the planner copies those (zero bytes) instead of reading
-	// and merging them, while names, order and so layer positions stay the same.
-	q, err := plan.Prepare(r, func(name string) (ckpt.Source, error) {
-		src, err := open(name)
-		if err != nil {
-			return nil, err
-		}
-		return newPartSource(src, keep), nil
-	})
+	// and merging them, while names, order and so layer positions stay the same (for
+	// `slices:` too, whose outputs are renamed layers of the inputs).
+	q, err := plan.PrepareOnly(r, open, nil, keep)
 	if err != nil {
 		return err
 	}
@@ -119,40 +111,6 @@ func runPart(ctx context.Context, p *plan.Plan, r *recipe.Recipe, open plan.Open
 	}
 	return nil
 }
-
-// partSource shows the tensors outside keep as empty U8 tensors.
-type partSource struct {
-	ckpt.Source
-	keep    map[string]bool
-	tensors []ckpt.Info
-}
-
-func newPartSource(src ckpt.Source, keep map[string]bool) *partSource {
-	s := &partSource{Source: src, keep: keep}
-	for _, t := range src.Tensors() {
-		if !keep[t.Name] {
-			t = ckpt.Info{Name: t.Name, DType: dtype.U8, Shape: []int64{0}}
-		}
-		s.tensors = append(s.tensors, t)
-	}
-	return s
-}
-
-func (s *partSource) Tensors() []ckpt.Info { return s.tensors }
-
-func (s *partSource) Tensor(name string) (*io.SectionReader, error) {
-	if s.keep[name] {
-		return s.Source.Tensor(name)
-	}
-	if _, ok := ckpt.Lookup(s.Source, name); !ok {
-		return nil, &ckpt.NotFoundError{File: s.Path(), Tensor: name}
-	}
-	return io.NewSectionReader(emptyReaderAt{}, 0, 0), nil
-}
-
-type emptyReaderAt struct{}
-
-func (emptyReaderAt) ReadAt(p []byte, off int64) (int, error) { return 0, io.EOF }
 
 // rawSink writes tensor data with no header: one part of a split merge.
 type rawSink struct {

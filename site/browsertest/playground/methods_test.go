@@ -109,6 +109,10 @@ merge_method: karcher
 		if want := nativeMerge(t, dir, text); !bytes.Equal(got, want) {
 			t.Fatalf("the page's merge (%d bytes) differs from the native merge (%d bytes) for\n%s", len(got), len(want), text)
 		}
+		// every worker took a part (slices too: split by output tensor)
+		if workers, pool := eval[string](t, b, `document.querySelector('[data-testid=status]').dataset.workers`), eval[int](t, b, `Math.min(navigator.hardwareConcurrency, 4)`); pool > 1 && workers != fmt.Sprint(pool) {
+			t.Errorf("the merge ran on %s of %d workers:\n%s", workers, pool, text)
+		}
 	}
 }
 
