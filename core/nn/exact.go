@@ -52,8 +52,9 @@ func expLog(s *scratch) (func(float64) float64, func(float64) float64) {
 // the sum in index order from 0 with every product rounded before it is added, then
 // the bias (0 when nil) added. On amd64 rows go four at a time through the exact
 // kernels (the last block overlapping the one before, which recomputes the same bits);
-// fewer than four rows, and every row elsewhere, through the same arithmetic in Go.
-// The buffers are matmul's: padded to whole panels.
+// elsewhere, and for two or three rows, through the same arithmetic in Go, tiled
+// (exact_tiles.go); a single row by a plain loop. The buffers are matmul's: padded to
+// whole panels.
 func exactMatmul(m, n, k int, a []float32, lda int, b []float32, ldb int, rows []int32, c []float32, ldc int, bias []float32, relu bool) {
 	if m == 0 || n == 0 {
 		return
@@ -81,6 +82,11 @@ func exactMatmul(m, n, k int, a []float32, lda int, b []float32, ldb int, rows [
 				}
 			}
 		}
+	}
+	if done == 0 && m >= 2 {
+		checkMatmul(m, padCols(n), k, a, lda, b, ldb, rows, c, ldc, bias)
+		exactTiled(m, n, k, a, lda, b, ldb, rows, c, ldc, bias, relu)
+		return
 	}
 	for i := done; i < m; i++ {
 		ci := c[i*ldc : i*ldc+n]

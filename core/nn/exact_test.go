@@ -113,3 +113,112 @@ func TestExactModeAgrees(t *testing.T) {
 		}
 	}
 }
+
+// exactRef is exactMatmul's definition, one element at a time: the sum over l in
+// index order from 0, every product rounded to float32 before it is added, then the
+// bias (0 when nil) added and relu applied.
+func exactRef(m, n, k int, a []float32, lda int, b []float32, ldb int, rows []int32, bias []float32, relu bool) []float32 {
+	out := make([]float32, m*n)
+	for i := range m {
+		for j := range n {
+			var s float32
+			for l := range k {
+				off := l * ldb
+				if rows != nil {
+					off = int(rows[l])
+				}
+				p := a[i*lda+l] * b[off+j]
+				s = float32(s + float32(p))
+			}
+			var bv float32
+			if bias != nil {
+				bv = bias[i]
+			}
+			v := s + bv
+			if relu {
+				v = max(v, 0)
+			}
+			out[i*n+j] = v
+		}
+	}
+	return out
+}
+
+// exactMatmul, on every path it has here (the amd64 exact kernels, the tiled Go
+// product that js/wasm runs, the row loop), gives the definition's bits: for
+// m from 1 to 9 (the tiles' overlapping last block), k from 0 across a block of the
+// tiled sum, B by stride and through a row table, with and without bias and relu,
+// on values that make rounding, signed zeros, infinities and NaN show.
+func TestExactMatmulBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	val := func() float32 {
+		switch rng.IntN(40) {
+		case 0:
+			return 0
+		case 1:
+			return float32(math.Copysign(0, -1))
+		case 2:
+			return float32(math.Inf(1 - 2*rng.IntN(2)))
+		case 3:
+			return 1e30
+		}
+		return float32(rng.NormFloat64())
+	}
+	fill := func(n int, special bool) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			if special {
+				s[i] = val()
+			} else {
+				s[i] = float32(rng.NormFloat64())
+			}
+		}
+		return s
+	}
+	saved := useKernel
+	defer func() { useKernel = saved }()
+	for _, kern := range []bool{false, saved} {
+		useKernel = kern
+		for _, m := range []int{1, 2, 3, 4, 5, 7, 9} {
+			for _, n := range []int{1, 5, 16, 37} {
+				for _, k := range []int{0, 1, 3, 17, exactKC + 9} {
+					for variant := range 8 {
+						special, byRows, withBias, relu := variant&1 != 0, variant&2 != 0, variant&4 != 0, rng.IntN(2) == 0
+						np, lda := padCols(n), k+rng.IntN(3)
+						a := fill(max((m-1)*lda+k, 1), special)
+						var b []float32
+						var rows []int32
+						ldb := np + 16*rng.IntN(2)
+						if byRows {
+							b = fill(3*k+np+8, special)
+							rows = make([]int32, k)
+							for l := range rows {
+								rows[l] = int32(rng.IntN(3*k + 8))
+							}
+							ldb = 0
+						} else {
+							b = fill(max(k, 1)*ldb, special)
+						}
+						var bias []float32
+						if withBias {
+							bias = fill(m, special)
+						}
+						ldc := np
+						c := fill(m*ldc, false)
+						exactMatmul(m, n, k, a, lda, b, ldb, rows, c, ldc, bias, relu)
+						want := exactRef(m, n, k, a, lda, b, ldb, rows, bias, relu)
+						for i := range m {
+							for j := range n {
+								g, w := c[i*ldc+j], want[i*n+j]
+								if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+									t.Fatalf("kernel %v, m %d n %d k %d rows %v bias %v relu %v: C[%d,%d] = %v (%#x), want %v (%#x)",
+										kern, m, n, k, byRows, withBias, relu, i, j, g, math.Float32bits(g), w, math.Float32bits(w))
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
