@@ -57,6 +57,9 @@ let memory = null;
 // The size of the engine's WebAssembly memory, in bytes: Go reports it in progress and
 // done messages (the tab's JS heap size does not include it).
 self.ladleWasmMemory = () => (memory ? memory.buffer.byteLength : 0);
+// The engine's WebAssembly.Memory itself: package ladle/wasm/simd instantiates its
+// SIMD product on it, to compute on the Go slices in place.
+self.ladleGoMemory = () => memory;
 
 // fetchWasm fetches engine.wasm as app.js fetches app.wasm: its .gz copy, unpacked
 // here, where the build wrote one and the browser can unpack it.

@@ -77,8 +77,11 @@ func (l *batchnorm) forward(dst, src []float32, n int, s *scratch) {
 		for c := range l.c {
 			k, t := sc[c], sh[c]
 			xs, ys := x[c*l.inner:(c+1)*l.inner], y[c*l.inner:(c+1)*l.inner]
+			ys = ys[:len(xs)]
 			for j, v := range xs {
-				ys[j] = v*k + t
+				// the product rounded before the sum: no fused multiply-add (arm64
+				// would fuse v*k + t), so that exact mode's bits hold everywhere
+				ys[j] = float32(v*k) + t
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package nn
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+)
 
 // Exact mode. By default a Model takes the fastest path its platform has (the amd64
 // AVX/FMA kernels, gonum's SIMD routines, the assembly math.Exp), so that the last
@@ -83,6 +86,13 @@ func exactMatmul(m, n, k int, a []float32, lda int, b []float32, ldb int, rows [
 			}
 		}
 	}
+	if p := exactProduct.Load(); done == 0 && m >= 2 && p != nil {
+		np := padCols(n)
+		checkMatmul(m, np, k, a, lda, b, ldb, rows, c, ldc, bias)
+		if (*p)(m, np, k, a, lda, b, ldb, rows, c, ldc, bias, relu) {
+			return
+		}
+	}
 	if done == 0 && m >= 2 {
 		checkMatmul(m, padCols(n), k, a, lda, b, ldb, rows, c, ldc, bias)
 		exactTiled(m, n, k, a, lda, b, ldb, rows, c, ldc, bias, relu)
@@ -108,6 +118,29 @@ func exactMatmul(m, n, k int, a []float32, lda int, b []float32, ldb int, rows [
 		}
 		biasAct(ci, ci, bv, relu)
 	}
+}
+
+// ExactProduct computes the exact mode's product faster than Go can on some platform
+// (js/wasm: WebAssembly SIMD, package ladle/wasm/simd), with the same bits:
+// C[i, j] = act(Σ_l A[i, l]·B[l, j] + bias[i]) for i < m (m ≥ 2) and j < np (a
+// multiple of 16), the sum in index order from 0 with every product rounded to float32
+// before it is added, then bias[i] (0 when bias is nil) added, then relu when relu
+// (Go's max(v, 0)). Row l of B is b[l·ldb:], or b[rows[l]:] when rows is not nil. The
+// buffers have been checked to hold every element it reads and writes. It returns
+// false when it did not run; the Go product then runs.
+type ExactProduct func(m, np, k int, a []float32, lda int, b []float32, ldb int, rows []int32, c []float32, ldc int, bias []float32, relu bool) bool
+
+var exactProduct atomic.Pointer[ExactProduct]
+
+// SetExactProduct makes every exact product in the process of two rows or more go
+// through f first (nil: none). It is for a platform's start-up code, which must have
+// tested f against the Go product (as ladle/wasm/simd's tests do).
+func SetExactProduct(f ExactProduct) {
+	if f == nil {
+		exactProduct.Store(nil)
+		return
+	}
+	exactProduct.Store(&f)
 }
 
 // Portable exp and log: pure Go with every step rounded as written, so that each

@@ -127,8 +127,9 @@ func (m *Model) preprocess(dst, x []float32) {
 		for c := range ch {
 			k, t := m.scale[c], m.shift[c]
 			xs, ds := x[i+c*inner:i+(c+1)*inner], dst[i+c*inner:i+(c+1)*inner]
+			ds = ds[:len(xs)]
 			for j, v := range xs {
-				ds[j] = v*k + t
+				ds[j] = float32(v*k) + t // rounded product, no fused multiply-add (as in batchnorm)
 			}
 		}
 	}
