@@ -6,7 +6,7 @@ import (
 
 	"github.com/vugu/vugu"
 
-	"ladle/core/merge"
+	"ladle/core/merge/info"
 	"ladle/core/recipe"
 	"ladle/ui/state"
 )
@@ -268,12 +268,12 @@ func (c *Method) perModel() bool {
 	return len(c.P.App.Models) > 0 && c.P.App.ShowForm() && len(c.perModelParams()) > 0
 }
 
-func (c *Method) perModelParams() []merge.ParamInfo {
+func (c *Method) perModelParams() []info.Param {
 	m := c.P.App.Method()
 	if m == nil {
 		return nil
 	}
-	var out []merge.ParamInfo
+	var out []info.Param
 	for _, p := range m.Params {
 		if p.PerModel && p.Type != "object" {
 			out = append(out, p)

@@ -3,7 +3,7 @@ package ui
 import (
 	"fmt"
 	"ladle/core/ckpt"
-	"ladle/core/lora"
+	"ladle/core/lora/ref"
 	"path"
 	"strings"
 
@@ -142,7 +142,7 @@ func FolderFiles(paths []string) (models []FolderModel, notice string) {
 	}
 	adapters := map[string]bool{}
 	for _, p := range paths {
-		if dir := path.Dir(p); dir != "." && path.Base(p) == lora.ConfigFile {
+		if dir := path.Dir(p); dir != "." && path.Base(p) == ref.ConfigFile {
 			adapters[dir] = true
 		}
 	}
@@ -158,7 +158,7 @@ func FolderFiles(paths []string) (models []FolderModel, notice string) {
 			done[dir] = true
 			var m FolderModel
 			for j, q := range paths {
-				if path.Dir(q) == dir && (path.Base(q) == lora.ConfigFile || path.Base(q) == lora.WeightsFile || path.Base(q) == lora.WeightsFileTorch) {
+				if path.Dir(q) == dir && (path.Base(q) == ref.ConfigFile || path.Base(q) == ref.WeightsFile || path.Base(q) == ref.WeightsFileTorch) {
 					m.Files = append(m.Files, j)
 					m.Names = append(m.Names, path.Base(dir)+"/"+path.Base(q))
 				}

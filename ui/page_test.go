@@ -12,6 +12,7 @@ import (
 	"github.com/vugu/vugu/staticrender"
 
 	"ladle/core/merge"
+	"ladle/core/plan"
 	"ladle/ui/state"
 )
 
@@ -108,6 +109,7 @@ func TestPageHooksAndCSP(t *testing.T) {
 
 func TestPageWithModelsRunAndLab(t *testing.T) {
 	app := state.New(merge.Describe())
+	app.Verify = plan.Check // the command's check at once (the page asks an engine worker)
 	root := NewRoot(app, &fakeHost{})
 	app.SetLabIndex(nil, nil)
 	html := render(t, root)

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"ladle/core/lora/ref"
 )
 
 // ConfigFile and the weight files are the names PEFT's save_pretrained writes.
 const (
-	ConfigFile       = "adapter_config.json"
-	WeightsFile      = "adapter_model.safetensors"
-	WeightsFileTorch = "adapter_model.bin"
+	ConfigFile       = ref.ConfigFile
+	WeightsFile      = ref.WeightsFile
+	WeightsFileTorch = ref.WeightsFileTorch
 )
 
 // Config is what Ladle reads of adapter_config.json.

@@ -4,20 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 
 	"ladle/core/ckpt"
+	"ladle/core/lora/ref"
 )
 
 // Split splits a model reference BASE+DIR (mergekit's syntax) at its last '+'. ok is
 // false when ref holds no '+' or either side is empty.
-func Split(ref string) (base, dir string, ok bool) {
-	i := strings.LastIndexByte(ref, '+')
-	if i <= 0 || i == len(ref)-1 {
-		return ref, "", false
-	}
-	return ref[:i], ref[i+1:], true
-}
+func Split(r string) (base, dir string, ok bool) { return ref.Split(r) }
 
 // Opener extends open so that BASE+DIR opens BASE with the adapter folder DIR
 // applied (Apply). read reads DIR's adapter_config.json; open opens checkpoints,

@@ -1,43 +1,18 @@
 package merge
 
+import (
+	"encoding/json"
+
+	"ladle/core/merge/info"
+)
+
 // MethodInfo is a method's self-description as data: what `ladle methods --json`
-// prints and what the playground builds its forms from.
-type MethodInfo struct {
-	Name      string `json:"name"`
-	Summary   string `json:"summary"`
-	Paper     string `json:"paper"`
-	NeedsBase bool   `json:"needs_base"`
-	// OptionalBase: a base_model may be given (the method then uses it).
-	OptionalBase bool `json:"optional_base,omitempty"`
-	NeedsEval    bool `json:"needs_eval,omitempty"`
-	// PartialModels: a model may lack tensors (RWS signatures cover a few layers), so
-	// the models need not line up tensor for tensor (Method.PartialModels).
-	PartialModels bool `json:"partial_models,omitempty"`
-	// SelectionKey is where a whole-model selection step (greedy soup's) records its
-	// steps and chosen models in the output's metadata ("" when the method has none).
-	SelectionKey string      `json:"selection_key,omitempty"`
-	MinModels    int         `json:"min_models"`
-	MaxModels    int         `json:"max_models,omitempty"`
-	Random       bool        `json:"random,omitempty"`
-	Roles        []string    `json:"roles,omitempty"`
-	Params       []ParamInfo `json:"params"`
-}
+// prints and what the playground builds its forms from (package info, which the page
+// reads without linking the methods).
+type MethodInfo = info.Method
 
 // ParamInfo describes one parameter.
-type ParamInfo struct {
-	Name     string      `json:"name"`
-	Type     string      `json:"type"`
-	Default  any         `json:"default,omitempty"`
-	Required bool        `json:"required,omitempty"`
-	Min      *float64    `json:"min,omitempty"`
-	Max      *float64    `json:"max,omitempty"`
-	Choices  []string    `json:"choices,omitempty"`
-	Doc      string      `json:"doc"`
-	PerModel bool        `json:"per_model,omitempty"`
-	Ladle    bool        `json:"ladle,omitempty"`
-	Multi    bool        `json:"multi,omitempty"`
-	Fields   []ParamInfo `json:"fields,omitempty"`
-}
+type ParamInfo = info.Param
 
 // Describe lists every method as data, sorted by name.
 func Describe() []MethodInfo {
@@ -69,4 +44,13 @@ func paramInfo(p Param) ParamInfo {
 		pi.Fields = append(pi.Fields, paramInfo(f))
 	}
 	return pi
+}
+
+// DescribeJSON is Describe as indented JSON, as info's registry.json holds it.
+func DescribeJSON() ([]byte, error) {
+	data, err := json.MarshalIndent(Describe(), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
 }

@@ -10,11 +10,12 @@ import (
 
 	"ladle/core/ckpt"
 	"ladle/core/lora"
+	"ladle/ui/wire"
 )
 
 // AdapterFormat is the format an inspected PEFT LoRA adapter folder reports; the
 // page lists it beside the models and names it in recipes as BASE+FOLDER.
-const AdapterFormat = "lora-adapter"
+const AdapterFormat = wire.AdapterFormat
 
 // maxAdapterConfig bounds adapter_config.json read into memory.
 const maxAdapterConfig = 1 << 20

@@ -13,6 +13,9 @@
 // Requests may overlap (the worker handles each on its own goroutine), but a worker has
 // one thread: for parallel merges, use several workers (see Splitting below).
 //
+// The names of the messages, and the answers the page reads, are in package wire, which
+// the page program imports instead of this package (it links the whole core).
+//
 // Page → worker:
 //
 //	{type: "methods", id?}
@@ -26,6 +29,7 @@
 //	{type: "cancel", id}            // id of the request to cancel
 //	{type: "read", id, files: [File]}   // benchmark: read every tensor, compute nothing
 //	{type: "memory", id?}
+//	{type: "check", id, recipe: "YAML text"} // the command's recipe check, as the page's editor shows it
 //
 // Worker → page:
 //
@@ -41,6 +45,7 @@
 //	{type: "cancelled", id}
 //	{type: "read", id, bytes, seconds}
 //	{type: "memory", id, wasmMemory}
+//	{type: "checked", id, recipe, message}  // "" when the recipe passes (CheckRecipe)
 //
 // Rules the worker keeps:
 //
@@ -60,7 +65,7 @@
 //   - Files are read by ranges (Blob.slice), never whole; nothing goes to the network.
 //   - Progress is sent at most every 100 ms, and always for the last tensor.
 //   - Every request ends in exactly one of: methods, inspected, done, evaluated,
-//     error, cancelled, read, memory. An error names the file and the tensor when one is at
+//     error, cancelled, read, memory, checked. An error names the file and the tensor when one is at
 //     fault (ckpt.FormatError, ckpt.UnsupportedError, ckpt.NotFoundError, plan.Error),
 //     and where in the recipe (`where`) when the recipe is at fault. A panic inside the
 //     core becomes an error message; the worker keeps serving.

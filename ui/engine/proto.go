@@ -4,26 +4,29 @@ import (
 	"io"
 
 	"ladle/core/merge"
+	"ladle/ui/wire"
 )
 
-// Request types (page → worker).
+// Request types (page → worker); package wire holds the names for the page.
 const (
-	TypeMethods = "methods"
-	TypeInspect = "inspect"
-	TypeMerge   = "merge"
-	TypeCancel  = "cancel"
-	TypeRead    = "read"
-	TypeMemory  = "memory"
+	TypeMethods = wire.TypeMethods
+	TypeInspect = wire.TypeInspect
+	TypeMerge   = wire.TypeMerge
+	TypeCancel  = wire.TypeCancel
+	TypeRead    = wire.TypeRead
+	TypeMemory  = wire.TypeMemory
+	TypeCheck   = wire.TypeCheck
 )
 
 // Answer types (worker → page) that are not also request types.
 const (
-	TypeReady     = "ready"
-	TypeInspected = "inspected"
-	TypeProgress  = "progress"
-	TypeDone      = "done"
-	TypeError     = "error"
-	TypeCancelled = "cancelled"
+	TypeReady     = wire.TypeReady
+	TypeInspected = wire.TypeInspected
+	TypeProgress  = wire.TypeProgress
+	TypeDone      = wire.TypeDone
+	TypeError     = wire.TypeError
+	TypeCancelled = wire.TypeCancelled
+	TypeChecked   = wire.TypeChecked
 )
 
 // Request is one message from the page. Files travel beside it (File objects in the
@@ -85,21 +88,13 @@ type Inspected struct {
 }
 
 // Model describes one checkpoint file, as `ladle inspect --json` does, with totals.
-type Model struct {
-	Name       string            `json:"name"`
-	Format     string            `json:"format"`
-	Metadata   map[string]string `json:"metadata"`
-	Tensors    []Tensor          `json:"tensors"`
-	Parameters int64             `json:"parameters"`
-	Bytes      int64             `json:"bytes"`
-}
+type Model = wire.Model
 
 // Tensor is one tensor's name, dtype (safetensors' names) and shape.
-type Tensor struct {
-	Name  string  `json:"name"`
-	DType string  `json:"dtype"`
-	Shape []int64 `json:"shape"`
-}
+type Tensor = wire.Tensor
+
+// Checked answers a check request.
+type Checked = wire.Checked
 
 // Progress reports a running merge.
 type Progress struct {

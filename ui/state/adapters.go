@@ -3,7 +3,7 @@ package state
 import (
 	"slices"
 
-	"ladle/core/lora"
+	"ladle/core/lora/ref"
 )
 
 // AdapterFormat is the Format the engine gives a PEFT LoRA adapter folder
@@ -17,7 +17,7 @@ func (m ModelFile) IsAdapter() bool { return m.Format == AdapterFormat }
 // adapted resolves BASE+FOLDER: the base's description under the full name (an
 // adapted model has its base's tensors), or the problem with either part.
 func (a *App) adapted(name string) (ModelFile, bool) {
-	baseName, dir, ok := lora.Split(name)
+	baseName, dir, ok := ref.Split(name)
 	if !ok {
 		return ModelFile{}, false
 	}
@@ -70,7 +70,7 @@ func (a *App) adapterBase() string {
 func (a *App) usesAdapter(dir string) []string {
 	var out []string
 	for _, name := range a.Form.Models {
-		if _, d, ok := lora.Split(name); ok && d == dir {
+		if _, d, ok := ref.Split(name); ok && d == dir {
 			out = append(out, name)
 		}
 	}
@@ -91,7 +91,7 @@ func (a *App) dropEntries(name string) {
 		if e == name {
 			return true
 		}
-		b, d, ok := lora.Split(e)
+		b, d, ok := ref.Split(e)
 		if ok && (b == name || d == name) {
 			delete(a.Form.PerModel, e)
 			return true

@@ -6,15 +6,14 @@ import (
 	"slices"
 	"time"
 
-	"ladle/core/merge"
-	"ladle/core/plan"
+	"ladle/core/merge/info"
 	"ladle/core/recipe"
 )
 
 // App is the whole page's state.
 type App struct {
 	Models  []ModelFile
-	Methods []merge.MethodInfo
+	Methods []info.Method
 	Form    Form
 
 	// RecipeText is what Run uses; RecipeErr says why it cannot run, "" when it can.
@@ -51,17 +50,40 @@ type App struct {
 	Eval     Eval
 	Greedy   *GreedyTrace
 	Sweep    Sweep
+
+	// Verify, when set, is the command's own recipe check (plan.Check), run at once
+	// as the recipe changes. The page leaves it nil and asks an engine worker instead,
+	// so that its program does not link the planner: Verifying then holds the recipe
+	// text waiting for that answer (Run stays disabled) and OnVerified takes it.
+	Verify    func(*recipe.Recipe) error
+	Verifying string
+	verified  map[string]string // the engine's answers by recipe text
+}
+
+// maxVerified bounds the engine's remembered answers (typing makes one per key).
+const maxVerified = 256
+
+// OnVerified takes the engine's check of a recipe text: its error message, "" when
+// it passes. An answer for a text the editor no longer holds is remembered only.
+func (a *App) OnVerified(text, msg string) {
+	if a.verified == nil || len(a.verified) >= maxVerified {
+		a.verified = map[string]string{}
+	}
+	a.verified[text] = msg
+	if a.Verifying == text && a.RecipeText == text {
+		a.Verifying, a.RecipeErr = "", msg
+	}
 }
 
 // New returns the state of a fresh page with the given method registry.
-func New(methods []merge.MethodInfo) *App {
+func New(methods []info.Method) *App {
 	a := &App{Methods: methods, Form: Form{Method: "linear", Global: map[string]string{}, PerModel: map[string]map[string]string{}}}
 	a.regenerate()
 	return a
 }
 
 // Method returns the registry entry of the chosen method.
-func (a *App) Method() *merge.MethodInfo {
+func (a *App) Method() *info.Method {
 	for i := range a.Methods {
 		if a.Methods[i].Name == a.Form.Method {
 			return &a.Methods[i]
@@ -267,7 +289,7 @@ func (a *App) regenerate() {
 	}
 	a.RecipeErr = a.check(r)
 	if len(errs) > 0 && a.RecipeErr == "" {
-		a.RecipeErr = "Fix the highlighted fields first."
+		a.RecipeErr, a.Verifying = "Fix the highlighted fields first.", ""
 	}
 	a.withdraw(false)
 }
@@ -280,7 +302,7 @@ func (a *App) SetRecipeText(text string) {
 	defer a.withdraw(false)
 	r, err := recipe.Parse([]byte(text), "recipe", "")
 	if err != nil {
-		a.RecipeErr = err.Error()
+		a.RecipeErr, a.Verifying = err.Error(), ""
 		return
 	}
 	f, shown := FromRecipe(r)
@@ -309,7 +331,8 @@ func (a *App) withdraw(changed bool) {
 // check says, in plain words, why a recipe cannot run in the page ("" when it can):
 // an unknown method, models that are not loaded, or models that do not fit together.
 func (a *App) check(r *recipe.Recipe) string {
-	var m *merge.MethodInfo
+	a.Verifying = ""
+	var m *info.Method
 	for i := range a.Methods {
 		if a.Methods[i].Name == r.MergeMethod {
 			m = &a.Methods[i]
@@ -351,8 +374,11 @@ func (a *App) check(r *recipe.Recipe) string {
 	if m.MaxModels > 0 && n > m.MaxModels {
 		return fmt.Sprintf("%s takes at most %d models besides the base; %d chosen.", m.Name, m.MaxModels, n)
 	}
-	if err := plan.Check(r); err != nil {
-		return err.Error()
+	verify := a.Verify == nil // the engine checks it once the page's own checks pass
+	if a.Verify != nil {
+		if err := a.Verify(r); err != nil {
+			return err.Error()
+		}
 	}
 	if m.NeedsEval && r.Ladle.Eval != nil {
 		if msg := a.checkEvalData(r.Ladle.Eval); msg != "" {
@@ -366,6 +392,12 @@ func (a *App) check(r *recipe.Recipe) string {
 	}
 	if c := Compatibility(files); !c.OK() && !m.PartialModels {
 		return fmt.Sprintf("The models do not line up: %s %s.", c.Mismatches[0].Tensor, c.Mismatches[0].Detail)
+	}
+	if verify {
+		if msg, ok := a.verified[a.RecipeText]; ok {
+			return msg
+		}
+		a.Verifying = a.RecipeText
 	}
 	return ""
 }
@@ -398,7 +430,7 @@ func (a *App) Fields(model string) []Field {
 }
 
 // CanRun reports whether Run may start.
-func (a *App) CanRun() bool { return a.RecipeErr == "" && !a.Run.Running }
+func (a *App) CanRun() bool { return a.RecipeErr == "" && a.Verifying == "" && !a.Run.Running }
 
 // Run is one merge's lifecycle in the page.
 type Run struct {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"ladle/core/merge"
+	"ladle/core/plan"
 	"ladle/core/recipe"
 )
 
@@ -17,7 +18,15 @@ func mnistModel(name string) ModelFile {
 	}}
 }
 
-func newApp() *App { return New(merge.Describe()) }
+// newApp is a fresh page whose recipe check runs at once, as the command's
+// (plan.Check); the page asks an engine worker instead (TestVerifyThroughTheEngine).
+func newApp() *App { return withVerify(New(merge.Describe())) }
+
+func withVerify(a *App) *App {
+	a.Verify = plan.Check
+	a.regenerate()
+	return a
+}
 
 func TestDroppingModelsMakesALinearSoupRecipe(t *testing.T) {
 	a := newApp()

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"ladle/core/merge"
+	"ladle/core/plan"
 	"ladle/core/recipe"
 )
 
@@ -78,7 +79,7 @@ func TestOptionalBaseIsPickedOrNot(t *testing.T) {
 }
 
 func checkAlone(r *recipe.Recipe) error {
-	a := &App{Methods: merge.Describe()}
+	a := &App{Methods: merge.Describe(), Verify: plan.Check}
 	a.Models = []ModelFile{mnistModel("base.pt"), mnistModel("a.pt"), mnistModel("b.pt")}
 	if msg := a.check(r); msg != "" {
 		return &checkErr{msg}
@@ -104,7 +105,7 @@ func TestPartialModelsComeFromTheRegistry(t *testing.T) {
 				methods[i].PartialModels = c.partial
 			}
 		}
-		a := New(methods)
+		a := withVerify(New(methods))
 		a.AddModels(mnistModel("base.pt"), sig)
 		a.SetRecipeText("merge_method: " + c.method + "\nbase_model: base.pt\nmodels: [sig.safetensors]\n")
 		if refused := strings.Contains(a.RecipeErr, "do not line up"); refused == c.partial {
@@ -169,5 +170,41 @@ func TestNoMethodNamesInThePage(t *testing.T) {
 			}
 			return true
 		})
+	}
+}
+
+// Without Verify (the page), the command's check is asked of the engine: Run waits
+// for its answer, which becomes the recipe's error; an answer for an older text is
+// only remembered, and a remembered answer is used at once.
+func TestVerifyThroughTheEngine(t *testing.T) {
+	a := New(merge.Describe())
+	a.AddModels(mnistModel("base.pt"), mnistModel("a.pt"))
+	a.SetMethod("ties")
+	text := a.RecipeText
+	if a.Verifying != text || a.CanRun() || a.RecipeErr != "" || a.Hint() != "Checking the recipe…" {
+		t.Fatalf("verifying %q, can run %v, error %q, hint %q", a.Verifying, a.CanRun(), a.RecipeErr, a.Hint())
+	}
+	a.OnVerified(text, "")
+	if a.Verifying != "" || !a.CanRun() {
+		t.Fatalf("after the engine's pass: verifying %q, error %q", a.Verifying, a.RecipeErr)
+	}
+	bad := "merge_method: ties\nbase_model: base.pt\nmodels: [a.pt]\nparameters: {lamda: 2}\n"
+	a.SetRecipeText(bad)
+	if a.Verifying != bad || a.CanRun() {
+		t.Fatalf("typed: verifying %q", a.Verifying)
+	}
+	a.OnVerified("merge_method: linear\n", "stale") // an answer for another text: ignored
+	if a.Verifying != bad || a.RecipeErr != "" {
+		t.Errorf("a stale answer was taken: verifying %q, error %q", a.Verifying, a.RecipeErr)
+	}
+	r, _ := recipe.Parse([]byte(bad), "recipe", "")
+	want := plan.Check(r).Error()
+	a.OnVerified(bad, want)
+	if a.RecipeErr != want || a.CanRun() {
+		t.Errorf("error %q, want %q", a.RecipeErr, want)
+	}
+	a.SetRecipeText(text) // answered before: no new request
+	if a.Verifying != "" || !a.CanRun() {
+		t.Errorf("a remembered answer was asked again: verifying %q, error %q", a.Verifying, a.RecipeErr)
 	}
 }

@@ -11,6 +11,12 @@
 //     does not parse shows its error and disables Run.
 //   - Form values are kept as the text a person typed, checked against the parameter's
 //     type and range, so a half-typed number never turns into a silent default.
+//   - The recipe check is the command's (plan.Check, in its words) besides the page's
+//     own (models loaded and lining up, the evaluator's dataset). The page program
+//     links neither the planner nor the methods: the registry comes as data
+//     (core/merge/info) and the command's check is asked of an engine worker
+//     (Verifying, OnVerified; Run waits for the answer); native code sets Verify to
+//     plan.Check to run it at once.
 //   - Messages shown to people are plain words: what is wrong and what to do.
 //     Errors lists everything the page's error box shows (a failed run, unreadable
 //     files, a notice, a recipe that cannot run); a fresh page has a Hint, no error.

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"ladle/core/eval"
-	"ladle/core/merge"
 	"ladle/core/recipe"
 )
 
@@ -42,7 +41,7 @@ func TestIsDataset(t *testing.T) {
 		}
 	}
 	// a dataset goes to the datasets, is picked, and never becomes a model
-	a := New(merge.Describe())
+	a := newApp()
 	a.AddModels(ModelFile{Name: "a.safetensors", Tensors: tensors("fc.weight")}, ModelFile{Name: "d.safetensors", Tensors: tensors("x", "y", "x.val", "y.val")})
 	if len(a.Models) != 1 || len(a.Datasets) != 1 || a.Eval.Dataset != "d.safetensors" || a.Eval.Split != "test" {
 		t.Errorf("models %d, datasets %d, picked %q/%q", len(a.Models), len(a.Datasets), a.Eval.Dataset, a.Eval.Split)
@@ -167,7 +166,7 @@ func TestGreedyTrace(t *testing.T) {
 // Measure live: every figure with a model or a recipe becomes a job; a task head is
 // left out with its reason; the curve's points are two-model linear recipes.
 func TestLabJobs(t *testing.T) {
-	a := New(merge.Describe())
+	a := newApp()
 	lab := &Lab{Files: []string{"a.safetensors", "b.safetensors"}, Data: "d.safetensors",
 		Results: LabResults{Ingredients: []Score{{Name: "a.safetensors", Model: "a.safetensors"}, {Name: "a on low (task head)", Model: "a.safetensors", Split: "low", Head: "a task head"}},
 			Soups: []Score{{Name: "Soup", Recipe: "soup.yaml", Split: "val"}}},

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"ladle/core/merge"
+	"ladle/core/merge/info"
 	"ladle/core/recipe"
 )
 
@@ -25,7 +25,7 @@ type Form struct {
 
 // Field is one parameter input of the form, ready to render.
 type Field struct {
-	Param   merge.ParamInfo
+	Param   info.Param
 	Model   string // "" for a global parameter
 	Value   string // the text typed so far ("" shows the default)
 	Default string
@@ -52,7 +52,7 @@ func formatDefault(v any) string {
 
 // parseValue turns typed text into a recipe setting: a number, a bool, a string, or a
 // comma-separated list (a gradient over layers for numbers; a list for string lists).
-func parseValue(p merge.ParamInfo, text string) (recipe.Setting, error) {
+func parseValue(p info.Param, text string) (recipe.Setting, error) {
 	text = strings.TrimSpace(text)
 	switch p.Type {
 	case "float", "int":
@@ -131,7 +131,7 @@ func settingText(s recipe.Setting) (string, bool) {
 
 // ToRecipe builds the recipe the form describes. Fields with errors are reported and
 // left out.
-func (f Form) ToRecipe(method *merge.MethodInfo) (*recipe.Recipe, map[string]string) {
+func (f Form) ToRecipe(method *info.Method) (*recipe.Recipe, map[string]string) {
 	errs := map[string]string{}
 	r := &recipe.Recipe{MergeMethod: f.Method, Parameters: map[string]recipe.Setting{},
 		Ladle: recipe.Options{TrimScope: recipe.DefaultTrimScope, RescaleMode: recipe.DefaultRescaleMod}}
@@ -139,13 +139,13 @@ func (f Form) ToRecipe(method *merge.MethodInfo) (*recipe.Recipe, map[string]str
 	if takesBase {
 		r.BaseModel = f.Base
 	}
-	params := map[string]merge.ParamInfo{}
+	params := map[string]info.Param{}
 	if method != nil {
 		for _, p := range method.Params {
 			params[p.Name] = p
 		}
 	}
-	set := func(dst map[string]recipe.Setting, key string, p merge.ParamInfo, text string) {
+	set := func(dst map[string]recipe.Setting, key string, p info.Param, text string) {
 		if strings.TrimSpace(text) == "" {
 			return
 		}
@@ -190,7 +190,7 @@ func (f Form) ToRecipe(method *merge.MethodInfo) (*recipe.Recipe, map[string]str
 	return r, errs
 }
 
-func applyLadle(o *recipe.Options, p merge.ParamInfo, text string, errs map[string]string) {
+func applyLadle(o *recipe.Options, p info.Param, text string, errs map[string]string) {
 	text = strings.TrimSpace(text)
 	if text == "" {
 		return

@@ -46,6 +46,8 @@ func (a *App) Hint() string {
 		return noModelsYet
 	case a.Run.Result != nil:
 		return "Download the merged checkpoint, or change the recipe and run again."
+	case a.Verifying != "" && !a.Run.Running:
+		return "Checking the recipe…"
 	case a.CanRun():
 		return "Ready: press Run to merge. Nothing leaves this page."
 	}

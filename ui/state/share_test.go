@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"ladle/core/merge"
 )
 
 const linkRecipe = "merge_method: linear\nmodels:\n  - model: finetune-01.safetensors\n  - model: finetune-02.safetensors\n# é, ü and 🍲 survive the trip\n"
@@ -70,7 +68,7 @@ func TestParseLink(t *testing.T) {
 var soupsIndex = []LabEntry{{Name: "soups", Title: "Soups", Summary: "s"}, {Name: "rebasin", Title: "Re-basin", Summary: "r"}}
 
 func TestOpenLinkWithLab(t *testing.T) {
-	a := New(merge.Describe())
+	a := newApp()
 	a.OpenLink(Link{Lab: "soups", Recipe: linkRecipe}, nil)
 	if a.PendingLab() != "" {
 		t.Error("a lab is pending before the labs index is read")
@@ -99,7 +97,7 @@ func TestOpenLinkWithLab(t *testing.T) {
 }
 
 func TestOpenLinkRecipeAlone(t *testing.T) {
-	a := New(merge.Describe())
+	a := newApp()
 	a.OpenLink(Link{Recipe: linkRecipe}, nil)
 	if a.RecipeText != linkRecipe || !a.Typed {
 		t.Errorf("recipe %q typed %v", a.RecipeText, a.Typed)
@@ -110,7 +108,7 @@ func TestOpenLinkRecipeAlone(t *testing.T) {
 }
 
 func TestOpenLinkUnknownLab(t *testing.T) {
-	a := New(merge.Describe())
+	a := newApp()
 	a.OpenLink(Link{Lab: "nope", Recipe: linkRecipe}, errors.New("the link's recipe is not base64url text"))
 	a.SetLabIndex(soupsIndex, nil)
 	if a.PendingLab() != "" {
@@ -125,7 +123,7 @@ func TestOpenLinkUnknownLab(t *testing.T) {
 }
 
 func TestOpenLinkLabFails(t *testing.T) {
-	a := New(merge.Describe())
+	a := newApp()
 	a.OpenLink(Link{Lab: "soups", Recipe: linkRecipe}, errors.New("the link's recipe is not base64url text"))
 	if !strings.Contains(a.Notice, "base64url") {
 		t.Errorf("notice %q", a.Notice)
@@ -139,7 +137,7 @@ func TestOpenLinkLabFails(t *testing.T) {
 }
 
 func TestSetShared(t *testing.T) {
-	a := New(merge.Describe())
+	a := newApp()
 	a.SetShared("http://h/#recipe=x", nil)
 	if !a.Share.Copied || a.Share.Err != "" {
 		t.Errorf("%+v", a.Share)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"ladle/core/analyze"
-	"ladle/ui/engine"
+	"ladle/ui/wire"
 )
 
 // analysisReq is the analysis in flight: its request, so that Cancel can reach it.
@@ -43,7 +43,7 @@ func (h *host) Analyze() {
 	for i, m := range models {
 		names[i] = m
 	}
-	id, ch := h.pool.request(0, map[string]any{"type": engine.TypeAnalyze, "files": files.jsFiles(), "names": files.jsNames(),
+	id, ch := h.pool.request(0, map[string]any{"type": wire.TypeAnalyze, "files": files.jsFiles(), "names": files.jsNames(),
 		"analyze": map[string]any{"base": base, "models": names, "density": density}})
 	h.analysis.mu.Lock()
 	h.analysis.id, h.analysis.run = id, run
@@ -52,14 +52,14 @@ func (h *host) Analyze() {
 		var last time.Time
 		for m := range ch {
 			switch str(m.Get("type")) {
-			case engine.TypeProgress:
+			case wire.TypeProgress:
 				if now := time.Now(); now.Sub(last) >= progressEvery {
 					last = now
 					p := progress(m)
 					h.update(func() { h.app.OnAnalysisProgress(run, p) })
 				}
 				continue
-			case engine.TypeAnalyzed:
+			case wire.TypeAnalyzed:
 				raw := jsonStringify(m.Get("result"))
 				var res analyze.Result
 				if err := json.Unmarshal([]byte(raw), &res); err != nil {
@@ -67,7 +67,7 @@ func (h *host) Analyze() {
 					return
 				}
 				h.update(func() { h.app.OnAnalyzed(run, base, density, &res, time.Now()) })
-			case engine.TypeCancelled:
+			case wire.TypeCancelled:
 				h.update(func() { h.app.OnAnalysisEnd(run, "") })
 			default:
 				msg := errorText(m)

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"syscall/js"
 
-	"ladle/ui/engine"
 	"ladle/ui/state"
+	"ladle/ui/wire"
 	"ladle/wasm/jsutil"
 )
 
@@ -121,7 +121,7 @@ func (h *host) allFiles() input {
 	return h.evalFiles(names, false)
 }
 
-func (h *host) evalSpec(models []string, recipes []engine.NamedRecipe) map[string]any {
+func (h *host) evalSpec(models []string, recipes []wire.NamedRecipe) map[string]any {
 	spec := map[string]any{"data": h.app.Eval.Dataset, "split": h.app.Eval.Split}
 	if h.app.Eval.ArchText != "" {
 		spec["arch"] = h.app.Eval.ArchText
@@ -194,14 +194,14 @@ func (h *host) evaluate(models []string, withResult bool) {
 			ms = append([]string{state.ResultName}, ms...)
 		}
 		files := h.evalFiles(ms, res)
-		rid, ch := h.pool.request(w, map[string]any{"type": engine.TypeEvaluate, "files": files.jsFiles(), "names": files.jsNames(), "eval": h.evalSpec(ms, nil)})
+		rid, ch := h.pool.request(w, map[string]any{"type": wire.TypeEvaluate, "files": files.jsFiles(), "names": files.jsNames(), "eval": h.evalSpec(ms, nil)})
 		r.add(rid, w)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for m := range ch {
 				switch str(m.Get("type")) {
-				case engine.TypeProgress:
+				case wire.TypeProgress:
 					f := num(m, "modelsDone")
 					if t := num(m, "samplesTotal"); t > 0 {
 						f += num(m, "samplesDone") / t
@@ -214,11 +214,11 @@ func (h *host) evaluate(models []string, withResult bool) {
 					}
 					mu.Unlock()
 					h.update(func() { h.app.OnEvalProgress(id, sum) })
-				case engine.TypeEvaluated:
+				case wire.TypeEvaluated:
 					rows := evalRows(m)
 					h.update(func() { h.app.OnEvalRows(id, rows) })
 					return
-				case engine.TypeCancelled:
+				case wire.TypeCancelled:
 					return
 				default:
 					mu.Lock()
@@ -252,7 +252,7 @@ func num(m js.Value, k string) float64 {
 
 // evalRows reads an evaluated answer's results.
 func evalRows(m js.Value) []state.EvalRow {
-	var res []engine.EvalResult
+	var res []wire.EvalResult
 	raw := js.Global().Get("JSON").Call("stringify", m.Get("results")).String()
 	if err := json.Unmarshal([]byte(raw), &res); err != nil {
 		return nil
@@ -330,10 +330,10 @@ func (h *host) afterMerge() {
 		return
 	}
 	key := m.SelectionKey
-	_, ch := h.pool.request(0, map[string]any{"type": engine.TypeInspect, "files": []any{blob}, "names": []any{state.ResultName}})
+	_, ch := h.pool.request(0, map[string]any{"type": wire.TypeInspect, "files": []any{blob}, "names": []any{state.ResultName}})
 	go func() {
 		m := final(ch)
-		if str(m.Get("type")) != engine.TypeInspected {
+		if str(m.Get("type")) != wire.TypeInspected {
 			return
 		}
 		meta := m.Get("models").Index(0).Get("metadata").Get(key)
@@ -357,7 +357,7 @@ func (h *host) afterMerge() {
 // final waits for a request's final message, skipping progress.
 func final(ch <-chan js.Value) js.Value {
 	for m := range ch {
-		if str(m.Get("type")) != engine.TypeProgress {
+		if str(m.Get("type")) != wire.TypeProgress {
 			return m
 		}
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/vugu/vugu"
 
 	"ladle/ui"
-	"ladle/ui/engine"
 	"ladle/ui/state"
+	"ladle/ui/wire"
 	"ladle/wasm/jsutil"
 )
 
@@ -44,6 +44,9 @@ type host struct {
 	cur *run
 
 	analysis analysisReq // the analysis in flight (analyze.go)
+
+	checkSent  string // the recipe text last sent for the engine's check (main's loop only)
+	runOnCheck string // the recipe text to run once its check passes (under the render lock)
 }
 
 // run is one merge: the requests it has out, so that Cancel can reach them.
@@ -210,7 +213,7 @@ func (h *host) inspect(files []input) []state.ModelFile {
 	var wg sync.WaitGroup
 	for i, in := range files {
 		wg.Add(1)
-		_, ch := h.pool.request(i, map[string]any{"type": engine.TypeInspect, "files": in.jsFiles(), "names": in.jsNames()})
+		_, ch := h.pool.request(i, map[string]any{"type": wire.TypeInspect, "files": in.jsFiles(), "names": in.jsNames()})
 		name := in.names[0]
 		if len(in.files) > 1 {
 			name = path.Dir(name) // a sharded folder: the engine names it by its folder
@@ -223,8 +226,8 @@ func (h *host) inspect(files []input) []state.ModelFile {
 			defer wg.Done()
 			for m := range ch {
 				switch str(m.Get("type")) {
-				case engine.TypeInspected:
-					var models []engine.Model
+				case wire.TypeInspected:
+					var models []wire.Model
 					raw := js.Global().Get("JSON").Call("stringify", m.Get("models")).String()
 					if err := json.Unmarshal([]byte(raw), &models); err != nil || len(models) != 1 {
 						out[i] = state.ModelFile{Name: name, Size: size, Error: fmt.Sprintf("the engine's description could not be read (%v)", err)}
@@ -237,7 +240,7 @@ func (h *host) inspect(files []input) []state.ModelFile {
 					}
 					out[i] = mf
 					return
-				case engine.TypeError:
+				case wire.TypeError:
 					out[i] = state.ModelFile{Name: name, Size: size, Error: errorText(m)}
 					return
 				}
@@ -266,6 +269,33 @@ func (in input) jsNames() []any {
 }
 
 // errorText is an error answer's message.
+// check asks an engine worker for the command's check (plan.Check) of the recipe text
+// the page waits on (state's Verifying), once per text: the page program does not
+// link the planner. The answer arrives as OnVerified. Called from main's loop.
+func (h *host) check(text string) {
+	if text == "" || text == h.checkSent || h.pool == nil {
+		return
+	}
+	h.checkSent = text
+	_, ch := h.pool.request(0, map[string]any{"type": wire.TypeCheck, "recipe": text})
+	go func() {
+		m := final(ch)
+		msg := str(m.Get("message"))
+		if str(m.Get("type")) != wire.TypeChecked {
+			msg = "The recipe could not be checked: " + errorText(m)
+		}
+		h.update(func() {
+			h.app.OnVerified(text, msg)
+			if h.runOnCheck == text {
+				h.runOnCheck = ""
+				if h.app.RecipeText == text {
+					h.Run()
+				}
+			}
+		})
+	}()
+}
+
 func errorText(m js.Value) string {
 	e := m.Get("error")
 	if e.Type() != js.TypeObject {
@@ -343,6 +373,10 @@ func (h *host) revokeResult() {
 }
 
 func (h *host) Run() {
+	if a := h.app; a.Verifying != "" && a.RecipeErr == "" && !a.Run.Running {
+		h.runOnCheck = a.Verifying // a recipe set by the page (a sweep point): run once the engine passes it
+		return
+	}
 	if !h.app.CanRun() || h.pool == nil {
 		return
 	}
@@ -452,7 +486,7 @@ func (h *host) attempt(r *run, recipe string, files input, k int, start time.Tim
 		return outcome{cancelled: true}
 	}
 	for i := 0; i < k; i++ {
-		msg := map[string]any{"type": engine.TypeMerge, "recipe": recipe, "files": files.jsFiles(), "names": files.jsNames(), "name": r.name}
+		msg := map[string]any{"type": wire.TypeMerge, "recipe": recipe, "files": files.jsFiles(), "names": files.jsNames(), "name": r.name}
 		if k > 1 {
 			msg["part"] = map[string]any{"index": i, "count": k}
 		}
@@ -462,7 +496,7 @@ func (h *host) attempt(r *run, recipe string, files input, k int, start time.Tim
 		go func() {
 			defer wg.Done()
 			for m := range ch {
-				if str(m.Get("type")) == engine.TypeProgress {
+				if str(m.Get("type")) == wire.TypeProgress {
 					select {
 					case answers <- answer{i, m}:
 					default:
@@ -483,20 +517,20 @@ func (h *host) attempt(r *run, recipe string, files input, k int, start time.Tim
 		a := <-answers
 		m := a.msg
 		switch str(m.Get("type")) {
-		case engine.TypeProgress:
+		case wire.TypeProgress:
 			p := parts.Update(a.part, progress(m))
 			if now := time.Now(); now.Sub(last) >= progressEvery {
 				last = now
 				h.update(func() { h.app.OnProgress(r.id, p, now) })
 			}
-		case engine.TypeDone:
+		case wire.TypeDone:
 			left--
 			blobs[a.part] = m.Get("blob")
 			if a.part == 0 {
 				o.name = str(m.Get("name"))
 			}
 			parts.Finish(a.part)
-		case engine.TypeCancelled:
+		case wire.TypeCancelled:
 			left--
 			o.cancelled = true
 		default: // error

@@ -5,8 +5,8 @@ package main
 import (
 	"sync"
 
-	"ladle/ui/engine"
 	"ladle/ui/state"
+	"ladle/ui/wire"
 )
 
 // job is one evaluate request of a sweep or a lab measurement: a model file or a
@@ -48,15 +48,15 @@ func (h *host) runJobs(r *evalRun, jobs []job, files input, onRow func(i int, ro
 				} else {
 					spec["recipes"] = []any{map[string]any{"name": j.name, "recipe": j.recipe}}
 				}
-				rid, ch := h.pool.request(w, map[string]any{"type": engine.TypeEvaluate, "files": files.jsFiles(), "names": files.jsNames(), "eval": spec})
+				rid, ch := h.pool.request(w, map[string]any{"type": wire.TypeEvaluate, "files": files.jsFiles(), "names": files.jsNames(), "eval": spec})
 				r.add(rid, w)
 				m := final(ch)
 				switch str(m.Get("type")) {
-				case engine.TypeEvaluated:
+				case wire.TypeEvaluated:
 					if rows := evalRows(m); len(rows) == 1 {
 						onRow(i, rows[0])
 					}
-				case engine.TypeCancelled:
+				case wire.TypeCancelled:
 					return
 				default:
 					mu.Lock()

@@ -25,7 +25,7 @@ import (
 	"github.com/vugu/vugu"
 	"github.com/vugu/vugu/domrender"
 
-	"ladle/core/merge"
+	"ladle/core/merge/info"
 	"ladle/ui"
 	"ladle/ui/state"
 )
@@ -48,7 +48,12 @@ func main() {
 		bootError("The page could not start its renderer: " + err.Error())
 		return
 	}
-	app := state.New(merge.Describe())
+	methods, err := info.Registry() // the registry's description, without its methods' code
+	if err != nil {
+		bootError("The page could not read its method registry: " + err.Error())
+		return
+	}
+	app := state.New(methods)
 	h := newHost(env, app)
 	root := ui.NewRoot(app, h)
 	h.page = root.P
@@ -65,7 +70,9 @@ func main() {
 		env.Lock()
 		focus := root.P.Focus
 		root.P.Focus = ""
+		verify := app.Verifying
 		env.UnlockOnly()
+		h.check(verify)
 		if focus != "" {
 			if el := js.Global().Get("document").Call("querySelector", focus); !el.IsNull() {
 				el.Call("focus")

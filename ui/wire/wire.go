@@ -1,0 +1,82 @@
+// Package wire holds the names of the engine worker protocol's messages and the
+// answers the page reads, without the engine: the page program imports it instead of
+// package engine, which links the whole core (the planner, the readers, the
+// evaluator). Package engine defines its protocol with these names and types; a test
+// there checks that the copies of its evaluate and analyze names and answers here
+// stay the same.
+package wire
+
+// Request types (page → worker).
+const (
+	TypeMethods  = "methods"
+	TypeInspect  = "inspect"
+	TypeMerge    = "merge"
+	TypeCancel   = "cancel"
+	TypeRead     = "read"
+	TypeMemory   = "memory"
+	TypeEvaluate = "evaluate"
+	TypeAnalyze  = "analyze"
+	// TypeCheck asks for the command's recipe check (plan.Check) of a recipe's text;
+	// TypeChecked answers it (Checked).
+	TypeCheck = "check"
+)
+
+// Answer types (worker → page) that are not also request types.
+const (
+	TypeReady     = "ready"
+	TypeInspected = "inspected"
+	TypeProgress  = "progress"
+	TypeDone      = "done"
+	TypeError     = "error"
+	TypeCancelled = "cancelled"
+	TypeEvaluated = "evaluated"
+	TypeAnalyzed  = "analyzed"
+	TypeChecked   = "checked"
+)
+
+// AdapterFormat is the format an inspected PEFT LoRA adapter folder reports; the
+// page lists it beside the models and names it in recipes as BASE+FOLDER.
+const AdapterFormat = "lora-adapter"
+
+// Model describes one checkpoint file, as `ladle inspect --json` does, with totals.
+type Model struct {
+	Name       string            `json:"name"`
+	Format     string            `json:"format"`
+	Metadata   map[string]string `json:"metadata"`
+	Tensors    []Tensor          `json:"tensors"`
+	Parameters int64             `json:"parameters"`
+	Bytes      int64             `json:"bytes"`
+}
+
+// Tensor is one tensor's name, dtype (safetensors' names) and shape.
+type Tensor struct {
+	Name  string  `json:"name"`
+	DType string  `json:"dtype"`
+	Shape []int64 `json:"shape"`
+}
+
+// Checked answers a check request: Message is the check's error, "" when the recipe
+// passes; Recipe echoes the text checked.
+type Checked struct {
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	Recipe  string `json:"recipe"`
+	Message string `json:"message"`
+}
+
+// NamedRecipe is a recipe an evaluate request merges in memory and then evaluates
+// under Name (a sweep point: "alpha=0.3"); engine.NamedRecipe.
+type NamedRecipe struct {
+	Name   string `json:"name"`
+	Recipe string `json:"recipe"`
+}
+
+// EvalResult is one model's score as an evaluated answer gives it; engine.EvalResult.
+type EvalResult struct {
+	Model    string  `json:"model"`
+	Accuracy string  `json:"accuracy,omitempty"`
+	Loss     string  `json:"loss,omitempty"`
+	N        string  `json:"n,omitempty"`
+	Error    string  `json:"error,omitempty"`
+	Seconds  float64 `json:"seconds"`
+}
