@@ -66,24 +66,33 @@ func (l *batchnorm) evalInvStd(c int) float64 {
 
 // forward is eval mode: y = x·s + t per channel, with s = γ/√(σ²+eps), t = β − μ·s.
 func (l *batchnorm) forward(dst, src []float32, n int, s *scratch) {
+	sc, sh := l.evalAffine(s)
+	for i := range n {
+		x, y := src[i*l.inN:(i+1)*l.inN], dst[i*l.inN:(i+1)*l.inN]
+		for c := range l.c {
+			affineCopy(y[c*l.inner:(c+1)*l.inner], x[c*l.inner:(c+1)*l.inner], sc[c], sh[c])
+		}
+	}
+}
+
+// evalAffine returns eval mode's per-channel scale s and shift t (in s.tmp).
+func (l *batchnorm) evalAffine(s *scratch) (sc, sh []float32) {
 	st := grow(&s.tmp, 2*l.c)
-	sc, sh := st[:l.c], st[l.c:]
+	sc, sh = st[:l.c], st[l.c:]
 	for c := range l.c {
 		k := l.g(c) * l.evalInvStd(c)
 		sc[c], sh[c] = float32(k), float32(l.bt(c)-float64(l.mean.Data[c])*k)
 	}
-	for i := range n {
-		x, y := src[i*l.inN:(i+1)*l.inN], dst[i*l.inN:(i+1)*l.inN]
-		for c := range l.c {
-			k, t := sc[c], sh[c]
-			xs, ys := x[c*l.inner:(c+1)*l.inner], y[c*l.inner:(c+1)*l.inner]
-			ys = ys[:len(xs)]
-			for j, v := range xs {
-				// the product rounded before the sum: no fused multiply-add (arm64
-				// would fuse v*k + t), so that exact mode's bits hold everywhere
-				ys[j] = float32(v*k) + t
-			}
-		}
+	return sc, sh
+}
+
+// affineCopy sets dst = src·k + t (dst and src may be the same slice), the product
+// rounded before the sum: no fused multiply-add (arm64 would fuse v*k + t), so that
+// exact mode's bits hold everywhere.
+func affineCopy(dst, src []float32, k, t float32) {
+	dst = dst[:len(src)]
+	for j, v := range src {
+		dst[j] = float32(v*k) + t
 	}
 }
 

@@ -100,19 +100,38 @@ func (l *conv) padded(x []float32, s *scratch) []float32 {
 	return xp
 }
 
-func (l *conv) forward(dst, src []float32, n int, s *scratch) { l.forwardAct(dst, src, n, s, false) }
+func (l *conv) forward(dst, src []float32, n int, s *scratch) {
+	l.forwardAct(dst, src, n, s, false, nil)
+}
 
-func (l *conv) forwardReLU(dst, src []float32, n int, s *scratch) { l.forwardAct(dst, src, n, s, true) }
+func (l *conv) forwardReLU(dst, src []float32, n int, s *scratch) {
+	l.forwardAct(dst, src, n, s, true, nil)
+}
 
 // forwardAct computes each sample's product into a padded buffer, bias and relu
-// included, and keeps the valid outputs.
-func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
+// included, and keeps the valid outputs, through bn's affine map when bn is not nil
+// (a following batchnorm in eval mode: the same arithmetic as its own pass).
+func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool, bn *batchnorm) {
 	var bias []float32
 	if l.b != nil {
 		bias = l.b.Data
 	}
 	if s.fwd != nil && s.fwd.Conv2D(dst[:n*l.outN], src[:n*l.inN], l.w.Data, bias, n, l.geom(), relu) {
+		if bn != nil {
+			bn.forward(dst, dst, n, s)
+		}
 		return
+	}
+	var sc, sh []float32
+	if bn != nil {
+		sc, sh = bn.evalAffine(s)
+	}
+	keep := func(y, row []float32, o int) {
+		if bn != nil {
+			affineCopy(y, row[:len(y)], sc[o], sh[o])
+		} else {
+			copy(y, row)
+		}
 	}
 	for i := range n {
 		x, y := src[i*l.inN:(i+1)*l.inN], dst[i*l.outN:(i+1)*l.outN]
@@ -120,7 +139,7 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 			out := grow(&s.out, l.oc*l.ld)
 			mm(s)(l.oc, l.p, l.k, l.w.Data, l.k, l.columns(x, s), l.ld, nil, out, l.ld, bias, relu)
 			for o := range l.oc {
-				copy(y[o*l.p:(o+1)*l.p], out[o*l.ld:])
+				keep(y[o*l.p:(o+1)*l.p], out[o*l.ld:], o)
 			}
 			continue
 		}
@@ -130,7 +149,7 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 		mm(s)(l.oc, n, l.k, l.w.Data, l.k, l.padded(x, s), 0, l.rows, out, ld, bias, relu)
 		for o := range l.oc {
 			for oy := range l.oh {
-				copy(y[(o*l.oh+oy)*l.ow:(o*l.oh+oy+1)*l.ow], out[o*ld+oy*l.wp:])
+				keep(y[(o*l.oh+oy)*l.ow:(o*l.oh+oy+1)*l.ow], out[o*ld+oy*l.wp:], o)
 			}
 		}
 	}

@@ -222,3 +222,75 @@ func TestExactMatmulBits(t *testing.T) {
 		}
 	}
 }
+
+// A batchnorm after a convolution (and its relu) runs in the convolution's output
+// copy in Forward: the same bits as its own pass, in exact mode and in the fast one.
+func TestFusedBatchnormSameBits(t *testing.T) {
+	spec := `{"input_shape": [2, 7, 7], "layers": [{"op": "conv2d", "name": "c1", "padding": 1}, {"op": "relu"},
+		{"op": "batchnorm", "name": "b1"}, {"op": "conv2d", "name": "c2", "stride": 2}, {"op": "batchnorm", "name": "b2"},
+		{"op": "flatten"}, {"op": "linear", "name": "fc"}]}`
+	arch, err := ParseArch([]byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	rnd := func(pos bool, shape ...int) Tensor {
+		n := 1
+		for _, s := range shape {
+			n *= s
+		}
+		d := make([]float32, n)
+		for i := range d {
+			d[i] = float32(rng.NormFloat64())
+			if pos {
+				d[i] = d[i]*d[i] + 0.1
+			}
+		}
+		return Tensor{Shape: shape, Data: d}
+	}
+	ts := map[string]Tensor{"c1.weight": rnd(false, 5, 2, 3, 3), "c1.bias": rnd(false, 5), "c2.weight": rnd(false, 4, 5, 3, 3), "c2.bias": rnd(false, 4),
+		"fc.weight": rnd(false, 3, 36), "fc.bias": rnd(false, 3)}
+	for _, b := range []struct {
+		name string
+		c    int
+	}{{"b1", 5}, {"b2", 4}} {
+		ts[b.name+".weight"], ts[b.name+".bias"] = rnd(false, b.c), rnd(false, b.c)
+		ts[b.name+".running_mean"], ts[b.name+".running_var"] = rnd(false, b.c), rnd(true, b.c)
+	}
+	m, err := NewModel(arch, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fused := m.steps
+	var unfused []step
+	for _, st := range fused {
+		if st.bn != nil {
+			unfused = append(unfused, step{layer: st.layer, relu: st.relu}, step{layer: st.bn})
+			continue
+		}
+		unfused = append(unfused, st)
+	}
+	if len(unfused) != len(fused)+2 {
+		t.Fatalf("%d batchnorms fused, want 2", len(unfused)-len(fused))
+	}
+	x := rnd(false, 21, 2, 7, 7).Data
+	for _, exact := range []bool{true, false} {
+		m.SetExact(exact)
+		m.steps = fused
+		a, err := m.Forward(x, 21)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.steps = unfused
+		b, err := m.Forward(x, 21)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("exact %v: output %d: %v fused, %v unfused", exact, i, a[i], b[i])
+			}
+		}
+	}
+	m.steps = fused
+}

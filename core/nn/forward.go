@@ -74,6 +74,9 @@ func (m *Model) forwardChunk(ws *workspace, dst, x []float32, n int) {
 	for _, st := range m.steps {
 		l, b := st.layer, st.layer.base()
 		switch _, inPlace := l.(inPlacer); {
+		case st.bn != nil:
+			l.(*conv).forwardAct(next[:n*b.outN], cur[:n*b.inN], n, &ws.s, st.relu, st.bn)
+			cur, next = next, cur
 		case st.relu:
 			l.(reluFuser).forwardReLU(next[:n*b.outN], cur[:n*b.inN], n, &ws.s)
 			cur, next = next, cur
@@ -90,7 +93,8 @@ func (m *Model) forwardChunk(ws *workspace, dst, x []float32, n int) {
 // step is one layer of an inference pass.
 type step struct {
 	layer layer
-	relu  bool // the relu that follows is fused into this layer
+	relu  bool       // the relu that follows is fused into this layer
+	bn    *batchnorm // the batchnorm after a convolution (and its relu), fused into its output copy
 }
 
 // reluFuser is a layer that can apply a following relu in its own output loop,
@@ -100,7 +104,9 @@ type reluFuser interface {
 }
 
 // inferenceSteps drops the identities and fuses each relu into the layer before it
-// when that layer can take it.
+// when that layer can take it, and a batchnorm (eval mode: a per-channel affine map)
+// into the convolution before it, which applies it as it copies its output out of
+// the product's padded rows, saving a pass over the activations.
 func inferenceSteps(layers []layer) []step {
 	var out []step
 	for i := 0; i < len(layers); i++ {
@@ -112,6 +118,12 @@ func inferenceSteps(layers []layer) []step {
 		if _, ok := l.(reluFuser); ok && i+1 < len(layers) {
 			if a, ok := layers[i+1].(*activation); ok && a.op == OpReLU {
 				st.relu = true
+				i++
+			}
+		}
+		if c, ok := l.(*conv); ok && i+1 < len(layers) {
+			if bn, ok := layers[i+1].(*batchnorm); ok && bn.c == c.oc && bn.inN == c.outN {
+				st.bn = bn
 				i++
 			}
 		}
