@@ -126,20 +126,17 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool, bn *
 	if bn != nil {
 		sc, sh = bn.evalAffine(s)
 	}
-	keep := func(y, row []float32, o int) {
-		if bn != nil {
-			affineCopy(y, row[:len(y)], sc[o], sh[o])
-		} else {
-			copy(y, row)
-		}
-	}
 	for i := range n {
 		x, y := src[i*l.inN:(i+1)*l.inN], dst[i*l.outN:(i+1)*l.outN]
 		if !l.implicit {
 			out := grow(&s.out, l.oc*l.ld)
 			mm(s)(l.oc, l.p, l.k, l.w.Data, l.k, l.columns(x, s), l.ld, nil, out, l.ld, bias, relu)
 			for o := range l.oc {
-				keep(y[o*l.p:(o+1)*l.p], out[o*l.ld:], o)
+				if d, r := y[o*l.p:(o+1)*l.p], out[o*l.ld:o*l.ld+l.p]; bn != nil {
+					affineCopy(d, r, sc[o], sh[o])
+				} else {
+					copy(d, r)
+				}
 			}
 			continue
 		}
@@ -149,7 +146,11 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool, bn *
 		mm(s)(l.oc, n, l.k, l.w.Data, l.k, l.padded(x, s), 0, l.rows, out, ld, bias, relu)
 		for o := range l.oc {
 			for oy := range l.oh {
-				keep(y[(o*l.oh+oy)*l.ow:(o*l.oh+oy+1)*l.ow], out[o*ld+oy*l.wp:], o)
+				if d, r := y[(o*l.oh+oy)*l.ow:(o*l.oh+oy+1)*l.ow], out[o*ld+oy*l.wp:o*ld+oy*l.wp+l.ow]; bn != nil {
+					affineCopy(d, r, sc[o], sh[o])
+				} else {
+					copy(d, r)
+				}
 			}
 		}
 	}
