@@ -25,9 +25,10 @@ package simd
 func productModule() []byte { return productModuleTiled(tileRows, tileVecs) }
 
 // The tile: 2 rows × 4 vectors (16 columns). Measured under Node 20 on burn-mnist's
-// MNIST evaluation (load 5 on 2 cores, so roughly): 2×4 and 4×2 about the same, 2×2
-// and 1×4 slower, 4×4 twice as slow (16 sums and more do not fit x86-64's 16 vector
-// registers and spill). 2 rows let every product of two rows or more through.
+// shapes (BenchmarkProduct*, best of ten on a loaded 2-core machine): 2×4 and 4×2
+// about the same, 3×2 10 to 30% slower, 3×4 and 4×4 about twice as slow (12 sums
+// and more, with B's four vectors, do not fit x86-64's 16 vector registers and
+// spill). Two rows let every product of two rows or more through.
 const tileRows, tileVecs = 2, 4
 
 // productModuleTiled is productModule with a tile of R rows × H vectors.
@@ -50,7 +51,7 @@ func productModuleTiled(R, H uint32) []byte {
 	)
 	// locals
 	lJ := uint32(nParams)
-	lI, lL, lBP, lBOff, lRP, lCP, lTmp := lJ+1, lJ+2, lJ+3, lJ+4, lJ+5, lJ+6, lJ+7
+	lI, lAEnd, lBP, lBOff, lRP, lCP, lTmp := lJ+1, lJ+2, lJ+3, lJ+4, lJ+5, lJ+6, lJ+7
 	lA0 := lJ + 8      // R row addresses of A
 	lAcc := lA0 + R    // R·H sums: row r, columns j+4h.. at lAcc + H·r + h
 	lBV0 := lAcc + R*H // H vectors of B's row
@@ -75,7 +76,7 @@ func productModuleTiled(R, H uint32) []byte {
 	c.i32(0).set(lI)
 	c.block().loop() // over row blocks i
 	c.get(lI).get(pM).geS().brIf(1)
-	// i = min(i, m-4)
+	// i = min(i, m-R): the last block ends at row m
 	c.get(pM).i32(int32(R)).sub().set(lTmp)
 	c.get(lI).get(lTmp).op(0x4a).ifThen().get(lTmp).set(lI).end() // i32.gt_s
 	c.get(lI).get(pLDA).mul().get(pA).add().set(lA0)
@@ -86,28 +87,43 @@ func productModuleTiled(R, H uint32) []byte {
 		c.v128zero().set(lAcc + r)
 	}
 	c.get(lJ).shl2().get(pB).add().set(lBOff)
-	c.get(lBOff).set(lBP)
-	c.get(pRows).set(lRP)
-	c.i32(0).set(lL)
-	c.block().loop() // over l
-	c.get(lL).get(pK).geS().brIf(1)
-	c.get(pRows).ifThen()
-	c.get(lRP).i32load(0).shl2().get(lBOff).add().set(lBP)
-	c.get(lRP).i32(4).add().set(lRP)
-	c.end()
-	for h := uint32(0); h < H; h++ {
-		c.get(lBP).v128load(16 * h).set(lBV0 + h)
-	}
-	c.get(lL).shl2().set(lTmp)
-	for r := uint32(0); r < R; r++ {
-		c.get(lA0 + r).get(lTmp).add().load32splat(0).set(lAV)
+	// aEnd: the end of row i of A; the R row pointers move along the rows with l
+	c.get(lA0).get(pK).shl2().add().set(lAEnd)
+	// one term l: B's row (through the row table or by stride), then every row of A
+	step := func(rows bool) {
+		if rows {
+			c.get(lRP).i32load(0).shl2().get(lBOff).add().set(lBP)
+			c.get(lRP).i32(4).add().set(lRP)
+		}
 		for h := uint32(0); h < H; h++ {
-			c.get(lAcc + H*r + h).get(lAV).get(lBV0 + h).f32x4mul().f32x4add().set(lAcc + H*r + h)
+			c.get(lBP).v128load(16 * h).set(lBV0 + h)
+		}
+		for r := uint32(0); r < R; r++ {
+			c.get(lA0 + r).load32splat(0).set(lAV)
+			for h := uint32(0); h < H; h++ {
+				c.get(lAcc + H*r + h).get(lAV).get(lBV0 + h).f32x4mul().f32x4add().set(lAcc + H*r + h)
+			}
+			c.get(lA0 + r).i32(4).add().set(lA0 + r)
+		}
+		if !rows {
+			c.get(lBP).get(pLDB).add().set(lBP)
 		}
 	}
-	c.get(lBP).get(pLDB).add().set(lBP)
-	c.get(lL).i32(1).add().set(lL)
-	c.br(0).end().end()
+	// the sum, in a loop of its own for each way of reading B (no test per term;
+	// addresses compare unsigned: the memory may pass 2 GiB)
+	sum := func(rows bool) {
+		c.block().loop()
+		c.get(lA0).get(lAEnd).op(0x4f).brIf(1) // i32.ge_u
+		step(rows)
+		c.br(0).end().end()
+	}
+	c.get(pRows).ifThen()
+	c.get(pRows).set(lRP)
+	sum(true)
+	c.els()
+	c.get(lBOff).set(lBP)
+	sum(false)
+	c.end()
 	// store: C row i+r at c + (i+r)·ldc + 4j
 	c.get(lI).get(pLDC).mul().get(pC).add().get(lJ).shl2().add().set(lCP)
 	for r := uint32(0); r < R; r++ {
