@@ -57,5 +57,7 @@
 //     they store, and that can read the rows of B through an offset table, so that
 //     stride-1 convolutions read their input planes in place of an im2col matrix. The
 //     build tag purego leaves the kernels out. The same code builds for js/wasm,
-//     where everything runs on the portable path.
+//     where everything runs on the portable path: in exact mode, products in 2×4
+//     register tiles, or an ExactProduct a platform installs (SetExactProduct:
+//     ladle/wasm/simd's WebAssembly SIMD), which must give the same bits.
 package nn
