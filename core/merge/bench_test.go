@@ -88,6 +88,6 @@ func benchJacobi(b *testing.B, n, workers int) {
 		x[i] = r.NormFloat64()
 	}
 	for b.Loop() {
-		svdOf(n, n, func(i, c int) float64 { return x[i*n+c] }, workers)
+		svdOf(n, n, func(i, c int) float64 { return x[i*n+c] }, -1, workers)
 	}
 }

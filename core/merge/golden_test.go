@@ -71,6 +71,10 @@ var goldenHashes = map[string]uint64{
 	"nuslerp":          0x79ba2b4f070fd683,
 	"passthrough":      0x9d3e2a084fc7622c,
 	"sce":              0x744aecca400df0b5,
+	// The SVD methods on a 300 x 130 tensor (see TestGoldenOutputs).
+	"tsv_merge 300x130": 0x1f8946e7f0fb4afc,
+	"iso_c 300x130":     0x0dcd44233fbf1810,
+	"iso_cts 300x130":   0x5ae3f9d07b79e492,
 }
 
 func TestGoldenOutputs(t *testing.T) {
@@ -94,6 +98,29 @@ func TestGoldenOutputs(t *testing.T) {
 		}
 		if want, ok := goldenHashes[m.Name]; !ok || h != want {
 			t.Errorf("%s: output hash %#016x, want %#016x", m.Name, h, want)
+		}
+	}
+	// The SVD methods again on a larger tall tensor, which takes every path of their
+	// decomposition (several blocks of the matrix products and of the eigensolver's
+	// reflectors, batched QL rotations, Jacobi sweeps over an active set).
+	const bigRows, bigCols = 300, 130
+	base = goldenInput(98, bigRows*bigCols, nil, 1)
+	for _, name := range []string{"tsv_merge", "iso_c", "iso_cts"} {
+		m, _ := Lookup(name)
+		var models [][]float32
+		for i := range 4 {
+			models = append(models, goldenInput(10+i, bigRows*bigCols, base, 0.1))
+		}
+		j := jobFor(m, "golden.weight", base, models)
+		j.Shape = []int64{bigRows, bigCols}
+		key := fmt.Sprintf("%s %dx%d", name, bigRows, bigCols)
+		h := hashBits(mergeOK(t, name, j))
+		if print {
+			fmt.Printf("\t%q: %#016x,\n", key, h)
+			continue
+		}
+		if want, ok := goldenHashes[key]; !ok || h != want {
+			t.Errorf("%s: output hash %#016x, want %#016x", key, h, want)
 		}
 	}
 }

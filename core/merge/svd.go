@@ -30,8 +30,8 @@ const (
 
 // svd is A = U diag(S) Vᵀ for an m×n matrix, k = min(m, n) components sorted by
 // descending σ (equal σ: by the order Jacobi left them). u[j] has m entries and v[j] n;
-// v is computed for the kept components only (nil beyond kept()), which is all the
-// methods use.
+// u and v hold the kept components only, and of those the first `want` (svdOf's
+// argument), which is all the methods use (nil beyond).
 type svd struct {
 	s    []float64
 	u, v [][]float64
@@ -57,29 +57,40 @@ var svdTestFlip func(j int) bool
 // svdOf decomposes the rows×cols matrix whose element (r, c) is at(r, c).
 //
 // One-sided Jacobi orthogonalises the columns of A (of Aᵀ when A is wide): A·V = W,
-// σⱼ = ‖wⱼ‖, uⱼ = wⱼ/σⱼ. V is not accumulated rotation by rotation (that would cost as
-// much again as the rotations of A); it is recovered at the end for the kept
-// components as vⱼ = Aᵀuⱼ/σⱼ, accurate to about ε·σ_max/σⱼ ≤ 1e-10 there.
-func svdOf(rows, cols int, at func(r, c int) float64, workers int) *svd {
+// σⱼ = ‖wⱼ‖, uⱼ = wⱼ/σⱼ. On a raw matrix it needs about ten sweeps, each n²/2 column
+// pairs streamed through memory; so it starts instead from W₀ = A·V₀, V₀ the
+// eigenvectors of the Gram matrix AᵀA (dotsInto, then symEigen): W₀'s columns are
+// orthogonal already but for the rounding of the Gram matrix, which is what squares
+// the condition number and spoils the small components. Jacobi then repairs exactly
+// those in one or two sweeps (Drmač's preconditioning idea, with the eigensolver in
+// place of a QR), and keeps its accuracy for small σ, which the polar factors need (they
+// weight every kept component equally). The O(n³) steps are matrix products in
+// dotsInto, fast and in a fixed order. V is not accumulated; it is recovered at the end
+// for the kept components as vⱼ = Aᵀuⱼ/σⱼ, accurate to about ε·σ_max/σⱼ ≤ 1e-10 there.
+//
+// want (< 0: all) is how many leading components the caller uses: the others' singular
+// values are computed, their vectors are not returned.
+func svdOf(rows, cols int, at func(r, c int) float64, want, workers int) *svd {
 	tall := rows >= cols
 	m, n := rows, cols
 	if !tall {
 		m, n = cols, rows
 	}
-	a := make([][]float64, n)
-	orig := make([][]float64, n)
-	for j := range a {
+	el := func(i, j int) float64 { // element (i, j) of the m×n matrix A
+		if tall {
+			return at(i, j)
+		}
+		return at(j, i)
+	}
+	orig := make([][]float64, n) // A's columns
+	for j := range orig {
 		col := make([]float64, m)
 		for i := range col {
-			if tall {
-				col[i] = at(i, j)
-			} else {
-				col[i] = at(j, i)
-			}
+			col[i] = el(i, j)
 		}
-		a[j] = col
-		orig[j] = slices.Clone(col)
+		orig[j] = col
 	}
+	a := precondition(orig, m, workers)
 	jacobi(a, m, workers)
 	sig := make([]float64, n)
 	order := make([]int, n)
@@ -109,14 +120,23 @@ func svdOf(rows, cols int, at func(r, c int) float64, workers int) *svd {
 		left[k] = w
 	}
 	kept := d.kept()
+	if want >= 0 {
+		kept = min(kept, want)
+	}
+	for k := kept; k < n; k++ {
+		left[k] = nil
+	}
+	// vₖ[c] = (A's column c)·uₖ / σₖ.
+	prod := make([]float64, n*kept)
+	dotsInto(prod, orig, left[:kept], m, false, workers)
 	right := make([][]float64, n)
-	parallelFor(kept, workers, func(k int) {
-		u, v := left[k], make([]float64, n)
-		for c, col := range orig {
-			v[c] = dot(col, u) / d.s[k]
+	for k := range kept {
+		v := make([]float64, n)
+		for c := range v {
+			v[c] = prod[c*kept+k] / d.s[k]
 		}
 		right[k] = v
-	})
+	}
 	for k := range kept {
 		if svdTestFlip != nil && svdTestFlip(k) {
 			for i := range left[k] {
@@ -133,6 +153,45 @@ func svdOf(rows, cols int, at func(r, c int) float64, workers int) *svd {
 		d.u, d.v = right, left
 	}
 	return d
+}
+
+// precondition returns the columns of A·V₀ (m×n, from A's n columns), V₀ the
+// eigenvectors of AᵀA by descending eigenvalue.
+func precondition(cols [][]float64, m, workers int) [][]float64 {
+	n := len(cols)
+	gram := make([]float64, n*n)
+	dotsInto(gram, cols, cols, m, true, workers)
+	_, v0 := symEigen(gram, n, workers)
+	gram = nil
+	// (A·V₀)[i][j] = (row i of A)·v₀ⱼ.
+	rows := transpose(cols, m)
+	prod := make([]float64, m*n)
+	dotsInto(prod, rows, v0, n, false, workers)
+	rows = nil
+	w := make([][]float64, n)
+	for j := range w {
+		col := make([]float64, m)
+		for i := range col {
+			col[i] = prod[i*n+j]
+		}
+		w[j] = col
+	}
+	return w
+}
+
+// transpose returns the m rows of the matrix whose columns are cols (each of length m).
+func transpose(cols [][]float64, m int) [][]float64 {
+	rows := make([][]float64, m)
+	flat := make([]float64, m*len(cols))
+	for i := range rows {
+		rows[i] = flat[i*len(cols) : (i+1)*len(cols)]
+	}
+	for j, col := range cols {
+		for i, x := range col[:m] {
+			rows[i][j] = x
+		}
+	}
+	return rows
 }
 
 func sumSquares(x []float64) float64 { return dot(x, x) }
@@ -159,21 +218,115 @@ func dot(x, y []float64) float64 {
 
 // jacobi orthogonalises the n columns of a (each of length m ≥ n) in place by plane
 // rotations: A·V = W with WᵀW diagonal (V itself is not kept). It returns the number
-// of sweeps it made.
+// of sweeps it made, the last of which found nothing to rotate.
+//
+// Each sweep starts from the Gram matrix of the columns (a fast product, dotsInto),
+// which says which pairs are not yet orthogonal to tolerance; the sweep then runs the
+// round-robin schedule over the columns of those pairs only (the active columns). A
+// pair that no rotation of this sweep has touched takes its inner product from the
+// Gram matrix instead of streaming both columns through memory. Pairs outside the
+// active set that a rotation spoils are caught by the next sweep's Gram matrix, and
+// the sweeps end when it finds none: the same test as a full cyclic sweep's, at the
+// cost of one product for the columns rotated since (after preconditioning, a few).
 func jacobi(a [][]float64, m, workers int) int {
 	n := len(a)
 	if n < 2 {
 		return 0
 	}
 	tol := max(1e-15, float64(m)*0x1p-52)
-	// Round-robin (circle) schedule over an even number of players: every round pairs
-	// each column with another, each pair of columns meets once per sweep, and the
-	// pairs of one round touch disjoint columns.
-	players := n + n%2
+	norms := make([]float64, n) // squared column norms, updated by each rotation
+	// Columns whose norm is below 1e-9·‖A‖_F are numerically zero: they are not
+	// rotated. Otherwise, in a rank-deficient matrix, columns of rounding noise would
+	// keep rotating among themselves sweep after sweep without ever looking orthogonal
+	// to a relative tolerance. Such columns end as components far below the drop
+	// threshold (1e-9·‖A‖_F ≤ 1e-9·√n·σ_max), and skipping their rotation with a
+	// large column perturbs that column by at most their norm.
+	var negligible float64
+	gram := make([]float64, n*n)
+	touched := make([]bool, n)
+	var dirty []int // columns rotated since gram was computed
+	for sweep := 0; sweep < jacobiMaxSweeps; sweep++ {
+		// Exact norms at the start of each sweep: the updates' rounding does not pile up.
+		// Only the rows and columns of the Gram matrix that belong to columns rotated
+		// in the last sweep are recomputed: every element is the same chain of the
+		// same two columns, so this gives the bits of a full recomputation.
+		if sweep == 0 {
+			dotsInto(gram, a, a, m, true, workers)
+		} else {
+			xs := make([][]float64, len(dirty))
+			for i, j := range dirty {
+				xs[i] = a[j]
+			}
+			sub := make([]float64, len(dirty)*n)
+			dotsInto(sub, xs, a, m, false, workers)
+			for i, p := range dirty {
+				for q := range n {
+					gram[p*n+q], gram[q*n+p] = sub[i*n+q], sub[i*n+q]
+				}
+			}
+		}
+		total := 0.0
+		for j := range norms {
+			norms[j] = gram[j*n+j]
+			touched[j] = false
+			total += norms[j]
+		}
+		negligible = 1e-18 * total
+		active := activeColumns(gram, norms, negligible, tol, workers)
+		if len(active) == 0 {
+			return sweep + 1
+		}
+		jacobiSweep(a, active, gram, norms, touched, negligible, tol, m, workers)
+		dirty = dirty[:0]
+		for j, t := range touched {
+			if t {
+				dirty = append(dirty, j)
+			}
+		}
+	}
+	return jacobiMaxSweeps
+}
+
+// activeColumns lists, ascending, the columns that belong to a pair the Gram matrix
+// shows to be not orthogonal to tolerance (the test of rotate).
+func activeColumns(gram, norms []float64, negligible, tol float64, workers int) []int {
+	n := len(norms)
+	roots := make([]float64, n)
+	for j, x := range norms {
+		roots[j] = math.Sqrt(x)
+	}
+	active := make([]bool, n)
+	parallelFor(n, workers, func(p int) {
+		if !(norms[p] > negligible) {
+			return
+		}
+		row := gram[p*n : (p+1)*n]
+		for q, g := range row {
+			if q != p && norms[q] > negligible && g != 0 && math.Abs(g) > float64(tol*roots[p])*roots[q] {
+				active[p] = true
+				return
+			}
+		}
+	})
+	var out []int
+	for j, x := range active {
+		if x {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// jacobiSweep runs one cyclic sweep over the columns cols (indices into a): the
+// round-robin (circle) schedule over an even number of players, in which every round
+// pairs each column with another, each pair meets once, and the pairs of one round
+// touch disjoint columns, so a round's rotations run in parallel without changing a
+// bit. touched[j] is set for every column rotated.
+func jacobiSweep(a [][]float64, cols []int, gram, norms []float64, touched []bool, negligible, tol float64, m, workers int) {
+	n, c := len(a), len(cols)
+	players := c + c%2
 	rounds := players - 1
 	pairs := players / 2
-	rotated := make([]bool, pairs)
-	norms := make([]float64, n) // squared column norms, updated by each rotation
 	pair := func(round, k int) (int, int) {
 		var p, q int
 		if k == 0 {
@@ -184,62 +337,54 @@ func jacobi(a [][]float64, m, workers int) int {
 		return min(p, q), max(p, q)
 	}
 	workers = max(1, min(workers, pairs))
-	if m*n < 1<<14 {
+	if m*c < 1<<14 {
 		workers = 1 // too small to be worth goroutines
 	}
-	// Columns whose norm is below 1e-9·‖A‖_F are numerically zero: they are not
-	// rotated. Otherwise, in a rank-deficient matrix, columns of rounding noise would
-	// keep rotating among themselves sweep after sweep without ever looking orthogonal
-	// to a relative tolerance. Such columns end as components far below the drop
-	// threshold (1e-9·‖A‖_F ≤ 1e-9·√n·σ_max), and skipping their rotation with a
-	// large column perturbs that column by at most their norm.
-	var negligible float64
 	doPairs := func(round, lo, hi int) {
 		for k := lo; k < hi; k++ {
-			p, q := pair(round, k)
-			rotated[k] = q < n && min(norms[p], norms[q]) > negligible && rotate(a[p], a[q], &norms[p], &norms[q], tol)
-		}
-	}
-	for sweep := 0; sweep < jacobiMaxSweeps; sweep++ {
-		// Exact norms at the start of each sweep: the updates' rounding does not pile up.
-		parallelFor(n, workers, func(j int) { norms[j] = sumSquares(a[j]) })
-		total := 0.0
-		for _, x := range norms {
-			total += x
-		}
-		negligible = 1e-18 * total
-		changed := false
-		for round := 0; round < rounds; round++ {
-			if workers == 1 {
-				doPairs(round, 0, pairs)
-			} else {
-				var wg sync.WaitGroup
-				for w := range workers {
-					lo, hi := w*pairs/workers, (w+1)*pairs/workers
-					wg.Go(func() { doPairs(round, lo, hi) })
-				}
-				wg.Wait()
+			i, j := pair(round, k)
+			if j >= c {
+				continue
 			}
-			for _, r := range rotated {
-				changed = changed || r
+			p, q := cols[i], cols[j]
+			if !(min(norms[p], norms[q]) > negligible) {
+				continue
+			}
+			gamma := math.NaN()
+			if !touched[p] && !touched[q] {
+				gamma = gram[p*n+q]
+			}
+			if rotate(a[p], a[q], &norms[p], &norms[q], gamma, tol) {
+				touched[p], touched[q] = true, true
 			}
 		}
-		if !changed {
-			return sweep + 1
-		}
 	}
-	return jacobiMaxSweeps
+	for round := range rounds {
+		if workers == 1 {
+			doPairs(round, 0, pairs)
+			continue
+		}
+		var wg sync.WaitGroup
+		for w := range workers {
+			lo, hi := w*pairs/workers, (w+1)*pairs/workers
+			wg.Go(func() { doPairs(round, lo, hi) })
+		}
+		wg.Wait()
+	}
 }
 
 // rotate makes columns x and y orthogonal by the Jacobi rotation that does it, given
-// their squared norms (which it updates); it reports whether it rotated (false when
-// they already are, to tolerance tol relative to their norms).
-func rotate(x, y []float64, nx, ny *float64, tol float64) bool {
+// their squared norms (which it updates) and their inner product gamma (NaN: not
+// known, computed here); it reports whether it rotated (false when they already are
+// orthogonal, to tolerance tol relative to their norms).
+func rotate(x, y []float64, nx, ny *float64, gamma, tol float64) bool {
 	alpha, beta := *nx, *ny
 	if alpha == 0 || beta == 0 {
 		return false
 	}
-	gamma := dot(x, y)
+	if math.IsNaN(gamma) {
+		gamma = dot(x, y)
+	}
 	if gamma == 0 || math.Abs(gamma) <= tol*math.Sqrt(alpha)*math.Sqrt(beta) {
 		return false
 	}
@@ -272,39 +417,38 @@ func polar(cols [][]float64, m, workers int) [][]float64 {
 	if r == 0 || m == 0 {
 		return out
 	}
-	d := svdOf(m, r, func(i, j int) float64 { return cols[j][i] }, workers)
+	d := svdOf(m, r, func(i, j int) float64 { return cols[j][i] }, -1, workers)
 	kept := d.kept()
-	// X⊥[:, j] = Σ_l P[:, l]·Q[j, l], l over the kept components in order.
-	parallelFor(r, workers, func(j int) {
-		o := out[j]
-		for l := range kept {
-			q := d.v[l][j]
-			if q == 0 {
-				continue
-			}
-			for i, pe := range d.u[l] {
-				o[i] += float64(q * pe)
-			}
+	if kept == 0 {
+		return out
+	}
+	// X⊥[i][j] = Σ_l P[i][l]·Q[j][l], l over the kept components in order.
+	prod := make([]float64, m*r)
+	dotsInto(prod, transpose(d.u[:kept], m), transpose(d.v[:kept], r), kept, false, workers)
+	for j, o := range out {
+		for i := range o {
+			o[i] = prod[i*r+j]
 		}
-	})
+	}
 	return out
 }
 
-// lowRank adds Σ_j coef[j]·us[j]·vs[j]ᵀ (us[j] of length rows, vs[j] of length cols) to
-// the row-major rows×cols matrix out, j in order.
-func lowRank(out []float64, rows, cols int, us, vs [][]float64, coef []float64, workers int) {
-	parallelFor(rows, workers, func(r int) {
-		row := out[r*cols : (r+1)*cols]
-		for j, u := range us {
-			a := float64(coef[j] * u[r])
-			if a == 0 {
-				continue
-			}
-			for c, ve := range vs[j] {
-				row[c] += float64(a * ve)
-			}
+// lowRank returns the row-major rows×cols matrix Σ_j coef[j]·us[j]·vs[j]ᵀ (us[j] of
+// length rows, vs[j] of length cols), each element summed over j in order.
+func lowRank(rows, cols int, us, vs [][]float64, coef []float64, workers int) []float64 {
+	out := make([]float64, rows*cols)
+	if len(us) == 0 {
+		return out
+	}
+	scaled := make([][]float64, len(us))
+	for j, u := range us {
+		scaled[j] = make([]float64, rows)
+		for r, x := range u {
+			scaled[j][r] = float64(coef[j] * x)
 		}
-	})
+	}
+	dotsInto(out, transpose(scaled, rows), transpose(vs, cols), len(us), false, workers)
+	return out
 }
 
 // parallelFor calls f(i) for i in [0, n) on up to workers goroutines; each i is

@@ -336,7 +336,7 @@ func TestJacobiSVD(t *testing.T) {
 				x.Set(i, c, r.NormFloat64())
 			}
 		}
-		d := svdOf(rows, cols, x.At, 3)
+		d := svdOf(rows, cols, x.At, -1, 3)
 		_, _, s, _ := refSVD(x)
 		for l := range s {
 			if math.Abs(d.s[l]-s[l]) > 1e-12*s[0] {
@@ -400,7 +400,7 @@ func TestJacobiRankDeficientConverges(t *testing.T) {
 	if sweeps := jacobi(cols, n, 1); sweeps > 20 {
 		t.Errorf("%d sweeps for a rank-%d matrix", sweeps, rank)
 	}
-	d := svdOf(n, n, x.At, 2)
+	d := svdOf(n, n, x.At, -1, 2)
 	_, _, s, kept := refSVD(&x)
 	if d.kept() != rank || kept != rank {
 		t.Errorf("kept %d components (gonum %d), want the rank %d", d.kept(), kept, rank)

@@ -83,6 +83,15 @@ func (in *svdInput) dense(i int) []float64 {
 	return out
 }
 
+// rowSlices views the row-major rows×cols matrix x as its rows.
+func rowSlices(x []float64, rows, cols int) [][]float64 {
+	out := make([][]float64, rows)
+	for r := range out {
+		out[r] = x[r*cols : (r+1)*cols]
+	}
+	return out
+}
+
 func (in *svdInput) k() int { return min(in.rows, in.cols) }
 
 // mergeSVD runs an SVD method's τ on 2-D tensors and the mean task vector elsewhere,
@@ -174,14 +183,12 @@ func tsvTau(in *svdInput) []float64 {
 	var us, vs [][]float64
 	var ss []float64
 	for i := range n {
-		d := svdOf(in.rows, in.cols, in.at(i), in.workers)
+		d := svdOf(in.rows, in.cols, in.at(i), r, in.workers)
 		for l := range min(r, d.kept()) {
 			us, vs, ss = append(us, d.u[l]), append(vs, d.v[l]), append(ss, d.s[l])
 		}
 	}
-	out := make([]float64, in.rows*in.cols)
-	lowRank(out, in.rows, in.cols, polar(us, in.rows, in.workers), polar(vs, in.cols, in.workers), ss, in.workers)
-	return out
+	return lowRank(in.rows, in.cols, polar(us, in.rows, in.workers), polar(vs, in.cols, in.workers), ss, in.workers)
 }
 
 // sumDelta is M = Σ wᵢδᵢ, element (r, c), summed in model order.
@@ -202,7 +209,7 @@ func (in *svdInput) sumDelta() func(r, c int) float64 {
 // isoCTau: M = U S Vᵀ; τ = σ̄ U Vᵀ over the kept components, σ̄ the mean of all k
 // singular values.
 func isoCTau(in *svdInput) []float64 {
-	d := svdOf(in.rows, in.cols, in.sumDelta(), in.workers)
+	d := svdOf(in.rows, in.cols, in.sumDelta(), -1, in.workers)
 	mean := 0.0
 	for _, s := range d.s {
 		mean += s
@@ -213,9 +220,7 @@ func isoCTau(in *svdInput) []float64 {
 	for l := range coef {
 		coef[l] = mean
 	}
-	out := make([]float64, in.rows*in.cols)
-	lowRank(out, in.rows, in.cols, d.u[:kept], d.v[:kept], coef, in.workers)
-	return out
+	return lowRank(in.rows, in.cols, d.u[:kept], d.v[:kept], coef, in.workers)
 }
 
 // isoCTSSplit is Iso-CTS' split of the rank k between the common subspace (c
@@ -235,7 +240,7 @@ func isoCTSTau(in *svdInput) []float64 {
 	n, k := in.n(), in.k()
 	c, p := isoCTSSplit(k, n, in.j.float("common_space_fraction"))
 	rows, cols := in.rows, in.cols
-	dm := svdOf(rows, cols, in.sumDelta(), in.workers)
+	dm := svdOf(rows, cols, in.sumDelta(), c, in.workers)
 	nc := min(c, dm.kept())
 	cu, cv := dm.u[:nc], dm.v[:nc]
 	total := 0.0
@@ -245,29 +250,17 @@ func isoCTSTau(in *svdInput) []float64 {
 	var us, vs [][]float64
 	for i := range n {
 		x := in.dense(i)
-		// g[l] = u_lᵀ X (a row of cols), then X − Σ_l u_l g[l] element by element.
-		g := make([][]float64, nc)
-		parallelFor(nc, in.workers, func(l int) {
-			gl := make([]float64, cols)
-			for r, ue := range cu[l] {
-				row := x[r*cols : (r+1)*cols]
-				for cc, xe := range row {
-					gl[cc] += float64(ue * xe)
-				}
+		if nc > 0 {
+			// g = Ucᵀ X (nc×cols), then X − Uc g: two products.
+			g := make([]float64, nc*cols)
+			dotsInto(g, cu, transpose(rowSlices(x, rows, cols), cols), rows, false, in.workers)
+			proj := make([]float64, rows*cols)
+			dotsInto(proj, transpose(cu, rows), transpose(rowSlices(g, nc, cols), cols), nc, false, in.workers)
+			for e := range x {
+				x[e] -= proj[e]
 			}
-			g[l] = gl
-		})
-		parallelFor(rows, in.workers, func(r int) {
-			row := x[r*cols : (r+1)*cols]
-			for cc := range row {
-				s := 0.0
-				for l := range nc {
-					s += float64(cu[l][r] * g[l][cc])
-				}
-				row[cc] -= s
-			}
-		})
-		d := svdOf(rows, cols, func(r, cc int) float64 { return x[r*cols+cc] }, in.workers)
+		}
+		d := svdOf(rows, cols, func(r, cc int) float64 { return x[r*cols+cc] }, p, in.workers)
 		for l := range p {
 			total += d.s[l]
 		}
@@ -276,15 +269,13 @@ func isoCTSTau(in *svdInput) []float64 {
 		}
 	}
 	us, vs = append(us, cu...), append(vs, cv...)
-	out := make([]float64, rows*cols)
 	if n*p+c == 0 {
-		return out
+		return make([]float64, rows*cols)
 	}
 	mean := total / float64(n*p+c)
 	coef := make([]float64, len(us))
 	for l := range coef {
 		coef[l] = mean
 	}
-	lowRank(out, rows, cols, polar(us, rows, in.workers), polar(vs, cols, in.workers), coef, in.workers)
-	return out
+	return lowRank(rows, cols, polar(us, rows, in.workers), polar(vs, cols, in.workers), coef, in.workers)
 }
