@@ -32,7 +32,9 @@
 //     ascending magnitude, equal magnitudes in ascending index order.
 //
 //   - SVD methods (tsv_merge, iso_c, iso_cts) work on each 2-D tensor in float64 and
-//     round once. Their SVD is the package's own one-sided Jacobi (svd.go), not
+//     round once. Their SVD is the package's own one-sided Jacobi (svd.go), started
+//     from the eigenvectors of the Gram matrix (eigen.go), with its O(n³) steps as
+//     matrix products whose every element is one chain in ascending order (gemm.go), not
 //     gonum's: gonum's amd64 BLAS kernels sum in another order than its pure-Go ones,
 //     so its float64 results, and now and then a rounded float32, would differ between
 //     the command and the page. Components with σ ≤ 1e-6·σ_max are dropped; results

@@ -54,6 +54,9 @@ const reflectorBlock = 32
 // form, Schreiber & Van Loan; T upper triangular), so that applying it is two matrix
 // products (dotsInto) instead of a pass over Z per reflector: Z ← Z − V (T (Vᵀ Z)).
 func backTransform(z [][]float64, refl [][]float64, taus []float64, workers int) {
+	if len(refl) == 0 {
+		return
+	}
 	n := len(z)
 	buf := make([]float64, n*n)
 	for b0 := (len(refl) - 1) / reflectorBlock * reflectorBlock; b0 >= 0; b0 -= reflectorBlock {

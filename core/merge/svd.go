@@ -13,18 +13,20 @@ import (
 // target (wasm among them) sums them in order. The float64 results then differ in their
 // last bits, and a float32 output rounded from them differs now and then by one ulp:
 // the page and the command would not write the same bytes. So the methods use this
-// one-sided Jacobi SVD (Hestenes), written out here with every product rounded
-// explicitly (no fused multiply-add on any target), a fixed rotation order (the
-// round-robin schedule), and rotations of disjoint column pairs run in parallel, so the
-// result does not depend on the number of workers either. The tests check it against
-// gonum's mat.SVD, the independent reference.
+// one-sided Jacobi SVD (Hestenes), preconditioned by the eigenvectors of the Gram
+// matrix (see svdOf), written out here with every product rounded explicitly (no
+// fused multiply-add on any target), every sum in a fixed order (the matrix products
+// of gemm.go, the eigensolver of eigen.go), a fixed rotation order (the round-robin
+// schedule), and work split between workers only where the pieces are independent, so
+// the result does not depend on the number of workers either. The tests check it
+// against gonum's mat.SVD, the independent reference.
 
 const (
 	// svdDrop: components with σ ≤ svdDrop·σ_max are dropped (METHODS.md): their
 	// singular vectors are arbitrary.
 	svdDrop = 1e-6
 	// jacobiMaxSweeps bounds the sweeps; one-sided Jacobi converges quadratically and
-	// needs well under 20 in practice.
+	// needs well under 20 in practice (two after the preconditioning).
 	jacobiMaxSweeps = 60
 )
 

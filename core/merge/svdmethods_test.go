@@ -411,3 +411,34 @@ func TestJacobiRankDeficientConverges(t *testing.T) {
 		}
 	}
 }
+
+// The decomposition's bits do not depend on the worker count, on a matrix large enough
+// for every blocked path (matrix products, reflector blocks, batched QL rotations).
+func TestJacobiSVDWorkers(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	const rows, cols = 310, 140
+	x := make([]float64, rows*cols)
+	for i := range x {
+		x[i] = r.NormFloat64()
+	}
+	at := func(i, c int) float64 { return x[i*cols+c] }
+	want := svdOf(rows, cols, at, -1, 1)
+	for _, workers := range []int{2, 3, 8} {
+		got := svdOf(rows, cols, at, -1, workers)
+		for l := range want.s {
+			if math.Float64bits(got.s[l]) != math.Float64bits(want.s[l]) {
+				t.Fatalf("%d workers: σ%d = %v, one worker %v", workers, l, got.s[l], want.s[l])
+			}
+			for i := range want.u[l] {
+				if math.Float64bits(got.u[l][i]) != math.Float64bits(want.u[l][i]) {
+					t.Fatalf("%d workers: u%d[%d] differs", workers, l, i)
+				}
+			}
+			for i := range want.v[l] {
+				if math.Float64bits(got.v[l][i]) != math.Float64bits(want.v[l][i]) {
+					t.Fatalf("%d workers: v%d[%d] differs", workers, l, i)
+				}
+			}
+		}
+	}
+}

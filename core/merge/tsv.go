@@ -248,6 +248,7 @@ func isoCTSTau(in *svdInput) []float64 {
 		total += dm.s[l]
 	}
 	var us, vs [][]float64
+	ucRows := transpose(cu, rows)
 	for i := range n {
 		x := in.dense(i)
 		if nc > 0 {
@@ -255,7 +256,7 @@ func isoCTSTau(in *svdInput) []float64 {
 			g := make([]float64, nc*cols)
 			dotsInto(g, cu, transpose(rowSlices(x, rows, cols), cols), rows, false, in.workers)
 			proj := make([]float64, rows*cols)
-			dotsInto(proj, transpose(cu, rows), transpose(rowSlices(g, nc, cols), cols), nc, false, in.workers)
+			dotsInto(proj, ucRows, transpose(rowSlices(g, nc, cols), cols), nc, false, in.workers)
 			for e := range x {
 				x[e] -= proj[e]
 			}
