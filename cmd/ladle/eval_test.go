@@ -249,5 +249,10 @@ func TestEvalBurnMNIST(t *testing.T) {
 	if got != want || got.N != 10000 || got.Accuracy < 0.985 {
 		t.Errorf("ladle eval run-a.pt: %+v, in process %+v", got, want)
 	}
+	// exact mode's bits, which the tab computes too (wasm/simd's TestBurnMNISTLikeNative
+	// holds the engine to the same figures)
+	if got.Accuracy != 0.9915 || got.Loss != 0.030435242062659386 {
+		t.Errorf("ladle eval run-a.pt: accuracy %v, loss %v; the tab prints 0.9915, 0.030435242062659386", got.Accuracy, got.Loss)
+	}
 	t.Logf("run-a.pt on MNIST: %+v", got)
 }

