@@ -7,7 +7,7 @@ import (
 	"github.com/vugu/vugu"
 
 	"ladle/core/merge/info"
-	"ladle/core/recipe"
+	recipe "ladle/core/recipe/spec"
 	"ladle/ui/state"
 )
 

@@ -7,9 +7,10 @@ import (
 )
 
 // The page program (wasm/app) is what a visitor downloads before the page can be
-// used: it shows the registry (core/merge/info) and speaks the engine's protocol
-// (ui/wire) without linking the methods, the planner, the readers, the evaluator or
-// gonum, which live in the engine worker alone.
+// used: it shows the registry (core/merge/info), holds recipes as data
+// (core/recipe/spec) and speaks the engine's protocol (ui/wire) without linking the
+// methods, the planner, the YAML parser, the readers, the evaluator or gonum, which
+// live in the engine worker alone.
 func TestPageProgramLinksNoCore(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -21,7 +22,7 @@ func TestPageProgramLinksNoCore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	forbidden := []string{"ladle/core/merge", "ladle/core/plan", "ladle/core/nn", "ladle/core/eval", "ladle/core/lora",
+	forbidden := []string{"ladle/core/merge", "ladle/core/plan", "ladle/core/recipe", "go.yaml.in/yaml/v3", "ladle/core/nn", "ladle/core/eval", "ladle/core/lora",
 		"ladle/core/ckpt/safetensors", "ladle/core/compute", "ladle/ui/engine"}
 	for _, pkg := range strings.Fields(string(out)) {
 		if strings.HasPrefix(pkg, "gonum.org/") {

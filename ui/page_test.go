@@ -13,6 +13,7 @@ import (
 
 	"ladle/core/merge"
 	"ladle/core/plan"
+	"ladle/core/recipe"
 	"ladle/ui/state"
 )
 
@@ -109,7 +110,8 @@ func TestPageHooksAndCSP(t *testing.T) {
 
 func TestPageWithModelsRunAndLab(t *testing.T) {
 	app := state.New(merge.Describe())
-	app.Verify = plan.Check // the command's check at once (the page asks an engine worker)
+	app.Verify = plan.Check // the command's parse and check at once (the page asks an engine worker)
+	app.Parse = func(text string) (*recipe.Recipe, error) { return recipe.Parse([]byte(text), "recipe", "") }
 	root := NewRoot(app, &fakeHost{})
 	app.SetLabIndex(nil, nil)
 	html := render(t, root)

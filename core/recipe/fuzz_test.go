@@ -34,6 +34,15 @@ func FuzzParse(f *testing.F) {
 		if twice := r2.Normalise(); string(twice) != string(once) {
 			t.Fatalf("normalising is not stable:\n%s\n%s", once, twice)
 		}
+		// the YAML-free writer (the page's) reads back as the same recipe
+		text := r.Text()
+		r3, err := Parse(text, "", "")
+		if err != nil {
+			t.Fatalf("Text does not parse: %v\n%s\nfrom\n%s", err, text, once)
+		}
+		if again := r3.Normalise(); string(again) != string(once) {
+			t.Fatalf("Text reads back as another recipe:\n%s\nreads as\n%s\nwant\n%s", text, again, once)
+		}
 		for _, m := range r.Models {
 			for name, s := range m.Parameters {
 				s.Eval(name, 0.5) // must not panic

@@ -3,19 +3,20 @@ package recipe
 import (
 	"sort"
 
+	"ladle/core/recipe/spec"
+
 	"go.yaml.in/yaml/v3"
 )
 
 // MetadataKey is the safetensors metadata key under which a merged checkpoint keeps
 // the normalised recipe that made it.
-const MetadataKey = "ladle.recipe"
+const MetadataKey = spec.MetadataKey
 
-// Normalise writes the recipe back as canonical YAML: mergekit's keys in a fixed
-// order, parameters sorted by name, Ladle's settings only where they differ from the
-// defaults, model paths as written (never resolved to absolute paths, which would leak
-// the author's folders into a shared checkpoint). Parsing the result gives the same
-// recipe, and normalising twice gives the same bytes.
-func (r *Recipe) Normalise() []byte {
+func init() { spec.SetNormaliser(normaliseYAML) }
+
+// normaliseYAML is Recipe.Normalise with the YAML library's encoder: the canonical
+// text, which merged checkpoints record.
+func normaliseYAML(r *Recipe) []byte {
 	root := mapping()
 	add(root, "merge_method", scalarNode(r.MergeMethod))
 	if r.BaseModel != "" {

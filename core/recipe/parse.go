@@ -3,11 +3,12 @@ package recipe
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"ladle/core/recipe/spec"
 )
 
 // Error is a mistake in a recipe, with the line it is on when known.
@@ -481,17 +482,8 @@ func (p *parser) scalar(n *yaml.Node, path string) (any, error) {
 	return n.Value, nil
 }
 
-var ladleKeys = []string{"seed", "trim_scope", "rescale_mode", "allow_nonfinite", "sparse", "threads", "align", "eval"}
-
-// IsLadleKey reports whether name is a setting of the `ladle:` block.
-func IsLadleKey(name string) bool {
-	for _, k := range ladleKeys {
-		if k == name {
-			return true
-		}
-	}
-	return false
-}
+// IsLadleKey reports whether name is a key of the recipe's `ladle:` block.
+func IsLadleKey(name string) bool { return spec.IsLadleKey(name) }
 
 func (p *parser) ladle(n *yaml.Node) (Options, error) {
 	o := Options{TrimScope: DefaultTrimScope, RescaleMode: DefaultRescaleMod}
@@ -499,7 +491,7 @@ func (p *parser) ladle(n *yaml.Node) (Options, error) {
 		return o, nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return o, p.errAt(n, "ladle", "expected a mapping of Ladle settings (%s)", strings.Join(ladleKeys, ", "))
+		return o, p.errAt(n, "ladle", "expected a mapping of Ladle settings (%s)", strings.Join(spec.LadleKeys, ", "))
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -536,7 +528,7 @@ func (p *parser) ladle(n *yaml.Node) (Options, error) {
 		case "eval":
 			o.Eval, err = p.eval(v)
 		default:
-			err = p.errAt(k, path, "unknown Ladle setting%s (known: %s)", didYouMean(k.Value, ladleKeys), strings.Join(ladleKeys, ", "))
+			err = p.errAt(k, path, "unknown Ladle setting%s (known: %s)", didYouMean(k.Value, spec.LadleKeys), strings.Join(spec.LadleKeys, ", "))
 		}
 		if err != nil {
 			return o, err
@@ -587,41 +579,7 @@ func (p *parser) eval(n *yaml.Node) (*EvalOptions, error) {
 	return e, nil
 }
 
-// didYouMean suggests the closest known name, or returns "".
-func didYouMean(name string, known []string) string {
-	best, bestD := "", max(3, 1+len(name)/3)
-	sorted := append([]string(nil), known...)
-	sort.Strings(sorted)
-	for _, k := range sorted {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
+func didYouMean(name string, known []string) string { return spec.DidYouMean(name, known) }
 
 // DidYouMean is didYouMean for other packages' checks of names against a list.
-func DidYouMean(name string, known []string) string { return didYouMean(name, known) }
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func DidYouMean(name string, known []string) string { return spec.DidYouMean(name, known) }

@@ -198,7 +198,8 @@ func (e *Engine) handle(ctx context.Context, req Request, files []File) {
 	case TypeMemory:
 		e.post(Memory{Type: TypeMemory, ID: req.ID, WasmMemory: e.memory()})
 	case TypeCheck:
-		e.post(Checked{Type: TypeChecked, ID: req.ID, Recipe: req.Recipe, Message: CheckRecipe(req.Recipe)})
+		parsed, msg := CheckRecipe(req.Recipe)
+		e.post(Checked{Type: TypeChecked, ID: req.ID, Recipe: req.Recipe, Parsed: parsed, Message: msg})
 	default:
 		e.fail(req.ID, &requestError{where: "type", msg: fmt.Sprintf("unknown request type %q (known: methods, inspect, merge, evaluate, analyze, check, cancel, read, memory)", req.Type)})
 	}

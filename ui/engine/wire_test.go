@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
 
+	"ladle/core/recipe"
 	"ladle/ui/wire"
 )
 
@@ -43,12 +45,24 @@ func TestCheckRequest(t *testing.T) {
 		"merge_method: linear\nmodels: [a, b]\n":                   "",
 		"merge_method: ties\nmodels: [a, b]\n":                     "base_model: missing: ties needs a base model",
 		"merge_method: linear\nmodels: [a]\nparameters: {nope: 1}": "parameters.nope: unknown parameter",
+		"merge_method: dare_ties\nbase_model: b\nmodels: [{model: a, parameters: {density: [{filter: mlp, value: [0.2, 0.8]}, {value: 0.5}]}}]\nladle: {seed: 18446744073709551615, eval: {data: d}}\n": "",
 		"merge_method: [": "not valid YAML",
 	} {
 		e.Handle(Request{Type: TypeCheck, ID: "c", Recipe: text}, nil)
 		got, ok := h.last(t).(Checked)
 		if !ok || got.Recipe != text || got.ID != "c" || (want == "") != (got.Message == "") || !strings.Contains(got.Message, want) {
 			t.Errorf("%q: %#v, want %q", text, h.last(t), want)
+		}
+		// the parse travels as JSON and reads back as the same recipe
+		if r, err := recipe.Parse([]byte(text), "recipe", ""); err != nil {
+			if got.Parsed != "" {
+				t.Errorf("%q does not parse, yet the answer holds %s", text, got.Parsed)
+			}
+		} else {
+			var back recipe.Recipe
+			if err := json.Unmarshal([]byte(got.Parsed), &back); err != nil || string(back.Normalise()) != string(r.Normalise()) {
+				t.Errorf("%q: the parse reads back as\n%s (%v)", text, back.Normalise(), err)
+			}
 		}
 	}
 }

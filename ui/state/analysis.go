@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"ladle/core/analyze"
-	"ladle/core/recipe"
+	recipe "ladle/core/recipe/spec"
 )
 
 // Analysis is the task-vector view: a base, the models compared with it, and what the
@@ -81,8 +81,8 @@ func (a *App) readableModels() []string {
 // RecipeDensity is the density the recipe gives TIES: the global density, or the one
 // every model shares; 1 (keep everything) when it sets none or they differ.
 func (a *App) RecipeDensity() float64 {
-	r, err := recipe.Parse([]byte(a.RecipeText), "recipe", "")
-	if err != nil {
+	r, err, ok := a.parse(a.RecipeText)
+	if !ok || err != nil {
 		return analyze.DefaultDensity
 	}
 	scalar := func(s recipe.Setting, ok bool) (float64, bool) {

@@ -1,13 +1,14 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"ladle/core/ckpt"
 	"slices"
 	"time"
 
 	"ladle/core/merge/info"
-	"ladle/core/recipe"
+	recipe "ladle/core/recipe/spec"
 )
 
 // App is the whole page's state.
@@ -55,24 +56,71 @@ type App struct {
 	// as the recipe changes. The page leaves it nil and asks an engine worker instead,
 	// so that its program does not link the planner: Verifying then holds the recipe
 	// text waiting for that answer (Run stays disabled) and OnVerified takes it.
-	Verify    func(*recipe.Recipe) error
+	Verify func(*recipe.Recipe) error
+	// Parse, when set, parses recipe text at once (recipe.Parse: native code and
+	// tests). The page leaves it nil, as it links no YAML library: an engine worker
+	// parses a typed recipe together with the check (OnChecked).
+	Parse     func(text string) (*recipe.Recipe, error)
 	Verifying string
-	verified  map[string]string // the engine's answers by recipe text
+	verified  map[string]string     // the engine's check of each recipe text
+	parsed    map[string]parsedText // the recipes of the texts seen: parsed, made or answered
 }
 
-// maxVerified bounds the engine's remembered answers (typing makes one per key).
-const maxVerified = 256
+// parsedText is a recipe text's parse: the recipe, or why it does not parse.
+type parsedText struct {
+	r   *recipe.Recipe
+	err error
+}
 
-// OnVerified takes the engine's check of a recipe text: its error message, "" when
-// it passes. An answer for a text the editor no longer holds is remembered only.
-func (a *App) OnVerified(text, msg string) {
-	if a.verified == nil || len(a.verified) >= maxVerified {
-		a.verified = map[string]string{}
+// maxRemembered bounds the remembered parses and checks (typing makes one per key).
+const maxRemembered = 256
+
+// OnChecked takes an engine worker's answer for a recipe text: its parse (nil when it
+// does not parse: msg is then the parser's error) and the command's check of it
+// (msg, "" when it passes). An answer for a text the editor no longer holds is only
+// remembered.
+func (a *App) OnChecked(text string, r *recipe.Recipe, msg string) {
+	if r == nil {
+		a.remember(text, nil, errors.New(msg))
+	} else {
+		a.remember(text, r, nil)
+		if a.verified == nil || len(a.verified) >= maxRemembered {
+			a.verified = map[string]string{}
+		}
+		a.verified[text] = msg
 	}
-	a.verified[text] = msg
 	if a.Verifying == text && a.RecipeText == text {
-		a.Verifying, a.RecipeErr = "", msg
+		a.Verifying = ""
+		a.applyText()
 	}
+}
+
+// remember records a text's parse (the recipe must not be changed afterwards).
+func (a *App) remember(text string, r *recipe.Recipe, err error) {
+	if a.parsed == nil || len(a.parsed) >= maxRemembered {
+		old := a.parsed
+		a.parsed = map[string]parsedText{}
+		for _, keep := range []string{a.RecipeText, a.Run.Recipe, a.Eval.ResultRecipe, a.Sweep.Base} {
+			if p, ok := old[keep]; ok {
+				a.parsed[keep] = p
+			}
+		}
+	}
+	a.parsed[text] = parsedText{r, err}
+}
+
+// parse returns the recipe of a text: remembered, or parsed at once with Parse. ok is
+// false while the page waits for an engine worker to parse it.
+func (a *App) parse(text string) (r *recipe.Recipe, err error, ok bool) {
+	if p, known := a.parsed[text]; known {
+		return p.r, p.err, true
+	}
+	if a.Parse == nil {
+		return nil, nil, false
+	}
+	r, err = a.Parse(text)
+	a.remember(text, r, err)
+	return r, err, true
 }
 
 // New returns the state of a fresh page with the given method registry.
@@ -163,8 +211,8 @@ func (a *App) AddModels(files ...ModelFile) {
 // runUses reports whether the finished run's recipe names any of the files, so that
 // replacing one of them outdates its result (a file it did not use does not).
 func (a *App) runUses(names ...string) bool {
-	r, err := recipe.Parse([]byte(a.Run.Recipe), "recipe", "")
-	if err != nil {
+	r, err, ok := a.parse(a.Run.Recipe)
+	if !ok || err != nil {
 		return false
 	}
 	paths := r.ModelPaths()
@@ -286,6 +334,7 @@ func (a *App) regenerate() {
 		a.RecipeText = "# Drop checkpoints, or load a lab, to make a recipe.\nmerge_method: " + a.Form.Method + "\n"
 	} else {
 		a.RecipeText = string(r.Normalise())
+		a.remember(a.RecipeText, r, nil)
 	}
 	a.RecipeErr = a.check(r)
 	if len(errs) > 0 && a.RecipeErr == "" {
@@ -300,15 +349,24 @@ func (a *App) SetRecipeText(text string) {
 	a.RecipeText = text
 	a.Typed = true
 	defer a.withdraw(false)
-	r, err := recipe.Parse([]byte(text), "recipe", "")
-	if err != nil {
+	a.applyText()
+}
+
+// applyText takes the editor's text once it is parsed: the form follows it and it is
+// checked. Until an engine worker has parsed it, Run waits (Verifying).
+func (a *App) applyText() {
+	r, err, ok := a.parse(a.RecipeText)
+	switch {
+	case !ok:
+		a.RecipeErr, a.Verifying = "", a.RecipeText
+	case err != nil:
 		a.RecipeErr, a.Verifying = err.Error(), ""
-		return
+	default:
+		f, shown := FromRecipe(r)
+		a.Form, a.FormHidden = f, !shown
+		a.FieldErrors = map[string]string{}
+		a.RecipeErr = a.check(r)
 	}
-	f, shown := FromRecipe(r)
-	a.Form, a.FormHidden = f, !shown
-	a.FieldErrors = map[string]string{}
-	a.RecipeErr = a.check(r)
 }
 
 // withdraw drops the finished run's result and error once what produced them changed:

@@ -18,12 +18,15 @@ func mnistModel(name string) ModelFile {
 	}}
 }
 
+func parseText(text string) (*recipe.Recipe, error) { return recipe.Parse([]byte(text), "recipe", "") }
+
 // newApp is a fresh page whose recipe check runs at once, as the command's
 // (plan.Check); the page asks an engine worker instead (TestVerifyThroughTheEngine).
 func newApp() *App { return withVerify(New(merge.Describe())) }
 
 func withVerify(a *App) *App {
 	a.Verify = plan.Check
+	a.Parse = parseText
 	a.regenerate()
 	return a
 }

@@ -79,7 +79,7 @@ func TestOptionalBaseIsPickedOrNot(t *testing.T) {
 }
 
 func checkAlone(r *recipe.Recipe) error {
-	a := &App{Methods: merge.Describe(), Verify: plan.Check}
+	a := &App{Methods: merge.Describe(), Verify: plan.Check, Parse: parseText}
 	a.Models = []ModelFile{mnistModel("base.pt"), mnistModel("a.pt"), mnistModel("b.pt")}
 	if msg := a.check(r); msg != "" {
 		return &checkErr{msg}
@@ -120,8 +120,9 @@ func TestPartialModelsComeFromTheRegistry(t *testing.T) {
 // parameters (sweep.go) and the interpolation recipe.
 func TestNoMethodNamesInThePage(t *testing.T) {
 	allowed := map[string]map[string]bool{
-		"app.go":   {"linear": true}, // the fresh page's method
-		"sweep.go": nil,              // every name: the sweep's main scalar per method (see SweepParamOf)
+		"app.go":     {"linear": true}, // the fresh page's method
+		"sweep.go":   nil,              // every name: the sweep's main scalar per method (see SweepParamOf)
+		"labeval.go": {"linear": true}, // the interpolation between a lab's two models
 	}
 	names := map[string]bool{}
 	for _, n := range merge.Names() {
@@ -173,9 +174,10 @@ func TestNoMethodNamesInThePage(t *testing.T) {
 	}
 }
 
-// Without Verify (the page), the command's check is asked of the engine: Run waits
-// for its answer, which becomes the recipe's error; an answer for an older text is
-// only remembered, and a remembered answer is used at once.
+// Without Verify and Parse (the page), the command's check is asked of the engine:
+// Run waits for its answer, which becomes the recipe's error; an answer for an older
+// text is only remembered, and a remembered answer is used at once. A typed text is
+// parsed by the engine too: the form follows it once the answer is in.
 func TestVerifyThroughTheEngine(t *testing.T) {
 	a := New(merge.Describe())
 	a.AddModels(mnistModel("base.pt"), mnistModel("a.pt"))
@@ -184,7 +186,7 @@ func TestVerifyThroughTheEngine(t *testing.T) {
 	if a.Verifying != text || a.CanRun() || a.RecipeErr != "" || a.Hint() != "Checking the recipe…" {
 		t.Fatalf("verifying %q, can run %v, error %q, hint %q", a.Verifying, a.CanRun(), a.RecipeErr, a.Hint())
 	}
-	a.OnVerified(text, "")
+	a.OnChecked(text, mustParse(t, text), "")
 	if a.Verifying != "" || !a.CanRun() {
 		t.Fatalf("after the engine's pass: verifying %q, error %q", a.Verifying, a.RecipeErr)
 	}
@@ -193,18 +195,37 @@ func TestVerifyThroughTheEngine(t *testing.T) {
 	if a.Verifying != bad || a.CanRun() {
 		t.Fatalf("typed: verifying %q", a.Verifying)
 	}
-	a.OnVerified("merge_method: linear\n", "stale") // an answer for another text: ignored
+	a.OnChecked("merge_method: linear\n", mustParse(t, "merge_method: linear\nmodels: [a.pt]\n"), "stale") // an answer for another text: ignored
 	if a.Verifying != bad || a.RecipeErr != "" {
 		t.Errorf("a stale answer was taken: verifying %q, error %q", a.Verifying, a.RecipeErr)
 	}
-	r, _ := recipe.Parse([]byte(bad), "recipe", "")
+	if a.Form.Global["lamda"] != "" {
+		t.Error("the form followed a text before it was parsed")
+	}
+	r := mustParse(t, bad)
 	want := plan.Check(r).Error()
-	a.OnVerified(bad, want)
-	if a.RecipeErr != want || a.CanRun() {
-		t.Errorf("error %q, want %q", a.RecipeErr, want)
+	a.OnChecked(bad, r, want)
+	if a.RecipeErr != want || a.CanRun() || a.Form.Global["lamda"] != "2" {
+		t.Errorf("error %q, want %q; form %+v", a.RecipeErr, want, a.Form.Global)
+	}
+	broken := "merge_method: [\n"
+	a.SetRecipeText(broken)
+	_, perr := recipe.Parse([]byte(broken), "recipe", "")
+	a.OnChecked(broken, nil, perr.Error())
+	if a.RecipeErr != perr.Error() || a.ShowForm() || a.CanRun() {
+		t.Errorf("a text that does not parse: error %q, form shown %v", a.RecipeErr, a.ShowForm())
 	}
 	a.SetRecipeText(text) // answered before: no new request
 	if a.Verifying != "" || !a.CanRun() {
 		t.Errorf("a remembered answer was asked again: verifying %q, error %q", a.Verifying, a.RecipeErr)
 	}
+}
+
+func mustParse(t *testing.T, text string) *recipe.Recipe {
+	t.Helper()
+	r, err := recipe.Parse([]byte(text), "recipe", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

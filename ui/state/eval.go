@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"ladle/core/recipe"
+	recipe "ladle/core/recipe/spec"
 )
 
 // Evaluation in the page: datasets, the architecture, and the live scores of the
@@ -342,7 +342,7 @@ func (a *App) DropResultRow() {
 // other loaded models in their order.
 func (a *App) sortRows() {
 	rank := map[string]int{ResultName: 0}
-	if r, err := recipe.Parse([]byte(a.kindRecipe()), "recipe", ""); err == nil {
+	if r, err, ok := a.parse(a.kindRecipe()); ok && err == nil {
 		for _, p := range r.ModelPaths() {
 			if _, ok := rank[p]; !ok {
 				rank[p] = len(rank)
@@ -373,7 +373,7 @@ func (a *App) Kind(model string) string {
 	if model == ResultName {
 		return "result"
 	}
-	if r, err := recipe.Parse([]byte(a.kindRecipe()), "recipe", ""); err == nil {
+	if r, err, ok := a.parse(a.kindRecipe()); ok && err == nil {
 		if r.BaseModel == model {
 			return "base"
 		}
@@ -552,10 +552,10 @@ func (a *App) LabRecipeLoaded(file, text string) {
 }
 
 // RecipeModels are the models a recipe text merges, in order (nil when it does not
-// parse).
-func RecipeModels(text string) []string {
-	r, err := recipe.Parse([]byte(text), "recipe", "")
-	if err != nil {
+// parse, or is not parsed yet).
+func (a *App) RecipeModels(text string) []string {
+	r, err, ok := a.parse(text)
+	if !ok || err != nil {
 		return nil
 	}
 	out := make([]string, len(r.Models))

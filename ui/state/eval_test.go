@@ -96,10 +96,11 @@ func TestSweepParamAndRecipe(t *testing.T) {
 			t.Errorf("%s: %+v %q", r.MergeMethod, p, reason)
 			continue
 		}
-		text, err := SweepRecipe(c.text, p, c.at)
+		pr, err := SweepRecipe(r, p, c.at)
 		if err != nil {
 			t.Fatal(err)
 		}
+		text := string(pr.Normalise())
 		for _, w := range c.want {
 			if !strings.Contains(text, w) {
 				t.Errorf("%s at %v:\n%s\nlacks %q", r.MergeMethod, c.at, text, w)

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"ladle/core/merge/info"
-	"ladle/core/recipe"
+	recipe "ladle/core/recipe/spec"
 )
 
 // Form is what the method picker and the model list hold: the choices a person makes

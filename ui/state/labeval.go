@@ -3,6 +3,8 @@ package state
 import (
 	"fmt"
 	"strconv"
+
+	recipe "ladle/core/recipe/spec"
 )
 
 // Measuring a lab live: every figure of the open lab's table recomputed in the tab on
@@ -93,7 +95,7 @@ func (a *App) LabJobs() []LabJob {
 		if j.Curve == "" {
 			continue
 		}
-		text, err := SweepRecipe(a.labCurveBase(j.Curve == "aligned"), SweepParam{Name: "weight", Pair: true}, lab.Curve[j.Point].Alpha)
+		text, err := a.sweepText(a.labCurveBase(j.Curve == "aligned"), SweepParam{Name: "weight", Pair: true}, lab.Curve[j.Point].Alpha)
 		if err == nil {
 			jobs[i].RecipeText = text
 		}
@@ -104,10 +106,10 @@ func (a *App) LabJobs() []LabJob {
 // labCurveBase is the two-model linear recipe of the lab's curve.
 func (a *App) labCurveBase(align bool) string {
 	lab := a.Labs.Lab
-	text := "merge_method: linear\nmodels:\n  - model: " + lab.CurveModels[0] + "\n  - model: " + lab.CurveModels[1] + "\ndtype: float32\n"
-	if align {
-		text += "ladle: {align: true}\n"
-	}
+	r := &recipe.Recipe{MergeMethod: "linear", Models: []recipe.Model{{Path: lab.CurveModels[0]}, {Path: lab.CurveModels[1]}}, DType: "float32"}
+	r.Ladle.Align = align
+	text := string(r.Normalise())
+	a.remember(text, r, nil)
 	return text
 }
 

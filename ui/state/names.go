@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-
-	"ladle/core/recipe"
 )
 
 // maxNamedModels is how many model names a result's file name spells out.
@@ -16,8 +14,8 @@ const maxNamedModels = 2
 // base is left out (it is in every recipe with one); characters that file systems
 // refuse become '_'.
 func (a *App) ResultName() string {
-	r, err := recipe.Parse([]byte(a.RecipeText), "recipe", "")
-	if err != nil || r.MergeMethod == "" {
+	r, err, ok := a.parse(a.RecipeText)
+	if !ok || err != nil || r.MergeMethod == "" {
 		return "merged.safetensors"
 	}
 	var stems []string

@@ -3,11 +3,13 @@ package state
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
-	"ladle/core/recipe"
+	recipe "ladle/core/recipe/spec"
 )
 
 // Live curves: the method's main scalar swept over a grid, each point merged and
@@ -123,18 +125,34 @@ func SweepParamOf(r *recipe.Recipe) (p SweepParam, reason string, ok bool) {
 	return SweepParam{}, fmt.Sprintf("%s has no main scalar to sweep (the page sweeps wise_ft alpha, task_arithmetic lambda, ties and dare density, slerp t, and the weight between two models of a linear merge)", r.MergeMethod), false
 }
 
-// SweepRecipe is the recipe with the parameter set to x, as normalised YAML: the text
-// both the page and `ladle merge` run for that point.
-func SweepRecipe(text string, p SweepParam, x float64) (string, error) {
-	r, err := recipe.Parse([]byte(text), "recipe", "")
+// sweepText is the recipe text with the parameter set to x (SweepRecipe), remembered
+// as parsed so that the page can load it at once.
+func (a *App) sweepText(text string, p SweepParam, x float64) (string, error) {
+	base, err, ok := a.parse(text)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("the recipe is still being checked")
+	case err != nil:
+		return "", err
+	}
+	r, err := SweepRecipe(base, p, x)
 	if err != nil {
 		return "", err
 	}
+	out := string(r.Normalise())
+	a.remember(out, r, nil)
+	return out, nil
+}
+
+// SweepRecipe is the recipe (a copy of base) with the parameter set to x; its
+// normalised YAML is the text both the page and `ladle merge` run for that point.
+func SweepRecipe(base *recipe.Recipe, p SweepParam, x float64) (*recipe.Recipe, error) {
+	r := cloneRecipe(base)
 	x = roundGrid(x)
 	switch {
 	case p.Pair:
 		if len(r.Models) != 2 {
-			return "", fmt.Errorf("the recipe no longer merges two models")
+			return nil, fmt.Errorf("the recipe no longer merges two models")
 		}
 		for i, w := range []float64{roundGrid(1 - x), x} {
 			if r.Models[i].Parameters == nil {
@@ -158,7 +176,18 @@ func SweepRecipe(text string, p SweepParam, x float64) (string, error) {
 		}
 		r.Parameters[p.Name] = recipe.Scalar(x)
 	}
-	return string(r.Normalise()), nil
+	return r, nil
+}
+
+// cloneRecipe copies what SweepRecipe changes: the models and the parameter maps.
+func cloneRecipe(base *recipe.Recipe) *recipe.Recipe {
+	r := *base
+	r.Parameters = maps.Clone(base.Parameters)
+	r.Models = slices.Clone(base.Models)
+	for i := range r.Models {
+		r.Models[i].Parameters = maps.Clone(r.Models[i].Parameters)
+	}
+	return &r
 }
 
 // roundGrid drops float noise (0.30000000000000004 → 0.3) so that recipes read well.
@@ -192,6 +221,7 @@ func (a *App) SweepTarget() (base string, p SweepParam, reason string, ok bool) 
 		r := &recipe.Recipe{MergeMethod: "linear", Models: []recipe.Model{{Path: a.Sweep.A}, {Path: a.Sweep.B}}, DType: "float32"}
 		r.Ladle.Align = a.Sweep.Align
 		base = string(r.Normalise())
+		a.remember(base, r, nil)
 		p = SweepParam{Name: "weight", Pair: true, Min: 0, Max: 1, Current: 0,
 			Label: "alpha: 0 is " + a.Sweep.A + ", 1 is " + a.Sweep.B}
 		if a.Sweep.Align {
@@ -202,8 +232,11 @@ func (a *App) SweepTarget() (base string, p SweepParam, reason string, ok bool) 
 	if a.RecipeErr != "" {
 		return "", SweepParam{}, "Fix the recipe first.", false
 	}
-	r, err := recipe.Parse([]byte(a.RecipeText), "recipe", "")
-	if err != nil {
+	r, err, parsed := a.parse(a.RecipeText)
+	switch {
+	case !parsed:
+		return "", SweepParam{}, "The recipe is still being checked.", false
+	case err != nil:
 		return "", SweepParam{}, err.Error(), false
 	}
 	p, reason, ok = SweepParamOf(r)
@@ -270,7 +303,7 @@ func (a *App) StartSweep() (int, error) {
 	lo, hi := a.SweepRange(p)
 	var pts []SweepPoint
 	for _, x := range Grid(lo, hi, a.SweepN()) {
-		text, err := SweepRecipe(base, p, x)
+		text, err := a.sweepText(base, p, x)
 		if err != nil {
 			return 0, err
 		}
@@ -445,7 +478,7 @@ func (a *App) SetSweepValue(x float64) error {
 	if !ok {
 		return fmt.Errorf("%s", reason)
 	}
-	text, err := SweepRecipe(base, p, x)
+	text, err := a.sweepText(base, p, x)
 	if err != nil {
 		return err
 	}

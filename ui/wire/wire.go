@@ -55,12 +55,15 @@ type Tensor struct {
 	Shape []int64 `json:"shape"`
 }
 
-// Checked answers a check request: Message is the check's error, "" when the recipe
-// passes; Recipe echoes the text checked.
+// Checked answers a check request: Recipe echoes the text checked; Parsed is the
+// parsed recipe as JSON (of spec.Recipe; a string, so that a 64-bit seed stays
+// exact), "" when the text does not parse; Message is then the parser's error, else
+// the command's check's, "" when the recipe passes.
 type Checked struct {
 	Type    string `json:"type"`
 	ID      string `json:"id"`
 	Recipe  string `json:"recipe"`
+	Parsed  string `json:"parsed,omitempty"`
 	Message string `json:"message"`
 }
 

@@ -344,7 +344,7 @@ func (h *host) afterMerge() {
 			if !h.resultBlob.Equal(blob) {
 				return
 			}
-			g, err := state.ParseGreedyTrace(meta.String(), state.RecipeModels(recipeText))
+			g, err := state.ParseGreedyTrace(meta.String(), h.app.RecipeModels(recipeText))
 			if err != nil {
 				h.app.SetNotice(err.Error())
 				return

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vugu/vugu"
 
+	"ladle/core/recipe/spec"
 	"ladle/ui"
 	"ladle/ui/state"
 	"ladle/ui/wire"
@@ -281,11 +282,17 @@ func (h *host) check(text string) {
 	go func() {
 		m := final(ch)
 		msg := str(m.Get("message"))
+		var r *spec.Recipe
 		if str(m.Get("type")) != wire.TypeChecked {
 			msg = "The recipe could not be checked: " + errorText(m)
+		} else if parsed := str(m.Get("parsed")); parsed != "" {
+			r = new(spec.Recipe)
+			if err := json.Unmarshal([]byte(parsed), r); err != nil {
+				r, msg = nil, "The recipe could not be checked: "+err.Error()
+			}
 		}
 		h.update(func() {
-			h.app.OnVerified(text, msg)
+			h.app.OnChecked(text, r, msg)
 			if h.runOnCheck == text {
 				h.runOnCheck = ""
 				if h.app.RecipeText == text {

@@ -1,4 +1,4 @@
-package recipe
+package spec
 
 // Recipe is a parsed merge recipe: mergekit's fields plus Ladle's own settings.
 type Recipe struct {
