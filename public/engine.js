@@ -33,6 +33,28 @@
 "use strict";
 importScripts("wasm_exec.js");
 
+// The lines Go wrote to its standard error from the last panic or fatal error on (its
+// message and stack), so that a worker whose program stops says why, to the page and
+// not only to the console.
+const stderrTail = [];
+{
+  const fs = globalThis.fs, write = fs.writeSync.bind(fs), dec = new TextDecoder();
+  let partial = "";
+  fs.writeSync = (fd, buf) => {
+    if (fd === 2) {
+      const lines = (partial + dec.decode(buf, {stream: true})).split("\n");
+      partial = lines.pop();
+      for (const l of lines) {
+        if (/^(panic|fatal error):/.test(l)) stderrTail.length = 0;
+        if (stderrTail.length < 40) stderrTail.push(l);
+      }
+    }
+    return write(fd, buf);
+  };
+}
+// why is the first line of a panic or fatal error in that tail ("" when none).
+const why = () => stderrTail.find((l) => /^(panic|fatal error):/.test(l)) || "";
+
 self.ladleQueue = [];
 // A worker started by the page as "ladle-engine" gets the compiled engine.wasm from it
 // ({type: "module", module}, first), so that it is downloaded once for all workers;
@@ -91,5 +113,6 @@ const fetchWasm = async (url) => {
   }
   memory = result.instance.exports.mem;
   await go.run(result.instance);
-  self.postMessage({type: "error", error: {message: "the merge engine stopped"}});
+  const reason = why();
+  self.postMessage({type: "error", error: {message: "the merge engine stopped" + (reason ? " (" + reason + ")" : "")}});
 })();

@@ -306,11 +306,10 @@ func compareEvaluations(t *testing.T, gpu evaluated, cpu engine.Evaluated) {
 	}
 }
 
-// TestGPUEvaluationSoupsLab evaluates the soups lab (its pre-trained model, ten
-// fine-tunes and their uniform soup merged in the worker) with ?gpu=force: the same
-// accuracies as the CPU path and losses within 1e-5 relative. (Through the engine
-// protocol: the page's Evaluate table comes with the in-page evaluation work.)
-func TestGPUEvaluationSoupsLab(t *testing.T) {
+// soupsLab lists the soups lab's files (pre-trained model, ten fine-tunes, dataset)
+// and an evaluate request of the models and their uniform soup merged in the worker.
+func soupsLab(t *testing.T) ([]string, engine.EvalSpec) {
+	t.Helper()
 	lab := filepath.Join("..", "..", "public", "labs", "soups")
 	var paths, models []string
 	for _, n := range []string{"pre", "finetune-01", "finetune-02", "finetune-03", "finetune-04", "finetune-05", "finetune-06", "finetune-07", "finetune-08", "finetune-09", "finetune-10"} {
@@ -322,7 +321,14 @@ func TestGPUEvaluationSoupsLab(t *testing.T) {
 	if err != nil {
 		t.Skipf("no soups lab: %v", err)
 	}
-	spec := engine.EvalSpec{Models: models, Recipes: []engine.NamedRecipe{{Name: "uniform soup", Recipe: string(uniform)}}, Data: "data.safetensors"}
+	return paths, engine.EvalSpec{Models: models, Recipes: []engine.NamedRecipe{{Name: "uniform soup", Recipe: string(uniform)}}, Data: "data.safetensors"}
+}
+
+// TestGPUEvaluationSoupsLab evaluates the soups lab (its pre-trained model, ten
+// fine-tunes and their uniform soup merged in the worker) with ?gpu=force: the same
+// accuracies as the CPU path and losses within 1e-5 relative.
+func TestGPUEvaluationSoupsLab(t *testing.T) {
+	paths, spec := soupsLab(t)
 	b := gpuPage(t, "?gpu=force")
 	if r := backendOf(t, b, 1); !r.GPU {
 		t.Fatalf("backend %q", r.Text)
@@ -334,6 +340,54 @@ func TestGPUEvaluationSoupsLab(t *testing.T) {
 		t.Fatalf("the evaluation did not run on the GPU: %+v, then %+v", before, after)
 	}
 	compareEvaluations(t, gpu, nativeEvaluate(t, paths, spec))
+}
+
+// TestGPUWorkerAnswersWhileKernelsRun: a WebGPU worker takes requests while its
+// kernels wait for the GPU, as the page sends them (a second Evaluate while the
+// result's evaluation runs, a cancel, memory polls): every request is answered, the
+// cancelled evaluation says so, and the first evaluation's figures are the CPU's.
+// (The worker used to take its device's lock in the message handler, to check for a
+// lost device, while a kernel held that lock awaiting its readback: the JS event loop
+// could not run the promise's callback, Go found every goroutine asleep and the
+// worker's program stopped.)
+func TestGPUWorkerAnswersWhileKernelsRun(t *testing.T) {
+	paths, spec := soupsLab(t)
+	b := gpuPage(t, "?gpu=force")
+	if r := backendOf(t, b, 1); !r.GPU {
+		t.Fatalf("backend %q", r.Text)
+	}
+	if err := b.SetFiles("#files", paths); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(spec)
+	ctx, cancel := context.WithTimeout(b.Ctx, 5*time.Minute)
+	defer cancel()
+	type busy struct {
+		evaluated
+		Sent, Answered int
+		Second         string
+		SecondError    any
+	}
+	r, err := EvalCtx[busy](ctx, b, fmt.Sprintf(`ladleTest.evaluateWhileBusy(%s, 3)`, js))
+	if err != nil {
+		log, _ := Eval[string](b, `JSON.stringify({errors: ladleTest.errors, pending: ladleTest.pending.size, log: ladleTest.log.slice(-12)})`)
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if r.Type != "evaluated" {
+		t.Fatalf("the evaluation ended with %q: %+v", r.Type, r.Error)
+	}
+	if r.Answered != r.Sent || r.Sent < 2 {
+		t.Errorf("%d of %d requests sent during the evaluation were answered", r.Answered, r.Sent)
+	}
+	if r.Second != "cancelled" {
+		t.Errorf("the evaluation cancelled mid-way ended with %q (%v)", r.Second, r.SecondError)
+	}
+	t.Logf("%d requests answered while the GPU evaluated; the second evaluation: %s", r.Answered, r.Second)
+	compareEvaluations(t, r.evaluated, nativeEvaluate(t, paths, spec))
+	// and the worker still computes on the GPU
+	if st := backendOf(t, b, 1); !st.GPU {
+		t.Errorf("after the overlapping requests: backend %q", st.Text)
+	}
 }
 
 // TestGPUEvaluationBurnMNIST evaluates the burn-mnist uniform soup, merged on the GPU,

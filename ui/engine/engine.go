@@ -59,7 +59,10 @@ type Env struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Compute, when set, gives the backend a request starts with (a WebGPU device
-	// that passed its self-tests); nil members, and a nil Compute, mean the CPU.
+	// that passed its self-tests); nil members, and a nil Compute, mean the CPU. Go
+	// calls it before it returns, so in a worker from the JS message handler: it must
+	// never wait for the GPU (the handler would keep the event loop from settling the
+	// Promise the GPU work awaits, and Go would stop the program as deadlocked).
 	Compute func() compute.Backend
 }
 

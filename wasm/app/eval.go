@@ -165,9 +165,10 @@ func (h *host) evaluate(models []string, withResult bool) {
 	if len(names) == 0 {
 		return
 	}
-	// An evaluation under way (the result's, after a merge) is left to finish rather
-	// than cancelled: its answers are ignored (a new ID), and a WebGPU worker is not
-	// interrupted in the middle of a forward pass.
+	// An evaluation under way (the result's, after a merge) is superseded: cancelled,
+	// and its late answers ignored (a new ID). A worker stops it between batches; a
+	// forward pass on the GPU finishes first (its readback cannot be interrupted).
+	h.cancelRun(h.evalCur)
 	id := h.app.StartEval(names)
 	r := &evalRun{reqs: map[string]int{}}
 	h.evalCur = r

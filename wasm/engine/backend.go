@@ -35,7 +35,7 @@ func startBackend(post func(gpu.Status)) *backend {
 		close(be.ready)
 		post(st)
 		if dev != nil {
-			dev.OnLost = func(error) { post(be.report(1)) }
+			dev.SetOnLost(func(error) { post(be.report(1)) })
 			if q.Get("gpucorrupt") == "lose" { // the test hook: the device goes away
 				dev.Destroy()
 			}

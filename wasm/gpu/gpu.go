@@ -48,6 +48,13 @@ const (
 
 // Device is a WebGPU device with Ladle's kernels. Its methods are safe for
 // concurrent use (calls are serialised: one queue).
+//
+// Two locks, because Go in the browser is single-threaded: mu serialises the GPU work
+// and is held while a kernel awaits its readback (a Promise), so code that runs inside
+// a JS event handler must never wait for it: the handler would keep the event loop
+// from settling that Promise, every goroutine would sleep and Go would stop the
+// worker's program. Lost and Stats, which a worker's message handler calls, take only
+// smu, which is never held across an await.
 type Device struct {
 	dev      js.Value
 	adapter  string // "swiftshader", the vendor/architecture in words
@@ -57,15 +64,15 @@ type Device struct {
 	// Corrupt names a kernel whose output the shader changes (a test hook: the
 	// self-test must catch it).
 	Corrupt string
-	// OnLost, when set, is called once the device is lost (from its own goroutine).
-	OnLost func(error)
-
-	mu      sync.Mutex
-	stats   Stats
-	lost    error
+	mu      sync.Mutex // the GPU work (held across awaits)
 	pipes   map[string]js.Value
 	bufs    map[string]*buf
 	scratch js.Value // a Uint8Array for copies between Go and JS
+
+	smu    sync.Mutex // the state below (never held across an await)
+	stats  Stats
+	lost   error
+	onLost func(error)
 }
 
 type buf struct {
@@ -124,13 +131,7 @@ func Open(mode string) (*Device, error) {
 		if info.Type() == js.TypeObject && str(info.Get("message")) != "" {
 			msg += ": " + strings.TrimSuffix(str(info.Get("message")), ".")
 		}
-		d.mu.Lock()
-		d.lost = errors.New(msg)
-		f := d.OnLost
-		d.mu.Unlock()
-		if f != nil {
-			f(d.lost)
-		}
+		d.setLost(errors.New(msg))
 	}()
 	return d, nil
 }
@@ -145,11 +146,45 @@ type Stats struct {
 	Forward    int   `json:"forward"`    // linear and convolution layers run
 }
 
-// Stats returns the counts so far.
+// Stats returns the counts so far. It never waits for the GPU.
 func (d *Device) Stats() Stats {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.smu.Lock()
+	defer d.smu.Unlock()
 	return d.stats
+}
+
+// count updates the counts.
+func (d *Device) count(f func(*Stats)) {
+	d.smu.Lock()
+	f(&d.stats)
+	d.smu.Unlock()
+}
+
+// SetOnLost sets a function called once, from its own goroutine, when the device is
+// lost (at once if it already is).
+func (d *Device) SetOnLost(f func(error)) {
+	d.smu.Lock()
+	d.onLost = f
+	err := d.lost
+	d.smu.Unlock()
+	if err != nil && f != nil {
+		go f(err)
+	}
+}
+
+// setLost records why the device can no longer be used (the first reason wins); every
+// kernel declines from then on.
+func (d *Device) setLost(err error) {
+	d.smu.Lock()
+	first := d.lost == nil
+	if first {
+		d.lost = err
+	}
+	f := d.onLost
+	d.smu.Unlock()
+	if first && f != nil {
+		go f(err)
+	}
 }
 
 // Destroy destroys the device, as a lost device (the test hook ?gpucorrupt=lose):
@@ -162,10 +197,10 @@ func (d *Device) Adapter() string { return d.adapter }
 // Fallback reports whether the adapter is a software fallback adapter.
 func (d *Device) Fallback() bool { return d.fallback }
 
-// Lost returns why the device was lost, or nil.
+// Lost returns why the device was lost, or nil. It never waits for the GPU.
 func (d *Device) Lost() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.smu.Lock()
+	defer d.smu.Unlock()
 	return d.lost
 }
 

@@ -20,7 +20,7 @@ func (d *Device) corrupt(kernel string) uint32 {
 }
 
 // usable reports whether the device may run a kernel now (not lost).
-func (d *Device) usable() bool { return d.lost == nil && d.dev.Type() == js.TypeObject }
+func (d *Device) usable() bool { return d.Lost() == nil && d.dev.Type() == js.TypeObject }
 
 // UnitSum implements compute.Merger: the exact kernel on the GPU, then the CPU for
 // the elements it flags.
@@ -38,12 +38,11 @@ func (d *Device) UnitSum(out []float32, xs [][]float32, div, mul float64) bool {
 	// flagged elements in place (each reads only its own element first).
 	raw := unsafe.Slice((*uint32)(unsafe.Pointer(&out[0])), len(out))
 	if err := d.unitSumRaw(raw, xs, dv, me); err != nil {
-		d.lost = err
+		d.setLost(err)
 		return false
 	}
-	d.stats.UnitSums++
-	d.stats.Elements += int64(len(out))
-	d.stats.Flagged += int64(fixFlagged(out, raw, xs, div, mul))
+	flagged := fixFlagged(out, raw, xs, div, mul)
+	d.count(func(s *Stats) { s.UnitSums++; s.Elements += int64(len(out)); s.Flagged += int64(flagged) })
 	return true
 }
 
@@ -129,14 +128,14 @@ func (d *Device) KeyHistogram(h *compute.Hist16, x, base []float32, high bool, m
 	var acc compute.Hist16
 	ok, err := d.keyHist(&acc, x, base, high, match)
 	if err != nil {
-		d.lost = err
+		d.setLost(err)
 		return false
 	}
 	if !ok {
-		d.stats.Declined++
+		d.count(func(s *Stats) { s.Declined++ })
 		return false
 	}
-	d.stats.Histograms++
+	d.count(func(s *Stats) { s.Histograms++ })
 	for i, v := range acc {
 		h[i] += v
 	}
@@ -257,7 +256,7 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	}
 	pipe, err := d.pipeline(module, code, entry)
 	if err != nil {
-		d.lost = err
+		d.setLost(err)
 		return false
 	}
 	xb := d.buffer("fw.x", int64(4*len(x)), usStorage|usCopyDst)
@@ -284,13 +283,13 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	enc.Call("copyBufferToBuffer", yb, 0, st, 0, 4*len(y))
 	d.dev.Get("queue").Call("submit", []any{enc.Call("finish")})
 	if err := d.read(st, f32Bytes(y)); err != nil {
-		d.lost = err
+		d.setLost(err)
 		return false
 	}
 	if !allFinite(y) { // an overflow: let the CPU say what it gives
 		return false
 	}
-	d.stats.Forward++
+	d.count(func(s *Stats) { s.Forward++ })
 	return true
 }
 

@@ -9,6 +9,7 @@ const T = {
   pending: new Map(), // id → {resolve, messages, progress, maxWasm}
   lastBlob: null,
   log: [],
+  errors: [], // messages of a failed worker (type error, no id)
 
   // start makes n engine workers and resolves when all are ready.
   start(n = 1) {
@@ -31,6 +32,14 @@ const T = {
 
   route(worker, m) {
     T.log.push({worker, type: m.type, id: m.id});
+    if (m.type === "error" && !m.id) {
+      // the worker failed as a whole (its program stopped): every request still
+      // waiting gets that error rather than waiting forever
+      T.errors.push(m);
+      for (const [id, p] of T.pending) p.resolve(Object.assign({}, m, {id}));
+      T.pending.clear();
+      return;
+    }
     const p = T.pending.get(m.id);
     if (!p) return;
     if (m.wasmMemory) p.maxWasm = Math.max(p.maxWasm, m.wasmMemory);
@@ -46,6 +55,7 @@ const T = {
   request(msg, worker = 0) {
     const id = msg.id || String(T.nextId++);
     msg.id = id;
+    if (T.errors.length) return Promise.resolve(Object.assign({}, T.errors[0], {id})); // the worker has stopped
     return new Promise((resolve) => {
       T.pending.set(id, {resolve, progress: [], maxWasm: 0});
       T.workers[worker].postMessage(msg);
@@ -104,6 +114,35 @@ const T = {
       p.progress.push = (m) => { if (!sent) { sent = true; cancel(); } return push(m); };
     }
     return result.then(T.summary);
+  },
+
+  // evaluateWhileBusy runs an evaluate request and, while it runs, keeps the worker
+  // busy as a page does: a memory request every ms milliseconds, and a second
+  // evaluate that is cancelled at its first progress message. It resolves with the
+  // first evaluation's final message, the number of memory requests sent and
+  // answered, and the second evaluation's final message type.
+  async evaluateWhileBusy(spec, ms) {
+    let finished = false;
+    const first = T.request({type: "evaluate", files: T.files(), eval: spec}).then((m) => { finished = true; return m; });
+    const id = String(T.nextId++);
+    const second = T.request({type: "evaluate", id, files: T.files(), eval: spec});
+    const p = T.pending.get(id);
+    const push = p.progress.push.bind(p.progress);
+    let cancelled = false;
+    p.progress.push = (m) => {
+      if (!cancelled) { cancelled = true; T.workers[0].postMessage({type: "cancel", id}); }
+      return push(m);
+    };
+    const probes = [];
+    while (!finished) {
+      probes.push(T.request({type: "memory"}));
+      await Promise.race([first, new Promise((r) => setTimeout(r, ms))]);
+    }
+    probes.push(T.request({type: "memory"}));
+    const answers = await Promise.all(probes);
+    const m = await first, s = await second;
+    return Object.assign({}, m, {sent: probes.length, answered: answers.filter((a) => a.type === "memory").length,
+      second: s.type, secondError: s.error || null});
   },
 
   read(files) { return T.request({type: "read", files: files || T.files()}); },
