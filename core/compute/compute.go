@@ -1,6 +1,10 @@
 package compute
 
-import "context"
+import (
+	"context"
+
+	"ladle/core/tensor"
+)
 
 // Hist16 is a histogram of 16 bits of float32 keys (see KeyHistogram).
 type Hist16 = [1 << 16]uint64
@@ -17,6 +21,12 @@ type Merger interface {
 	// (AbsKey(x[i]) when base is nil) when high, else the low 16 bits of the keys
 	// whose top 16 bits equal match (KeyHistogramRef).
 	KeyHistogram(h *Hist16, x, base []float32, high bool, match uint32) bool
+	// TiesSums computes TIES' sign election and disjoint sums of models weighted 1
+	// (TiesSumsRef): mixed[c] and count[c] for each element, or count[c] = TiesFlag
+	// where the backend could not prove its result exact (the caller computes those
+	// elements). keep[i] selects model i's trimmed entries; lo is the tensor index of
+	// element 0 (the bounds' indices are the tensor's).
+	TiesSums(mixed []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool
 }
 
 // Forwarder computes the heavy layers of an inference pass. Results may differ

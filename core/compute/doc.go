@@ -26,10 +26,18 @@
 //     infinities are not a GPU's business: a backend declines layers whose inputs or
 //     outputs hold them, since GPUs need not propagate them as IEEE says.
 //
+//   - TIES' sign election and disjoint sums are integer work too. For models weighted
+//     1, TiesSumsExact computes them from the float32 deltas (a subtraction under the
+//     same safety rule as KeyHistogram's) as integer sums, which equal the CPU's
+//     float64 sums wherever the kept deltas span at most 53 bits; other elements are
+//     flagged for the CPU. The caller finishes each element in float64 (the division
+//     by the agreeing count, θ0 + λ·mixed), so no floating-point division happens on a GPU.
+//
 // What stays on the CPU, and why: weighted sums whose weights are not all 1 (their
-// float64 products need a full soft-float multiply), the float64 sign election and
-// masked means of TIES and DARE (float64 sums of float32 products, same reason),
-// random draws, the SVD methods; and in the forward pass, batchnorm, pooling,
+// float64 products need a full soft-float multiply), TIES' sign election with weights
+// other than 1 (float64 sums of float32·float64 products, same reason), the masks of
+// DARE, DELLA and breadcrumbs (random draws, bands) and so their sums, the SVD
+// methods; and in the forward pass, batchnorm, pooling,
 // activations and the loss, element-wise passes that would cost a device round trip
 // each for less work than the copy.
 package compute

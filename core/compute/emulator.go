@@ -1,6 +1,10 @@
 package compute
 
-import "math"
+import (
+	"math"
+
+	"ladle/core/tensor"
+)
 
 // Emulator is a Merger that does on the CPU, element by element, exactly what the WebGPU
 // kernels do: UnitSumExact with the CPU reference for the elements it flags, and key
@@ -8,8 +12,31 @@ import "math"
 // the GPU path: the merge tests run every method through it and compare bytes, and
 // Flagged counts the elements the CPU had to redo.
 type Emulator struct {
-	Flagged    int64 // elements UnitSum recomputed on the CPU
-	Sums, Hist int   // calls that ran (returned true)
+	Flagged     int64 // elements UnitSum recomputed on the CPU
+	Sums, Hist  int   // calls that ran (returned true)
+	Ties        int   // TiesSums calls that ran
+	TiesFlagged int64 // elements TiesSums left to the caller
+}
+
+func (m *Emulator) TiesSums(mixed []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool {
+	if len(xs) == 0 || len(xs) > 1<<16 {
+		return false
+	}
+	in := make([]uint32, len(xs))
+	for c := range mixed {
+		for i, x := range xs {
+			in[i] = math.Float32bits(x[c])
+		}
+		v, k, ok := TiesSumsExact(in, math.Float32bits(base[c]), keep, int64(lo+c))
+		if !ok {
+			m.TiesFlagged++
+			mixed[c], count[c] = 0, TiesFlag
+			continue
+		}
+		mixed[c], count[c] = v, k
+	}
+	m.Ties++
+	return true
 }
 
 func (m *Emulator) UnitSum(out []float32, xs [][]float32, div, mul float64) bool {

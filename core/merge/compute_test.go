@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -74,6 +75,49 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 		assertEqual(t, "ties", mergeOK(t, "ties", mk(cm)), mergeOK(t, "ties", mk(nil)))
 		if want := !poison; (cm.Hist > 0) != want {
 			t.Errorf("poisoned %v: backend histograms %d", poison, cm.Hist)
+		}
+		if cm.Ties != 1 {
+			t.Errorf("poisoned %v: the backend ran %d TIES sums, want 1", poison, cm.Ties)
+		}
+	}
+
+	// TIES' sign election and disjoint sums on the backend (weights 1): models with
+	// zeros, equal magnitudes, opposite signs, subnormals, NaN and Inf, every density
+	// and both normalize settings and trim scopes; the weights 0.7 stay on the CPU.
+	for _, hard := range []bool{false, true} {
+		b := randT(r, 5000)
+		models := [][]float32{near(r, b, 0.01), near(r, b, 0.01), tiedT(r, 5000), near(r, b, 0.001)}
+		copy(models[3][:100], models[0][:100]) // equal deltas: ties of the trim and of the vote
+		for c := 100; c < 200; c++ {
+			models[2][c] = 2*b[c] - models[0][c] // opposite deltas
+		}
+		if hard {
+			for i := range models {
+				for c := range models[i] {
+					if r.IntN(40) == 0 {
+						models[i][c] = hardValue(r)
+					}
+				}
+			}
+		}
+		for _, density := range []float64{1, 0.5, 0.1, 0} {
+			for _, norm := range []bool{true, false} {
+				for _, w := range []float64{1, 0.7} {
+					cm := &compute.Emulator{}
+					mk := func(c compute.Merger) *Job {
+						return &Job{Tensor: "x", Base: b, Models: models, Params: mp("density", density, "normalize", norm, "weight", w, "lambda", 0.9),
+							Compute: c, Options: Options{AllowNonFinite: true}}
+					}
+					name := fmt.Sprintf("ties hard %v density %v normalize %v weight %v", hard, density, norm, w)
+					assertEqual(t, name, mergeOK(t, "ties", mk(cm)), mergeOK(t, "ties", mk(nil)))
+					if (cm.Ties == 1) != (w == 1) {
+						t.Errorf("%s: the backend ran %d TIES sums", name, cm.Ties)
+					}
+					if hard && w == 1 && density > 0 && cm.TiesFlagged == 0 {
+						t.Errorf("%s: no element was left to the CPU", name)
+					}
+				}
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package merge
 import (
 	"math"
 
+	"ladle/core/compute"
 	"ladle/core/tensor"
 )
 
@@ -136,6 +137,11 @@ func mergeGTA(j *Job, out []float32, sp sparsifier, cons consensus) error {
 	if err != nil {
 		return j.errorf("%v", err)
 	}
+	if sp == spMagnitude && cons == consTies && j.Compute != nil && allOnes(ws) {
+		if tiesOnBackend(j, out, ms, ws, lam, normalize, int(rowLen)) {
+			return nil
+		}
+	}
 	den := 1.0
 	if normalize && cons == consSum && math.Abs(sumW) >= 1e-8 {
 		den = sumW // |Σw| < 1e-8 counts as 1
@@ -163,6 +169,69 @@ func mergeGTA(j *Job, out []float32, sp sparsifier, cons consensus) error {
 		}
 		tiesCombine(o, b, ds, ws, lam, normalize, s.float64s(1, 2*m), s.float64s(0, m))
 	})
+}
+
+// tiesBlock is how many elements tiesOnBackend hands the backend at a time (its
+// float64 sums and counts take 12 bytes an element).
+const tiesBlock = 1 << 20
+
+// tiesOnBackend runs TIES' sign election and disjoint sums (models weighted 1) on
+// j.Compute a block at a time, and finishes each element as tiesCombine does: the
+// division by the agreeing count and θ0 + λ·mixed, in float64. Elements the backend
+// flags, and blocks it declines after the first, are computed by the CPU path. It
+// returns false, having written nothing, when the backend declines the first block.
+func tiesOnBackend(j *Job, out []float32, ms []gtaModel, ws []float64, lam float64, normalize bool, rowLen int) bool {
+	n, base := len(out), j.Base
+	block := min(n, tiesBlock)
+	mixed, count := make([]float64, block), make([]uint32, block)
+	keep := make([]tensor.Bound, len(ms))
+	for i := range ms {
+		keep[i] = ms[i].keep
+		if ms[i].all {
+			keep[i] = tensor.Bound{Key: 0, Last: math.MaxInt64}
+		}
+	}
+	xs := make([][]float32, len(ms))
+	var s scratch
+	cpu := func(lo, hi int) {
+		m := hi - lo
+		ds := s.slices(len(ms))
+		for i := range ms {
+			ds[i] = s.float32s(i, m)
+			sparsify(&ms[i], spMagnitude, base, lo, hi, rowLen, ds[i], &s)
+		}
+		tiesCombine(out[lo:hi], base[lo:hi], ds, ws, lam, normalize, s.float64s(1, 2*m), s.float64s(0, m))
+	}
+	for lo := 0; lo < n; lo += block {
+		hi := min(lo+block, n)
+		for i := range ms {
+			xs[i] = ms[i].x[lo:hi]
+		}
+		if !j.Compute.TiesSums(mixed[:hi-lo], count[:hi-lo], xs, base[lo:hi], keep, lo) {
+			if lo == 0 {
+				return false
+			}
+			cpu(lo, hi) // the device went away mid-tensor
+			continue
+		}
+		for c := lo; c < hi; c++ {
+			k := count[c-lo]
+			if k == compute.TiesFlag {
+				cpu(c, c+1)
+				continue
+			}
+			mx := mixed[c-lo]
+			if normalize {
+				dv := float64(k)
+				if dv == 0 {
+					dv = 1
+				}
+				mx /= dv
+			}
+			out[c] = float32(float64(base[c]) + float64(lam*mx))
+		}
+	}
+	return true
 }
 
 // floorCount is floor(frac·n) computed in float64, as mergekit's int(n * density).

@@ -67,6 +67,9 @@ type backendReport struct {
 		Histograms int   `json:"histograms"`
 		Declined   int   `json:"declined"`
 		Forward    int   `json:"forward"`
+		Ties       int   `json:"ties"`
+		TiesElems  int64 `json:"tiesElements"`
+		TiesFlag   int64 `json:"tiesFlagged"`
 	} `json:"stats"`
 }
 
@@ -85,8 +88,8 @@ func TestGPUKernelsMatchCPU(t *testing.T) {
 	if !r.GPU || r.Name != "WebGPU · swiftshader" {
 		t.Fatalf("backend %q (%+v), want WebGPU on SwiftShader", r.Text, r)
 	}
-	if len(r.Tests) != 5 {
-		t.Fatalf("%d kernel tests, want 5", len(r.Tests))
+	if len(r.Tests) != 6 {
+		t.Fatalf("%d kernel tests, want 6", len(r.Tests))
 	}
 	for _, k := range r.Tests {
 		if k.Err != "" || k.Elements == 0 || k.OnGPU == 0 {
@@ -133,6 +136,18 @@ models:
 parameters: {lambda: 1.0}
 `
 
+// burnTiesUnit is TIES with every weight 1: its sign election and disjoint sums run
+// on the GPU too.
+const burnTiesUnit = `merge_method: ties
+base_model: run-a.pt
+models:
+  - model: run-b-whole-module.pt
+    parameters: {density: 0.4}
+  - model: run-c.safetensors
+    parameters: {density: 0.6}
+parameters: {lambda: 0.8}
+`
+
 func mergeBytes(t *testing.T, b *Browser, recipe string) []byte {
 	t.Helper()
 	done := eval[message](t, b, fmt.Sprintf("ladleTest.merge(%q)", recipe))
@@ -175,6 +190,14 @@ func TestGPUMergesAreCPUBytes(t *testing.T) {
 		t.Fatalf("TIES selected nothing on the GPU: %+v", r.Stats)
 	}
 	t.Logf("ties: %d selection histograms on the GPU, %d declined", r.Stats.Histograms, r.Stats.Declined)
+	if got, want := mergeBytes(t, b, burnTiesUnit), nativeMerge(t, dir, burnTiesUnit); !bytes.Equal(got, want) {
+		t.Fatalf("the GPU TIES merge with weights 1 (%d bytes) differs from ladle merge's (%d bytes)", len(got), len(want))
+	}
+	before := r.Stats.Ties
+	if r = backendOf(t, b, 1); r.Stats.Ties == before {
+		t.Fatalf("TIES with weights 1 summed nothing on the GPU: %+v", r.Stats)
+	}
+	t.Logf("ties, weights 1: %d tensors' sign election and sums on the GPU (%d elements, %d redone on the CPU)", r.Stats.Ties-before, r.Stats.TiesElems, r.Stats.TiesFlag)
 }
 
 // TestCorruptedKernelFallsBack: the test hook ?gpucorrupt=unit_sum flips one bit of
@@ -182,7 +205,7 @@ func TestGPUMergesAreCPUBytes(t *testing.T) {
 // the reason, and the soup is still ladle merge's bytes.
 func TestCorruptedKernelFallsBack(t *testing.T) {
 	paths := burnFixtures(t)
-	for _, kernel := range []string{"unit_sum", "key_hist", "conv"} {
+	for _, kernel := range []string{"unit_sum", "key_hist", "ties", "conv"} {
 		b := gpuPage(t, "?gpu=force&gpucorrupt="+kernel)
 		r := backendOf(t, b, 1)
 		if r.GPU || r.Name != "CPU · WebAssembly" || !strings.Contains(r.Reason, "self-test") || !strings.Contains(r.Reason, kernel) {

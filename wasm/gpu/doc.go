@@ -2,8 +2,9 @@
 
 // Package gpu is Ladle's WebGPU backend, the only code that touches navigator.gpu. It
 // runs in the engine workers and implements package compute's Merger (uniform-soup
-// sums and TIES' selection histograms, both exact: integer arithmetic, or a float
-// subtraction only where it is correctly rounded everywhere) and Forwarder (linear
+// sums, TIES' selection histograms, and TIES' sign election and disjoint sums, all
+// exact: integer arithmetic, or a float subtraction only where it is correctly
+// rounded everywhere) and Forwarder (linear
 // and convolution layers of an evaluation, in float32 with the GPU's summation order).
 //
 // Trust is earned per adapter: Open requests a device with the adapter's buffer limits,

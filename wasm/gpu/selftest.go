@@ -9,6 +9,7 @@ import (
 
 	"ladle/core/compute"
 	"ladle/core/nn"
+	"ladle/core/tensor"
 )
 
 // TestResult is one kernel's self-test on this adapter.
@@ -28,7 +29,7 @@ type TestResult struct {
 func (d *Device) SelfTest(scale int) []TestResult {
 	scale = max(scale, 1)
 	r := rand.New(rand.NewPCG(2026, 9))
-	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testEval(r, scale)}
+	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testTies(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testEval(r, scale)}
 }
 
 // Failed returns the first failed test's description, or "".
@@ -125,6 +126,96 @@ func (d *Device) testUnitSum(r *rand.Rand, scale int) TestResult {
 		}
 	}
 	return res
+}
+
+// testTies checks the ties_sums kernel element by element against
+// compute.TiesSumsExact (which says which elements it must compute and which it must
+// flag) and the whole path, flagged elements computed by the CPU, against
+// compute.TiesSumsRef, on hard data and on deltas with many equal magnitudes, opposite
+// signs and zeros, under bounds that keep everything, nothing, or split equal keys.
+func (d *Device) testTies(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "ties"}
+	n := 4096 * scale
+	for _, models := range []int{1, 2, 3, 5, 8} {
+		for _, hard := range []bool{true, false} {
+			base := hardData(r, n)
+			xs := make([][]float32, models)
+			for i := range xs {
+				if hard {
+					xs[i] = hardData(r, n)
+					continue
+				}
+				xs[i] = make([]float32, n)
+				for c := range xs[i] {
+					if !compute.SafeForSubtraction(math.Float32bits(base[c])) {
+						base[c] = 0.5
+					}
+					xs[i][c] = base[c] + float32(r.IntN(9)-4)/64 // equal magnitudes, both signs, zeros
+				}
+			}
+			keep := make([]tensor.Bound, models)
+			for i := range keep {
+				switch k := r.IntN(4); k {
+				case 0:
+					keep[i] = tensor.Bound{Key: 0, Last: math.MaxInt64}
+				case 1:
+					keep[i] = tensor.Bound{Key: math.MaxUint32, Last: -1}
+				default:
+					c := r.IntN(n)
+					keep[i] = tensor.Bound{Key: tensor.AbsKey(xs[i][c] - base[c]), Last: int64(r.IntN(n+1)) - 1}
+				}
+			}
+			lo := r.IntN(1000)
+			for i := range keep {
+				if keep[i].Last >= 0 && keep[i].Last < math.MaxInt64 {
+					keep[i].Last += int64(lo)
+				}
+			}
+			raw := make([]uint32, 4*n)
+			d.mu.Lock()
+			err := d.tiesRaw(raw, xs, base, keep, lo)
+			d.mu.Unlock()
+			if err != nil {
+				res.Err = err.Error()
+				return res
+			}
+			mixed, count := make([]float64, n), make([]uint32, n)
+			decodeTies(mixed, count, raw)
+			wantM, wantK := make([]float64, n), make([]uint32, n)
+			compute.TiesSumsRef(wantM, wantK, xs, base, keep, lo)
+			in := make([]uint32, models)
+			for c := range n {
+				for i, x := range xs {
+					in[i] = math.Float32bits(x[c])
+				}
+				m, k, ok := compute.TiesSumsExact(in, math.Float32bits(base[c]), keep, int64(lo+c))
+				if !ok {
+					m, k = 0, compute.TiesFlag
+				}
+				if math.Float64bits(mixed[c]) != math.Float64bits(m) || count[c] != k {
+					res.Err = fmt.Sprintf("%d models: element %d of %v, base %v: gave %v (count %d), the CPU %v (count %d)", models, c, col(xs, c), base[c], mixed[c], count[c], wantM[c], wantK[c])
+					return res
+				}
+				res.Elements++
+				if ok {
+					res.OnGPU++
+					if math.Float64bits(m) != math.Float64bits(wantM[c]) || k != wantK[c] {
+						res.Err = fmt.Sprintf("%d models: element %d: the exact kernel gave %v (%d), the float64 path %v (%d)", models, c, m, k, wantM[c], wantK[c])
+						return res
+					}
+				}
+			}
+		}
+	}
+	return res
+}
+
+func col(xs [][]float32, c int) []float32 {
+	var out []float32
+	for _, x := range xs {
+		out = append(out, x[c])
+	}
+	return out
 }
 
 func oneVals(xs [][]float32) []float32 {
