@@ -199,9 +199,11 @@ func plog(x float64) float64 {
 	return float64(float64(float64(e)*ln2Hi) + float64(float64(float64(e)*ln2Lo)+lnf))
 }
 
-// mm is the pass's matmul: the exact form in exact mode.
+// mm is the pass's matmul: the exact form in exact mode, and wherever the amd64
+// kernels are missing (js/wasm, purego), where the exact form's register tiles (or
+// the platform's ExactProduct) are several times faster than gonum's level-1 loops.
 func mm(s *scratch) func(m, n, k int, a []float32, lda int, b []float32, ldb int, rows []int32, c []float32, ldc int, bias []float32, relu bool) {
-	if s != nil && s.prep != nil && s.prep.exact {
+	if !useKernel || (s != nil && s.prep != nil && s.prep.exact) {
 		return exactMatmul
 	}
 	return matmul

@@ -42,30 +42,24 @@ func (l *linear) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 	if s.fwd != nil && s.fwd.Linear(dst[:n*out], src[:n*in], l.w.Data, bias, n, in, out, relu) {
 		return
 	}
-	if wt := s.prep.wt[l.index]; wt != nil {
-		// The kernel's form: Y[n, out] = X[n, in] · Wᵀ[in, out], Wᵀ prepared once per
-		// pass. The kernel takes rows four at a time; the last one to three samples
-		// go through it too, padded with zero rows, so that every sample is computed
-		// the same way wherever it sits in the batch.
-		ld := padCols(out)
-		n4 := (n + 3) &^ 3
-		y := grow(&s.out, n4*ld)
-		full := n &^ 3
-		mm(s)(full, out, in, src, in, wt, ld, nil, y, ld, nil, false)
-		if full < n {
-			x4 := grow(&s.tmp, 4*in)
-			copy(x4, src[full*in:n*in])
-			clear(x4[(n-full)*in:])
-			mm(s)(4, out, in, x4, in, wt, ld, nil, y[full*ld:], ld, nil, false)
-		}
-		for i := range n {
-			rowBiasAct(dst[i*out:(i+1)*out], y[i*ld:], bias, relu)
-		}
-		return
+	// The kernel's form: Y[n, out] = X[n, in] · Wᵀ[in, out], Wᵀ prepared once per
+	// pass. The kernel takes rows four at a time; the last one to three samples go
+	// through it too, padded with zero rows, so that every sample is computed the same
+	// way wherever it sits in the batch.
+	wt := s.prep.wt[l.index]
+	ld := padCols(out)
+	n4 := (n + 3) &^ 3
+	y := grow(&s.out, n4*ld)
+	full := n &^ 3
+	mm(s)(full, out, in, src, in, wt, ld, nil, y, ld, nil, false)
+	if full < n {
+		x4 := grow(&s.tmp, 4*in)
+		copy(x4, src[full*in:n*in])
+		clear(x4[(n-full)*in:])
+		mm(s)(4, out, in, x4, in, wt, ld, nil, y[full*ld:], ld, nil, false)
 	}
-	gemmNT(n, out, in, src, in, l.w.Data, in, dst, out, false)
 	for i := range n {
-		rowBiasAct(dst[i*out:(i+1)*out], dst[i*out:], bias, relu)
+		rowBiasAct(dst[i*out:(i+1)*out], y[i*ld:], bias, relu)
 	}
 }
 

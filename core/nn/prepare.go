@@ -25,8 +25,8 @@ func (m *Model) takePrepared() *prepared {
 	}
 	p.exact = m.exact
 	for i, l := range m.layers {
-		// the kernels' form, and always in exact mode, whose products all take it
-		if pr, ok := l.(preparer); ok && (useKernel || m.exact) {
+		// the kernels' form, which every product takes (mm)
+		if pr, ok := l.(preparer); ok {
 			pr.prepare(p)
 		} else {
 			p.wt[i] = nil
