@@ -51,13 +51,13 @@
 //     samples) of the largest activation plus the im2col matrix of one sample; only the
 //     output grows with the batch. Record keeps every activation of the batch.
 //
-//   - Portable. No cgo, no syscall/js. Matrix products use gonum's BLAS level-1
-//     routines and, on amd64 CPUs with AVX and FMA (checked with CPUID at start-up),
-//     6×16 and 4×16 assembly kernels that add the bias and apply a following relu as
-//     they store, and that can read the rows of B through an offset table, so that
-//     stride-1 convolutions read their input planes in place of an im2col matrix. The
-//     build tag purego leaves the kernels out. The same code builds for js/wasm,
-//     where everything runs on the portable path: in exact mode, products in 2×4
-//     register tiles, or an ExactProduct a platform installs (SetExactProduct:
-//     ladle/wasm/simd's WebAssembly SIMD), which must give the same bits.
+//   - Portable. No cgo, no syscall/js. The forward products run, on amd64 CPUs with
+//     AVX and FMA (checked with CPUID at start-up), 6×16 and 4×16 assembly kernels
+//     that add the bias and apply a following relu as they store, and that can read
+//     the rows of B through an offset table, so that stride-1 convolutions read their
+//     input planes in place of an im2col matrix. Everywhere else (the build tag purego
+//     leaves the kernels out; js/wasm), and in exact mode, they run the exact form:
+//     Go in 2×4 register tiles, or an ExactProduct a platform installs
+//     (SetExactProduct: ladle/wasm/simd's WebAssembly SIMD), which must give the same
+//     bits. The backward products use gonum's BLAS level-1 routines.
 package nn
