@@ -68,7 +68,7 @@ func mergeKarcher(j *Job, out []float32) error {
 	scale := 0.0
 	for i := range xs {
 		norms[i] = math.Sqrt(v.reduce(n, func(e int) float64 { x := v.at(i, e); return float64(x * x) }))
-		scale += alpha * norms[i]
+		scale += float64(alpha * norms[i]) // rounded: no fused multiply-add under GOAMD64=v3
 		if norms[i] > tol {
 			valid = append(valid, i)
 		}
@@ -253,7 +253,7 @@ func mergeMultislerp(j *Job, out []float32) error {
 	allZero := true
 	for i := range nm {
 		norms[i] = math.Sqrt(v.reduce(n, func(e int) float64 { x := v.at(i, e); return float64(x * x) }))
-		scale += ws[i] * norms[i]
+		scale += float64(ws[i] * norms[i]) // rounded: no fused multiply-add under GOAMD64=v3
 		allZero = allZero && norms[i] == 0
 	}
 	unit := func(i, e int) float64 { return v.at(i, e) / (norms[i] + eps) }
