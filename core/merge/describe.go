@@ -39,7 +39,8 @@ func (m *Method) Info() MethodInfo {
 
 func paramInfo(p Param) ParamInfo {
 	pi := ParamInfo{Name: p.Name, Type: p.Type.String(), Default: p.Default, Required: p.Required, Min: p.Min, Max: p.Max,
-		Choices: p.Choices, Doc: p.Doc, PerModel: p.PerModel, Ladle: p.Ladle, Multi: p.Multi}
+		Choices: p.Choices, Doc: p.Doc, PerModel: p.PerModel, Ladle: p.Ladle, Multi: p.Multi,
+		Sweep: p.Sweep, SweepPair: p.SweepPair}
 	for _, f := range p.Fields {
 		pi.Fields = append(pi.Fields, paramInfo(f))
 	}

@@ -12,7 +12,7 @@ var linearMethod = &Method{
 	Summary: "Weighted average of the models: uniform and weighted model soups (WiSE-FT is linear of two models). θ = Σ wᵢθᵢ / Σ wᵢ.",
 	Paper:   soupsPaper,
 	Params: []Param{
-		weightParam(),
+		sweptPair(weightParam()),
 		{Name: "normalize", Type: Bool, Default: true,
 			Doc: "Divide by the sum of the weights (θ = Σ wᵢθᵢ / Σ wᵢ); a weight sum of 0 is then an error. false gives Σ wᵢθᵢ."},
 	},
@@ -226,7 +226,8 @@ var wiseFTMethod = &Method{
 	Paper:   "Robust fine-tuning of zero-shot models (WiSE-FT, Wortsman et al., 2022), https://arxiv.org/abs/2109.01903",
 	Params: []Param{
 		{Name: "alpha", Type: Float, Default: 0.5, Min: fptr(0), Max: fptr(1), Multi: true,
-			Doc: "Mixing coefficient α: 0 is the zero-shot model, 1 the fine-tuned one. A list (e.g. [0.25, 0.5, 0.75]) produces one output per value."},
+			Sweep: "alpha: 0 is the first (zero-shot) model, 1 the fine-tune",
+			Doc:   "Mixing coefficient α: 0 is the zero-shot model, 1 the fine-tuned one. A list (e.g. [0.25, 0.5, 0.75]) produces one output per value."},
 	},
 	MinModels: 2,
 	MaxModels: 2,

@@ -16,7 +16,7 @@ var pcbMethod = &Method{
 	Params: []Param{
 		{Name: "weight", Type: Float, Default: 1.0, PerModel: true,
 			Doc: "Per-task coefficient λᵢ of the code (its nevergrad search is not part of the method)."},
-		{Name: "density", Type: Float, Default: 0.1, Min: fptr(0), Max: fptr(1),
+		{Name: "density", Type: Float, Default: 0.1, Min: fptr(0), Max: fptr(1), Sweep: "density: the share of each task's balancing weights kept",
 			Doc: "pcb_ratio ρ in (0, 1]: share of each task's balancing weights kept; entries at or below the (1 − ρ) quantile get weight 0."},
 		lambdaParam(),
 	},

@@ -60,6 +60,14 @@ type Param struct {
 	// executor opens it, checks it against the model, permutes it with the model when
 	// aligning, and passes each tensor in Job.Companions[Name][i].
 	Companion bool
+	// Sweep marks the method's main scalar, the one the playground's Sweep varies and
+	// draws accuracy against, and is the axis's description ("alpha: 0 is the first
+	// (zero-shot) model, 1 the fine-tune"). At most one parameter of a method has it;
+	// the page then needs no list of methods to know what to sweep.
+	Sweep string
+	// SweepPair: the swept per-model parameter is the weight between exactly two
+	// models, which the sweep sets to 1 − x and x (a two-model soup's mixing weight).
+	SweepPair bool
 }
 
 // Method is one merge method: its self-description and its per-tensor computation.
@@ -252,6 +260,34 @@ func Get(name string) (*Method, error) {
 }
 
 func fptr(v float64) *float64 { return &v }
+
+// withSweep marks the parameter called name in ps as the method's main scalar, with
+// label as its axis (Param.Sweep); pair makes it the weight between two models
+// (Param.SweepPair). It panics when ps has no such parameter: a registration error
+// that every test run meets.
+func withSweep(ps []Param, name, label string, pair bool) []Param {
+	for i := range ps {
+		if ps[i].Name == name {
+			ps[i].Sweep, ps[i].SweepPair = label, pair
+			return ps
+		}
+	}
+	panic("merge: no parameter " + name + " to sweep")
+}
+
+// sweptPair marks a per-model weight as the weight between two models, the main
+// scalar of a two-model soup.
+func sweptPair(p Param) Param {
+	p.Sweep, p.SweepPair = pairAxis, true
+	return p
+}
+
+// Axis descriptions shared by several methods.
+const (
+	densityAxis = "density: the fraction of each task vector kept"
+	lambdaAxis  = "lambda: the scale of the merged task vector"
+	pairAxis    = "the weight between the two models: 0 is the first, 1 the second"
+)
 
 // Shared parameter declarations.
 

@@ -80,6 +80,7 @@ func TestRegistryDeclarations(t *testing.T) {
 			}
 		}
 		check("", m.Params)
+		checkSweep(t, m)
 		for _, common := range []string{"sparse", "allow_nonfinite"} {
 			if p, ok := m.Param(common); !ok || !p.Ladle {
 				t.Errorf("%s: missing Ladle option %s", m.Name, common)
@@ -312,4 +313,53 @@ func TestCheckValues(t *testing.T) {
 	// A rws_extract job with an explicit layers list runs (the executor uses it to choose tensors).
 	j := &Job{Tensor: "conv1.weight", Base: f32(0, 0), Models: [][]float32{f32(1, 0), f32(1, 1)}, Params: Params{"layers": []any{"conv1"}}}
 	assertEqual(t, "layers", mergeOK(t, "rws_extract", j), f32(0, 1))
+}
+
+// checkSweep: a method's main scalar (Param.Sweep) is one float parameter that is not
+// a Ladle option, and a pair sweep is a per-model weight of a method that can take
+// two models.
+func checkSweep(t *testing.T, m *Method) {
+	t.Helper()
+	var swept []string
+	for _, p := range m.Params {
+		if p.SweepPair && p.Sweep == "" {
+			t.Errorf("%s: %s is a pair sweep without an axis", m.Name, p.Name)
+		}
+		if p.Sweep == "" {
+			continue
+		}
+		swept = append(swept, p.Name)
+		if p.Type != Float || p.Ladle {
+			t.Errorf("%s: swept parameter %s must be a float of the recipe, not %v (ladle %v)", m.Name, p.Name, p.Type, p.Ladle)
+		}
+		if p.SweepPair && (!p.PerModel || m.MinModels > 2 || (m.MaxModels != 0 && m.MaxModels < 2)) {
+			t.Errorf("%s: pair sweep of %s needs a per-model weight and a method that takes two models", m.Name, p.Name)
+		}
+	}
+	if len(swept) > 1 {
+		t.Errorf("%s: %d main scalars %v; at most one parameter may be swept", m.Name, len(swept), swept)
+	}
+}
+
+// The page sweeps what it swept when it knew the methods by name, and now also the
+// main scalars of the round-2 methods.
+func TestSweptParameters(t *testing.T) {
+	want := map[string]string{
+		"wise_ft": "alpha", "slerp": "t", "task_arithmetic": "lambda", "linear": "weight",
+		"ties": "density", "dare_ties": "density", "dare_linear": "density", "della": "density", "della_linear": "density",
+		"breadcrumbs": "density", "breadcrumbs_ties": "density",
+		"tsv_merge": "lambda", "iso_c": "lambda", "iso_cts": "lambda", "pcb": "density", "sce": "select_topk",
+		"nuslerp": "weight", "multislerp": "weight",
+	}
+	for _, m := range All() {
+		got := ""
+		for _, p := range m.Params {
+			if p.Sweep != "" {
+				got = p.Name
+			}
+		}
+		if got != want[m.Name] {
+			t.Errorf("%s sweeps %q, want %q", m.Name, got, want[m.Name])
+		}
+	}
 }

@@ -13,7 +13,7 @@ var sceMethod = &Method{
 	Paper: "FuseChat: Knowledge Fusion of Chat Models (Wan et al., 2024; SCE as implemented in mergekit), https://arxiv.org/abs/2408.07990",
 	Params: []Param{
 		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Doc: "Accepted so mergekit recipes run unchanged; SCE computes its own per-tensor weights and ignores it."},
-		{Name: "select_topk", Type: Float, Default: 1.0, Min: fptr(0), Max: fptr(1),
+		{Name: "select_topk", Type: Float, Default: 1.0, Min: fptr(0), Max: fptr(1), Sweep: "select_topk: the fraction of the most varying positions kept",
 			Doc: "Fraction of the positions with nonzero variance across the task vectors that are kept (largest variance first, ties by lower index); 1 keeps every position."},
 		lambdaParam(), int8MaskParam(),
 	},

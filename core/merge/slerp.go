@@ -11,7 +11,7 @@ var slerpMethod = &Method{
 	Summary: "Spherical linear interpolation between the base model (t = 0) and one other model (t = 1), per tensor; nearly parallel tensors fall back to linear interpolation.",
 	Paper:   "Animating rotation with quaternion curves (Shoemake, 1985), https://doi.org/10.1145/325165.325242; as used for model merging by mergekit, https://arxiv.org/abs/2403.13257",
 	Params: []Param{
-		{Name: "t", Type: Float, Required: true, Min: fptr(0), Max: fptr(1),
+		{Name: "t", Type: Float, Required: true, Min: fptr(0), Max: fptr(1), Sweep: "t: 0 is the base model, 1 the other",
 			Doc: "Interpolation position: 0 is the base model, 1 the other model; usually a gradient over layers."},
 	},
 	NeedsBase: true,

@@ -141,7 +141,7 @@ var nuslerpMethod = &Method{
 		"Whole tensors, or row or column vectors.",
 	Paper: "NuSLERP in MergeKit (Goddard et al., 2024; after Shoemake's slerp, 1985), https://arxiv.org/abs/2403.13257",
 	Params: []Param{
-		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Doc: "Relative weight of each of the two models: t = w₂/(w₁ + w₂) (0.5 when |w₁ + w₂| < 1e-6)."},
+		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Sweep: pairAxis, SweepPair: true, Doc: "Relative weight of each of the two models: t = w₂/(w₁ + w₂) (0.5 when |w₁ + w₂| < 1e-6)."},
 		{Name: "nuslerp_flatten", Type: Bool, Default: true, Doc: "Interpolate each tensor as one vector; false interpolates each vector along the last axis (along the first with nuslerp_row_wise)."},
 		{Name: "nuslerp_row_wise", Type: Bool, Default: false, Doc: "With nuslerp_flatten false: interpolate the vectors along the first axis instead of the last."},
 	},
@@ -226,7 +226,7 @@ var multislerpMethod = &Method{
 		"through the tangent space at their weighted mean direction, scaled by the weighted mean norm.",
 	Paper: "Spherical averages and applications to spherical splines and interpolation (Buss and Fillmore, 2001; Multi-SLERP as implemented in mergekit), https://doi.org/10.1145/502122.502124",
 	Params: []Param{
-		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Doc: "Relative weight of this model."},
+		{Name: "weight", Type: Float, Default: 1.0, PerModel: true, Sweep: pairAxis, SweepPair: true, Doc: "Relative weight of this model."},
 		{Name: "normalize_weights", Type: Bool, Default: true, Doc: "Divide the weights by their sum."},
 		{Name: "eps", Type: Float, Default: 1e-8, Min: fptr(0), Doc: "Numerical guard added to norms."},
 	},

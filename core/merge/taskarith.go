@@ -37,26 +37,32 @@ func gtaMethod(name, summary, paper string, sp sparsifier, cons consensus, param
 	}
 }
 
+// sweptDensity marks a density as its method's main scalar.
+func sweptDensity(p Param) Param {
+	p.Sweep = densityAxis
+	return p
+}
+
 func gtaMethods() []*Method {
-	trimDensity := densityParam(1.0, "Fraction of each task vector's entries kept: exactly floor(density·numel) of largest |δ|, equal magnitudes broken by lower index. 1 keeps everything, and k = 0 keeps nothing.")
-	dareDensity := densityParam(1.0, "Probability that each task-vector entry is kept (1 keeps all).")
+	trimDensity := sweptDensity(densityParam(1.0, "Fraction of each task vector's entries kept: exactly floor(density·numel) of largest |δ|, equal magnitudes broken by lower index. 1 keeps everything, and k = 0 keeps nothing."))
+	dareDensity := sweptDensity(densityParam(1.0, "Probability that each task-vector entry is kept (1 keeps all)."))
 	rescale := Param{Name: "rescale", Type: Bool, Default: true,
 		Doc: "Divide kept entries by density (the paper's rescale; see the Ladle option rescale_mode)."}
 	rescaleMode := Param{Name: "rescale_mode", Type: String, Default: RescalePaper, Choices: []string{RescalePaper, RescaleL1}, Ladle: true,
 		Doc: "paper: kept entries are divided by density. l1: kept entries are scaled so the tensor's L1 norm matches the undropped delta's, as current mergekit does."}
 	trimScope := Param{Name: "trim_scope", Type: String, Default: TrimTensor, Choices: []string{TrimTensor, TrimModel}, Ladle: true,
 		Doc: "tensor: trim each tensor to its density (mergekit). model: trim over the whole model at once, exactly, as the TIES paper's code does (the density must then be the same for every tensor of a model)."}
-	bcDensity := densityParam(1.0, "Fraction of each tensor kept below the dropped top: floor(density·numel) entries. 1 keeps everything (n_top then shrinks to 0).")
+	bcDensity := sweptDensity(densityParam(1.0, "Fraction of each tensor kept below the dropped top: floor(density·numel) entries. 1 keeps everything (n_top then shrinks to 0)."))
 	gamma := Param{Name: "gamma", Type: Float, Default: 0.01, Min: fptr(0), Max: fptr(1), PerModel: true,
 		Doc: "Fraction of largest-magnitude entries dropped as outliers: n_top = floor(gamma·numel); when n_top plus the kept entries exceed the tensor, n_top shrinks first. 0 keeps the top."}
-	dellaDensity := densityParam(nil, "Average keep probability of each row's entries; density ± epsilon must lie in (0, 1).")
+	dellaDensity := sweptDensity(densityParam(nil, "Average keep probability of each row's entries; density ± epsilon must lie in (0, 1)."))
 	epsilon := Param{Name: "epsilon", Type: Float, Default: 0.15, Min: fptr(0), Max: fptr(0.5), PerModel: true,
 		Doc: "Spread of the keep probabilities: p runs linearly from density − ε for the smallest |δ| of a row to density + ε for the largest."}
 
 	return []*Method{
 		gtaMethod("task_arithmetic",
 			"Adds weighted task vectors to the base: θ = θ0 + λ Σ wᵢ(θᵢ − θ0). A negative weight removes a task (forgetting); +1, +1, −1 forms an analogy.",
-			taskArithPaper, spNone, consSum, gtaParams(false, false)),
+			taskArithPaper, spNone, consSum, withSweep(gtaParams(false, false), "lambda", "lambda: the scale of the summed task vectors", false)),
 		gtaMethod("ties",
 			"TIES-Merging: trim each task vector to its largest entries, elect a sign per parameter, and average only the entries that agree with it.",
 			tiesPaper, spMagnitude, consTies, append(gtaParams(true, true, trimDensity), trimScope)),

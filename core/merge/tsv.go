@@ -14,12 +14,19 @@ func svdWeightParam() Param {
 		Doc: "Scales this model's task vector before the decomposition (fusion_bench's per-task alpha)."}
 }
 
+// sweptLambda is λ as the SVD methods' main scalar.
+func sweptLambda() Param {
+	p := lambdaParam()
+	p.Sweep = lambdaAxis
+	return p
+}
+
 var tsvMergeMethod = &Method{
 	Name: "tsv_merge",
 	Summary: "Task Singular Vectors (TSV-M): per 2-D tensor, keep each task vector's leading singular components (1/n of the rank each), " +
 		"orthogonalise the concatenated left and right singular vectors, and rebuild: τ = Û⊥ diag(Ŝ) V̂⊥ᵀ, θ = θ0 + λτ. Other tensors: the mean task vector.",
 	Paper: tsvPaper,
-	Params: []Param{svdWeightParam(), lambdaParam(),
+	Params: []Param{svdWeightParam(), sweptLambda(),
 		{Name: "rank_fraction", Type: Float, Default: nil, Min: fptr(0), Max: fptr(1),
 			Doc: "Fraction f of each tensor's rank k = min(rows, cols) kept per model, r = ⌊f·k⌋. Unset: r = ⌊k/n⌋, the paper's even split."},
 	},
@@ -32,7 +39,7 @@ var isoCMethod = &Method{
 	Summary: "Isotropic merging (Iso-C): per 2-D tensor, the task-arithmetic sum M = Σ wᵢδᵢ = U S Vᵀ with its spectrum flattened to the mean singular value, " +
 		"τ = σ̄ U Vᵀ, θ = θ0 + λτ. Other tensors: the mean task vector.",
 	Paper:     isoPaper,
-	Params:    []Param{svdWeightParam(), lambdaParam()},
+	Params:    []Param{svdWeightParam(), sweptLambda()},
 	NeedsBase: true, MinModels: 1, Dense: true,
 	merge: func(j *Job, out []float32) error { return mergeSVD(j, out, isoCTau) },
 }
@@ -42,7 +49,7 @@ var isoCTSMethod = &Method{
 	Summary: "Isotropic merging with common and task-specific subspaces (Iso-CTS): the leading directions of Σ wᵢδᵢ plus, per task, the leading directions of its part " +
 		"outside them; orthogonalised, with a flat spectrum: τ = σ̄ Û⊥ V̂⊥ᵀ, θ = θ0 + λτ. Other tensors: the mean task vector.",
 	Paper: isoPaper,
-	Params: []Param{svdWeightParam(), lambdaParam(),
+	Params: []Param{svdWeightParam(), sweptLambda(),
 		{Name: "common_space_fraction", Type: Float, Default: 0.8, Min: fptr(0), Max: fptr(1),
 			Doc: "Share of each tensor's rank given to the common subspace (about; the task-specific rest is split evenly over the models)."},
 	},

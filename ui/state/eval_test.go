@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"ladle/core/eval"
+	"ladle/core/merge/info"
 	"ladle/core/recipe"
 )
 
@@ -85,13 +86,19 @@ func TestSweepParamAndRecipe(t *testing.T) {
 		{"merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: 0.5}\n", "t", 0.5, 0.1, []string{"t: 0.1"}},
 		{"merge_method: linear\nmodels: [{model: a, parameters: {weight: 3}}, {model: b}]\n", "weight", 0.25, 0.3,
 			[]string{"- model: a\n      parameters:\n        weight: 0.7", "- model: b\n      parameters:\n        weight: 0.3"}},
+		// the round-2 methods' main scalars, from the registry
+		{"merge_method: nuslerp\nbase_model: base\nmodels: [{model: base}, {model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 3}}]\n", "weight", 0.75, 0.2,
+			[]string{"- model: base\n    - model: a", "- model: a\n      parameters:\n        weight: 0.8", "- model: b\n      parameters:\n        weight: 0.2"}},
+		{"merge_method: pcb\nbase_model: base\nmodels: [{model: a}, {model: b}]\n", "density", 0.1, 0.4, []string{"density: 0.4"}},
+		{"merge_method: tsv_merge\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {lambda: 0.8}\n", "lambda", 0.8, 1.5, []string{"lambda: 1.5"}},
+		{"merge_method: sce\nbase_model: base\nmodels: [{model: a}, {model: b}]\n", "select_topk", 1, 0.5, []string{"select_topk: 0.5"}},
 	}
 	for _, c := range cases {
 		r, err := recipe.Parse([]byte(c.text), "r", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, reason, ok := SweepParamOf(r)
+		p, reason, ok := SweepParamOf(r, registry(t))
 		if !ok || p.Name != c.param || p.Current != c.current {
 			t.Errorf("%s: %+v %q", r.MergeMethod, p, reason)
 			continue
@@ -110,13 +117,21 @@ func TestSweepParamAndRecipe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if q, _, _ := SweepParamOf(back); math.Abs(q.Current-c.at) > 1e-12 {
+		if q, _, _ := SweepParamOf(back, registry(t)); math.Abs(q.Current-c.at) > 1e-12 {
 			t.Errorf("%s: the recipe at %v reads back as %v", r.MergeMethod, c.at, q.Current)
 		}
 	}
 	r, _ := recipe.Parse([]byte("merge_method: linear\nmodels: [{model: a}, {model: b}, {model: c}]\n"), "r", "")
-	if _, reason, ok := SweepParamOf(r); ok || !strings.Contains(reason, "3 models") {
+	if _, reason, ok := SweepParamOf(r, registry(t)); ok || !strings.Contains(reason, "3 models") {
 		t.Errorf("a three-model linear merge: %q", reason)
+	}
+	r, _ = recipe.Parse([]byte("merge_method: karcher\nmodels: [{model: a}, {model: b}]\n"), "r", "")
+	if _, reason, ok := SweepParamOf(r, registry(t)); ok || !strings.Contains(reason, "karcher has no main scalar") || !strings.Contains(reason, "tsv_merge") {
+		t.Errorf("karcher: %q", reason)
+	}
+	r, _ = recipe.Parse([]byte("merge_method: task_arithmetic\nbase_model: base\nmodels: [{model: a}]\nparameters: {lambda: 3}\n"), "r", "")
+	if p, _, _ := SweepParamOf(r, registry(t)); p.Min != 0 || p.Max != 5 || p.Label != "lambda: the scale of the summed task vectors" {
+		t.Errorf("task_arithmetic at lambda 3: %+v", p)
 	}
 	if g := Grid(0, 1, 11); len(g) != 11 || g[3] != 0.3 || g[10] != 1 || g[0] != 0 {
 		t.Errorf("grid %v", g)
@@ -196,4 +211,14 @@ func TestLabJobs(t *testing.T) {
 	if c := a.LiveCurve(); len(c) != 3 || c[1].Accuracy != 0.5 {
 		t.Errorf("live curve %+v", c)
 	}
+}
+
+// registry is the page's view of the methods, as it reads it.
+func registry(t *testing.T) []info.Method {
+	t.Helper()
+	ms, err := info.Registry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }

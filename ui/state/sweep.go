@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"ladle/core/merge/info"
 	recipe "ladle/core/recipe/spec"
 )
 
@@ -69,9 +70,10 @@ type SweepPoint struct {
 	Done              bool
 }
 
-// SweepParamOf finds the main scalar of a recipe's method; ok is false, with the
-// reason, when the method has none the page can sweep.
-func SweepParamOf(r *recipe.Recipe) (p SweepParam, reason string, ok bool) {
+// SweepParamOf finds the main scalar of a recipe's method: the parameter the
+// registry marks as swept (info.Param.Sweep). ok is false, with the reason, when the
+// method has none or the recipe cannot be swept as it stands.
+func SweepParamOf(r *recipe.Recipe, methods []info.Method) (p SweepParam, reason string, ok bool) {
 	num := func(s recipe.Setting, def float64) float64 {
 		if f, ok := s.Scalar.(float64); ok {
 			return f
@@ -81,48 +83,73 @@ func SweepParamOf(r *recipe.Recipe) (p SweepParam, reason string, ok bool) {
 		}
 		return def
 	}
-	models := len(r.Models)
-	for _, m := range r.Models {
-		if m.Path == r.BaseModel {
-			models--
-		}
-	}
-	switch r.MergeMethod {
-	case "wise_ft":
-		return SweepParam{Name: "alpha", Min: 0, Max: 1, Current: num(r.Parameters["alpha"], 0.5),
-			Label: "alpha: 0 is the first (zero-shot) model, 1 the fine-tune"}, "", true
-	case "slerp":
-		return SweepParam{Name: "t", Min: 0, Max: 1, Current: num(r.Parameters["t"], 0.5),
-			Label: "t: 0 is the base model, 1 the other"}, "", true
-	case "task_arithmetic":
-		cur := num(r.Parameters["lambda"], 1)
-		return SweepParam{Name: "lambda", Min: 0, Max: math.Max(2, math.Ceil(math.Abs(cur)*1.5)), Current: cur,
-			Label: "lambda: the scale of the summed task vectors"}, "", true
-	case "ties", "dare_ties", "dare_linear", "della", "della_linear", "breadcrumbs", "breadcrumbs_ties":
-		cur := num(r.Parameters["density"], 1)
-		for _, m := range r.Models {
-			if m.Path != r.BaseModel {
-				if s, has := m.Parameters["density"]; has {
-					cur = num(s, cur)
-					break
-				}
+	var q *info.Param
+	var sweepable []string
+	for i := range methods {
+		for j := range methods[i].Params {
+			if methods[i].Params[j].Sweep == "" {
+				continue
+			}
+			sweepable = append(sweepable, methods[i].Name)
+			if methods[i].Name == r.MergeMethod {
+				q = &methods[i].Params[j]
 			}
 		}
-		return SweepParam{Name: "density", PerModel: true, Min: 0, Max: 1, Current: cur,
-			Label: "density: the fraction of each task vector kept"}, "", true
-	case "linear":
-		if models != 2 {
-			return SweepParam{}, fmt.Sprintf("a linear merge of %d models has no single weight to sweep; pick two models (or interpolate between two below)", models), false
-		}
-		w0, w1 := num(r.Models[0].Parameters["weight"], 1), num(r.Models[1].Parameters["weight"], 1)
-		cur := 0.5
-		if w0+w1 != 0 {
-			cur = w1 / (w0 + w1)
-		}
-		return SweepParam{Name: "weight", Pair: true, Min: 0, Max: 1, Current: cur,
-			Label: "weight of " + r.Models[1].Path + ": 0 is " + r.Models[0].Path + ", 1 is " + r.Models[1].Path}, "", true
 	}
-	return SweepParam{}, fmt.Sprintf("%s has no main scalar to sweep (the page sweeps wise_ft alpha, task_arithmetic lambda, ties and dare density, slerp t, and the weight between two models of a linear merge)", r.MergeMethod), false
+	if q == nil {
+		return SweepParam{}, fmt.Sprintf("%s has no main scalar to sweep (the page sweeps the main scalar of %s; or interpolate between two models below)",
+			r.MergeMethod, strings.Join(sweepable, ", ")), false
+	}
+	def, _ := q.Default.(float64)
+	if q.Default == nil && q.Min != nil && q.Max != nil {
+		def = (*q.Min + *q.Max) / 2 // a required parameter such as slerp's t
+	}
+	others := nonBase(r)
+	switch {
+	case q.SweepPair:
+		if len(others) != 2 {
+			return SweepParam{}, fmt.Sprintf("a %s merge of %d models has no single %s to sweep; pick two models (or interpolate between two below)", r.MergeMethod, len(others), q.Name), false
+		}
+		a, b := r.Models[others[0]], r.Models[others[1]]
+		w0, w1 := num(a.Parameters[q.Name], def), num(b.Parameters[q.Name], def)
+		p = SweepParam{Name: q.Name, Pair: true, Min: 0, Max: 1, Current: 0.5,
+			Label: q.Name + " of " + b.Path + ": 0 is " + a.Path + ", 1 is " + b.Path}
+		if w0+w1 != 0 {
+			p.Current = w1 / (w0 + w1)
+		}
+		return p, "", true
+	case q.PerModel:
+		p = SweepParam{Name: q.Name, PerModel: true, Current: num(r.Parameters[q.Name], def), Label: q.Sweep}
+		for _, i := range others {
+			if s, has := r.Models[i].Parameters[q.Name]; has {
+				p.Current = num(s, p.Current)
+				break
+			}
+		}
+	default:
+		p = SweepParam{Name: q.Name, Current: num(r.Parameters[q.Name], def), Label: q.Sweep}
+	}
+	// the slider's range: the parameter's bounds; an unbounded scale (lambda) runs from
+	// 0 to past the recipe's value
+	p.Min, p.Max = 0, math.Max(2, math.Ceil(math.Abs(p.Current)*1.5))
+	if q.Min != nil {
+		p.Min = *q.Min
+	}
+	if q.Max != nil {
+		p.Max = *q.Max
+	}
+	return p, "", true
+}
+
+// nonBase is the indexes of the recipe's models that are not its base.
+func nonBase(r *recipe.Recipe) []int {
+	var out []int
+	for i, m := range r.Models {
+		if r.BaseModel == "" || m.Path != r.BaseModel {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // sweepText is the recipe text with the parameter set to x (SweepRecipe), remembered
@@ -151,14 +178,16 @@ func SweepRecipe(base *recipe.Recipe, p SweepParam, x float64) (*recipe.Recipe, 
 	x = roundGrid(x)
 	switch {
 	case p.Pair:
-		if len(r.Models) != 2 {
+		others := nonBase(r)
+		if len(others) != 2 {
 			return nil, fmt.Errorf("the recipe no longer merges two models")
 		}
-		for i, w := range []float64{roundGrid(1 - x), x} {
+		for k, w := range []float64{roundGrid(1 - x), x} {
+			i := others[k]
 			if r.Models[i].Parameters == nil {
 				r.Models[i].Parameters = map[string]recipe.Setting{}
 			}
-			r.Models[i].Parameters["weight"] = recipe.Scalar(w)
+			r.Models[i].Parameters[p.Name] = recipe.Scalar(w)
 		}
 	case p.PerModel:
 		for i, m := range r.Models {
@@ -239,27 +268,7 @@ func (a *App) SweepTarget() (base string, p SweepParam, reason string, ok bool) 
 	case err != nil:
 		return "", SweepParam{}, err.Error(), false
 	}
-	p, reason, ok = SweepParamOf(r)
-	if !ok {
-		// any other method of the task-vector family: its global lambda
-		for _, m := range a.Methods {
-			if m.Name != r.MergeMethod {
-				continue
-			}
-			for _, q := range m.Params {
-				if q.Name == "lambda" && !q.PerModel && q.Type == "float" {
-					cur := 1.0
-					if f, isNum := r.Parameters["lambda"].Scalar.(float64); isNum {
-						cur = f
-					} else if d, isNum := q.Default.(float64); isNum {
-						cur = d
-					}
-					return a.RecipeText, SweepParam{Name: "lambda", Min: 0, Max: math.Max(2, math.Ceil(math.Abs(cur)*1.5)), Current: cur,
-						Label: "lambda: the scale of the merged task vector"}, "", true
-				}
-			}
-		}
-	}
+	p, reason, ok = SweepParamOf(r, a.Methods)
 	return a.RecipeText, p, reason, ok
 }
 

@@ -51,6 +51,10 @@ type Param struct {
 	Ladle    bool     `json:"ladle,omitempty"`
 	Multi    bool     `json:"multi,omitempty"`
 	Fields   []Param  `json:"fields,omitempty"`
+	// Sweep marks the method's main scalar, the one the page's Sweep varies, and
+	// describes its axis; SweepPair makes it the weight between two models (1 − x, x).
+	Sweep     string `json:"sweep,omitempty"`
+	SweepPair bool   `json:"sweep_pair,omitempty"`
 }
 
 //go:generate go run ./gen
