@@ -1,7 +1,8 @@
 // Command build builds and serves the browser playground:
 //
 //	go run ./build dist  [-o DIR]                 build into DIR (default site/dist)
-//	go run ./build serve [-o DIR] [--addr ADDR]   build, then serve it (default 127.0.0.1:8080)
+//	go run ./build serve [-o DIR] [--addr ADDR] [--allow-host NAMES]
+//	                                              build, then serve it with `ladle serve` (default 127.0.0.1:8080)
 //	go run ./build bench [--size 1.2GB] [--parts N] [--out FILE]
 //	                                              merge throughput in the browser vs native, page read throughput, tab memory
 //	go run ./build startup [--dist DIR] [--runs N]  start-up on emulated 1.6 and 10 Mbit/s links: sizes, first paint, engine ready
@@ -22,11 +23,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"time"
 
 	"ladle/site"
 	"ladle/site/bundle"
@@ -64,11 +65,16 @@ func run(args []string) error {
 		fs := flag.NewFlagSet("serve", flag.ExitOnError)
 		out := fs.String("o", filepath.Join(root, "site", "dist"), "the dist folder to write and serve")
 		addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+		allow := fs.String("allow-host", "", "also answer requests for these host names (ladle serve's --allow-host)")
 		fs.Parse(args)
 		if err := buildDist(ctx, root, *out); err != nil {
 			return err
 		}
-		return serve(ctx, *out, *addr)
+		var extra []string
+		if *allow != "" {
+			extra = []string{"--allow-host", *allow}
+		}
+		return serve(ctx, root, *out, *addr, extra)
 	case "bench":
 		return bench(ctx, root, args)
 	case "worker":
@@ -90,22 +96,31 @@ func buildDist(ctx context.Context, root, out string) error {
 	return err
 }
 
-func serve(ctx context.Context, dir, addr string) error {
-	fsys := os.DirFS(dir)
-	if err := site.CheckDist(fsys); err != nil {
+// serve serves dir with the `ladle serve` of this tree, so that the development
+// server is the product's, with its protections (the Host check against DNS
+// rebinding, timeouts, security headers on every answer) rather than a second,
+// weaker server. The command is compiled into a temporary folder and run there;
+// Ctrl-C reaches it as an interrupt, and it removes nothing of dir.
+func serve(ctx context.Context, root, dir, addr string, extra []string) error {
+	if err := site.CheckDist(os.DirFS(dir)); err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
-	ln, err := net.Listen("tcp", addr)
+	tmp, err := os.MkdirTemp("", "ladle-serve-")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: site.Handler(fsys, site.Options{})}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	fmt.Printf("Ladle playground: http://%s/ (Ctrl-C stops)\n", ln.Addr())
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "ladle")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ladle")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building ladle to serve the playground: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--dist", dir, "--addr", addr}, extra...)...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil && ctx.Err() == nil {
 		return err
 	}
 	return nil
