@@ -41,6 +41,13 @@ type Forwarder interface {
 	Conv2D(y, x, w, bias []float32, n int, g ConvGeom, relu bool) bool
 }
 
+// ConvAffiner is a Forwarder that also applies, after a convolution's bias and relu,
+// a per-output-channel affine map y·scale[o] + shift[o]: the eval-mode batchnorm that
+// follows the convolution, computed in the same pass (Conv2DAffineRef).
+type ConvAffiner interface {
+	Conv2DAffine(y, x, w, bias []float32, n int, g ConvGeom, relu bool, scale, shift []float32) bool
+}
+
 // ConvGeom is the shape of a convolution.
 type ConvGeom struct {
 	C, H, W    int // input channels and size

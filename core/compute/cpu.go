@@ -98,6 +98,22 @@ func Conv2DRef(y, x, w, bias []float32, n int, g ConvGeom, relu bool) {
 	}
 }
 
+// Conv2DAffineRef is ConvAffiner.Conv2DAffine on the CPU: Conv2DRef, then each output
+// channel o mapped to y·scale[o] + shift[o] (the product rounded before the sum, as
+// package nn's batchnorm does).
+func Conv2DAffineRef(y, x, w, bias []float32, n int, g ConvGeom, relu bool, scale, shift []float32) {
+	Conv2DRef(y, x, w, bias, n, g, relu)
+	plane := g.OH * g.OW
+	for s := range n {
+		for o := range g.OC {
+			ys := y[(s*g.OC+o)*plane : (s*g.OC+o+1)*plane]
+			for j, v := range ys {
+				ys[j] = float32(v*scale[o]) + shift[o]
+			}
+		}
+	}
+}
+
 // SafeForSubtraction reports whether float32 x − b is computed the same way by
 // every IEEE implementation, flush-to-zero ones included, when both x and b pass: each
 // is zero, or at least 2^-102 (so a nonzero difference is at least 2^-125, a normal

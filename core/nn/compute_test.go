@@ -24,6 +24,63 @@ func (f *refForwarder) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom
 	return true
 }
 
+// affineForwarder is refForwarder that also takes a convolution's following
+// batchnorm (compute.ConvAffiner), as the WebGPU backend does.
+type affineForwarder struct {
+	refForwarder
+	affine int
+}
+
+func (f *affineForwarder) Conv2DAffine(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32) bool {
+	f.conv++
+	f.affine++
+	compute.Conv2DAffineRef(y, x, w, bias, n, g, relu, scale, shift)
+	return true
+}
+
+// TestConvAffinerSeam: with a backend that applies a convolution's batchnorm in its
+// own pass, every convolution followed by a batchnorm goes through it once, and the
+// outputs are the CPU path's to float32 rounding.
+func TestConvAffinerSeam(t *testing.T) {
+	fused := 0
+	for _, c := range opCases {
+		rng := rand.New(rand.NewPCG(13, 14))
+		t32, _ := randomTensors(rng, c.shapes, 0.5)
+		m, err := NewModel(mustArch(t, c.arch), t32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 9
+		x := make([]float32, n*m.InputSize())
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		want, _ := m.Forward(x, n)
+		f := &affineForwarder{}
+		m.SetForwarder(f)
+		got, _ := m.Forward(x, n)
+		m.SetForwarder(nil)
+		for i := range got {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
+			}
+		}
+		bnAfterConv := 0
+		for _, st := range m.steps {
+			if st.bn != nil {
+				bnAfterConv++
+			}
+		}
+		if f.affine != bnAfterConv {
+			t.Errorf("%s: %d convolutions with their batchnorm through the seam, want %d", c.name, f.affine, bnAfterConv)
+		}
+		fused += f.affine
+	}
+	if fused == 0 {
+		t.Error("no case has a batchnorm after a convolution")
+	}
+}
+
 // TestForwarderSeam runs every layer case with the references behind the seam: the
 // outputs agree with the CPU path to float32 rounding, and every linear and
 // convolution layer went through the seam (one call per layer for the whole batch).

@@ -116,15 +116,18 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool, bn *
 	if l.b != nil {
 		bias = l.b.Data
 	}
+	var sc, sh []float32
+	if bn != nil {
+		sc, sh = bn.evalAffine(s)
+	}
+	if fa, ok := s.fwd.(compute.ConvAffiner); ok && bn != nil && fa.Conv2DAffine(dst[:n*l.outN], src[:n*l.inN], l.w.Data, bias, n, l.geom(), relu, sc, sh) {
+		return // the batchnorm in the device's pass
+	}
 	if s.fwd != nil && s.fwd.Conv2D(dst[:n*l.outN], src[:n*l.inN], l.w.Data, bias, n, l.geom(), relu) {
 		if bn != nil {
 			bn.forward(dst, dst, n, s)
 		}
 		return
-	}
-	var sc, sh []float32
-	if bn != nil {
-		sc, sh = bn.evalAffine(s)
 	}
 	for i := range n {
 		x, y := src[i*l.inN:(i+1)*l.inN], dst[i*l.outN:(i+1)*l.outN]

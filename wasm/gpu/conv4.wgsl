@@ -1,13 +1,14 @@
 // conv4: a 2-D convolution where each invocation computes four output channels at one
 // position: one input load feeds four multiply-adds (weights packed on the CPU as
 // vec4s over output channels, [C][KH][KW][OC/4]). Sums run in (c, ky, kx) order, in
-// float32.
+// float32. With affine, each output channel is then mapped to v·scale[o] + shift[o]
+// (a following batchnorm in eval mode), scale and shift stored after the bias.
 struct Params {
   n: u32, relu: u32, has_bias: u32, row: u32,
   c: u32, h: u32, w: u32, oc: u32,
   kh: u32, kw: u32, sh: u32, sw: u32,
   ph: u32, pw: u32, oh: u32, ow: u32,
-  in_f: u32, out_f: u32, corrupt: u32, p3: u32,
+  in_f: u32, out_f: u32, corrupt: u32, affine: u32,
 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w4: array<vec4<f32>>;
@@ -48,6 +49,7 @@ fn conv4(@builtin(global_invocation_id) gid: vec3<u32>) {
     var v = a[j];
     if (p.has_bias != 0u) { v = v + bias[o]; }
     if (p.relu != 0u) { v = max(v, 0.0); }
+    if (p.affine != 0u) { v = v * bias[p.oc + o] + bias[2u * p.oc + o]; }
     if (p.corrupt != 0u) { v = v + 1.0; }
     y[((s * p.oc + o) * p.oh + oy) * p.ow + ox] = v;
   }

@@ -335,3 +335,4 @@ func u32sBytes(v ...uint32) []byte { return u32Bytes(v) }
 
 var _ compute.Merger = (*Device)(nil)
 var _ compute.Forwarder = (*Device)(nil)
+var _ compute.ConvAffiner = (*Device)(nil)

@@ -205,7 +205,17 @@ func (d *Device) Linear(y, x, w, bias []float32, n, in, out int, relu bool) bool
 // Conv2D implements compute.Forwarder: four output channels per invocation, the
 // weights repacked as [C][KH][KW][OC/4] vec4s.
 func (d *Device) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool) bool {
-	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, g: g}
+	return d.conv(y, x, w, bias, n, g, relu, nil, nil)
+}
+
+// Conv2DAffine implements compute.ConvAffiner: Conv2D with the following batchnorm
+// applied in the same pass (scale and shift travel after the bias).
+func (d *Device) Conv2DAffine(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32) bool {
+	return d.conv(y, x, w, bias, n, g, relu, scale, shift)
+}
+
+func (d *Device) conv(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32) bool {
+	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, g: g, affine: scale != nil}
 	oc4 := (g.OC + 3) / 4
 	packed := make([]float32, g.C*g.KH*g.KW*oc4*4)
 	for o := range g.OC {
@@ -217,14 +227,21 @@ func (d *Device) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom, relu
 			}
 		}
 	}
+	if scale != nil {
+		post := make([]float32, 3*g.OC)
+		copy(post, bias)
+		copy(post[g.OC:], scale)
+		copy(post[2*g.OC:], shift)
+		bias = post
+	}
 	return d.forward("conv4", y, x, packed, bias, n*oc4*g.OH*g.OW, prm)
 }
 
 type forwardParams struct {
-	n             int
-	relu, hasBias bool
-	g             compute.ConvGeom
-	in, out       int
+	n                     int
+	relu, hasBias, affine bool
+	g                     compute.ConvGeom
+	in, out               int
 }
 
 func b2u(b bool) uint32 {
@@ -273,7 +290,7 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 		uint32(g.C), uint32(g.H), uint32(g.W), uint32(g.OC),
 		uint32(g.KH), uint32(g.KW), uint32(g.SH), uint32(g.SW),
 		uint32(g.PH), uint32(g.PW), uint32(g.OH), uint32(g.OW),
-		uint32(p.in), uint32(p.out), d.corrupt(strings.TrimSuffix(entry, "4")), 0))
+		uint32(p.in), uint32(p.out), d.corrupt(strings.TrimSuffix(entry, "4")), b2u(p.affine)))
 	enc := d.dev.Call("createCommandEncoder")
 	pass := enc.Call("beginComputePass")
 	pass.Call("setPipeline", pipe)

@@ -341,6 +341,18 @@ func (d *Device) testConv(r *rand.Rand, scale int) TestResult {
 			return res
 		}
 	}
+	// with the following batchnorm in the same pass
+	bnScale, bnShift := randn(r, g.OC), randn(r, g.OC)
+	compute.Conv2DAffineRef(want, x, w, bias, n, g, true, bnScale, bnShift)
+	if !d.Conv2DAffine(got, x, w, bias, n, g, true, bnScale, bnShift) {
+		res.Err = "declined the convolution with its batchnorm"
+		return res
+	}
+	mag := make([]float32, len(want))
+	compute.Conv2DAffineRef(mag, absOf(x), absOf(w), absOf(bias), n, g, false, absOf(bnScale), absOf(bnShift))
+	if !within(&res, got, want, mag) {
+		return res
+	}
 	declinesNaN(&res, func() bool { return d.Conv2D(got, x, w, bias, n, g, false) }, x)
 	return res
 }
