@@ -1,9 +1,12 @@
 package eval
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"ladle/core/nn"
 )
@@ -44,53 +47,119 @@ func Evaluate(m *nn.Model, d *Dataset, batch int) (Result, error) {
 // progress is not nil, calls it after each batch with the samples done so far and
 // the total. The result is the same as Evaluate's, bit for bit.
 func EvaluateContext(ctx context.Context, m *nn.Model, d *Dataset, batch int, progress func(done, total int)) (Result, error) {
-	if err := Compatible(m, d); err != nil {
+	p, err := EvaluatePart(ctx, m, d, 0, d.Len(), batch, progress)
+	if err != nil {
 		return Result{}, err
+	}
+	return Combine([]Part{p})
+}
+
+// Part is the score of a contiguous range of a dataset's samples, Lo to Lo+len(Losses):
+// the samples classified right and each sample's loss. Parts of one dataset combine
+// (Combine) into exactly the Result that Evaluate gives for the whole of it.
+type Part struct {
+	Lo      int       `json:"lo"`
+	Correct int       `json:"correct"`
+	Losses  []float64 `json:"losses"`
+}
+
+// SplitSamples divides n samples into count contiguous ranges of about equal size,
+// cut at multiples of batch (0 means DefaultBatch) so that every part runs the batches
+// one whole evaluation runs. Range i is b[i] to b[i+1] of the returned bounds b (len
+// count+1); a range may be empty.
+func SplitSamples(n, batch, count int) []int {
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	count = max(count, 1)
+	batches := (n + batch - 1) / batch
+	b := make([]int, count+1)
+	for i := 1; i < count; i++ {
+		b[i] = min(batches*i/count*batch, n)
+	}
+	b[count] = n
+	return b
+}
+
+// EvaluatePart is EvaluateContext for the samples lo to hi (0 <= lo <= hi <= d.Len()):
+// it returns their per-sample losses instead of their mean, so that parts of one
+// dataset evaluated apart (in several workers) combine into the whole evaluation's
+// result, bit for bit. Progress counts the part's samples.
+func EvaluatePart(ctx context.Context, m *nn.Model, d *Dataset, lo, hi, batch int, progress func(done, total int)) (Part, error) {
+	if err := Compatible(m, d); err != nil {
+		return Part{}, err
+	}
+	if lo < 0 || hi < lo || hi > d.Len() {
+		return Part{}, fmt.Errorf("%s: samples %d to %d: out of range (the dataset has %d)", d.name(), lo, hi, d.Len())
 	}
 	classes := m.OutputSize()
 	for i, y := range d.Labels {
 		if y >= classes {
-			return Result{}, fmt.Errorf("%s: label y[%d] = %d, but the model has only %d outputs (classes 0 to %d)", d.name(), i, y, classes, classes-1)
+			return Part{}, fmt.Errorf("%s: label y[%d] = %d, but the model has only %d outputs (classes 0 to %d)", d.name(), i, y, classes, classes-1)
 		}
 	}
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	var (
-		xb, out []float32
-		loss    float64
-		correct int
-	)
-	for lo := 0; lo < d.Len(); lo += batch {
+	p := Part{Lo: lo, Losses: make([]float64, 0, hi-lo)}
+	var xb, out []float32
+	for b := lo; b < hi; b += batch {
 		if err := ctx.Err(); err != nil {
-			return Result{}, err
+			return Part{}, err
 		}
-		hi := min(lo+batch, d.Len())
-		xb = d.Batch(xb, lo, hi)
-		if cap(out) < (hi-lo)*classes {
-			out = make([]float32, (hi-lo)*classes)
+		e := min(b+batch, hi)
+		xb = d.Batch(xb, b, e)
+		if cap(out) < (e-b)*classes {
+			out = make([]float32, (e-b)*classes)
 		}
-		out = out[:(hi-lo)*classes]
-		if err := m.ForwardInto(out, xb, hi-lo); err != nil {
-			return Result{}, err
+		out = out[:(e-b)*classes]
+		if err := m.ForwardInto(out, xb, e-b); err != nil {
+			return Part{}, err
 		}
-		for i := range hi - lo {
+		for i := range e - b {
 			row := out[i*classes : (i+1)*classes]
-			y := d.Labels[lo+i]
+			y := d.Labels[b+i]
 			if argmax(row) == y {
-				correct++
+				p.Correct++
 			}
 			l := m.NLL(row, y)
 			if math.IsNaN(l) || math.IsInf(l, 0) {
-				return Result{}, fmt.Errorf("%s: sample %d: the model's output is not finite (%v); its weights or inputs hold NaN or Inf, or overflow", d.name(), lo+i, row)
+				return Part{}, fmt.Errorf("%s: sample %d: the model's output is not finite (%v); its weights or inputs hold NaN or Inf, or overflow", d.name(), b+i, row)
 			}
-			loss += l
+			p.Losses = append(p.Losses, l)
 		}
 		if progress != nil {
-			progress(hi, d.Len())
+			progress(e-lo, hi-lo)
 		}
 	}
-	n := d.Len()
+	return p, nil
+}
+
+// Combine joins the parts of one evaluation, which must cover the samples from 0 on
+// without gap or overlap (in any order), into its Result: the loss is summed in
+// float64 in sample order, as one whole evaluation sums it, so the result does not
+// depend on how the samples were split.
+func Combine(parts []Part) (Result, error) {
+	ps := slices.Clone(parts)
+	slices.SortStableFunc(ps, func(a, b Part) int { return cmp.Compare(a.Lo, b.Lo) })
+	var (
+		loss    float64
+		correct int
+		n       int
+	)
+	for _, p := range ps {
+		if p.Lo != n {
+			return Result{}, fmt.Errorf("evaluation parts do not join: a part starts at sample %d, the samples before it end at %d", p.Lo, n)
+		}
+		for _, l := range p.Losses {
+			loss += l
+		}
+		correct += p.Correct
+		n += len(p.Losses)
+	}
+	if n == 0 {
+		return Result{}, errors.New("evaluation parts hold no samples")
+	}
 	return Result{Accuracy: float64(correct) / float64(n), Loss: loss / float64(n), N: n, Correct: correct}, nil
 }
 
