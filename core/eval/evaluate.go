@@ -63,21 +63,16 @@ type Part struct {
 	Losses  []float64 `json:"losses"`
 }
 
-// SplitSamples divides n samples into count contiguous ranges of about equal size,
-// cut at multiples of batch (0 means DefaultBatch) so that every part runs the batches
-// one whole evaluation runs. Range i is b[i] to b[i+1] of the returned bounds b (len
-// count+1); a range may be empty.
-func SplitSamples(n, batch, count int) []int {
-	if batch <= 0 {
-		batch = DefaultBatch
-	}
+// SplitSamples divides n samples into count contiguous ranges of sizes that differ
+// by one at most: range i is b[i] to b[i+1] of the returned bounds b (len count+1); a
+// range is empty when count > n. The cuts need not fall between batches: a sample's
+// output does not depend on the others of its batch.
+func SplitSamples(n, count int) []int {
 	count = max(count, 1)
-	batches := (n + batch - 1) / batch
 	b := make([]int, count+1)
-	for i := 1; i < count; i++ {
-		b[i] = min(batches*i/count*batch, n)
+	for i := range b {
+		b[i] = n * i / count
 	}
-	b[count] = n
 	return b
 }
 

@@ -9,27 +9,18 @@ import (
 	"ladle/core/nn"
 )
 
-// TestSplitSamples checks that the ranges cover the samples in order, cut at batch
-// multiples, and are about equal.
+// TestSplitSamples checks that the ranges cover the samples in order and differ in
+// size by one at most.
 func TestSplitSamples(t *testing.T) {
-	for _, n := range []int{1, 7, 100, 1024, 10000, 10001} {
-		for _, batch := range []int{0, 1, 7, 1024} {
-			for count := 1; count <= 5; count++ {
-				b := SplitSamples(n, batch, count)
-				bs := batch
-				if bs == 0 {
-					bs = DefaultBatch
-				}
-				if len(b) != count+1 || b[0] != 0 || b[count] != n || !slices.IsSorted(b) {
-					t.Fatalf("SplitSamples(%d, %d, %d) = %v", n, batch, count, b)
-				}
-				for i := 1; i < count; i++ {
-					if b[i]%bs != 0 && b[i] != n {
-						t.Errorf("SplitSamples(%d, %d, %d) = %v: cut %d is not at a batch boundary", n, batch, count, b, b[i])
-					}
-					if size := b[i] - b[i-1]; n >= count*bs && (size < n/count-bs || size > n/count+bs) {
-						t.Errorf("SplitSamples(%d, %d, %d) = %v: part %d has %d samples", n, batch, count, b, i-1, size)
-					}
+	for _, n := range []int{0, 1, 7, 100, 1024, 10000, 10001} {
+		for count := 1; count <= 5; count++ {
+			b := SplitSamples(n, count)
+			if len(b) != count+1 || b[0] != 0 || b[count] != n || !slices.IsSorted(b) {
+				t.Fatalf("SplitSamples(%d, %d) = %v", n, count, b)
+			}
+			for i := range count {
+				if size := b[i+1] - b[i]; size < n/count || size > n/count+1 {
+					t.Errorf("SplitSamples(%d, %d) = %v: part %d has %d samples", n, count, b, i, size)
 				}
 			}
 		}
@@ -64,7 +55,7 @@ func TestPartsCombineExactly(t *testing.T) {
 		t.Fatalf("whole loss %v, naive sequential sum gives %v", whole.Loss, sum/float64(d.Len()))
 	}
 	for count := 1; count <= 5; count++ {
-		b := SplitSamples(d.Len(), 7, count)
+		b := SplitSamples(d.Len(), count)
 		var parts []Part
 		for i := range count {
 			var last, total int
