@@ -15,6 +15,7 @@ import (
 	"ladle/core/nn"
 	"ladle/core/plan"
 	"ladle/core/recipe"
+	"ladle/ui/wire"
 )
 
 // TypeEvaluate asks for the accuracy, loss and sample count of models on a dataset;
@@ -56,7 +57,14 @@ type EvalResult struct {
 	N        string  `json:"n,omitempty"`
 	Error    string  `json:"error,omitempty"`
 	Seconds  float64 `json:"seconds"`
+	// Part is set, and the figures are not, in the answer to a part of a split
+	// evaluation: the page joins the parts with wire.CombineEval.
+	Part *EvalPart `json:"part,omitempty"`
 }
+
+// EvalPart is one part's partial score: where its samples start, how many were
+// classified right, and each one's loss (eval.Part).
+type EvalPart = wire.EvalPart
 
 // Evaluated answers an evaluate request: one result per model, then per recipe, in
 // the request's order.
@@ -103,6 +111,10 @@ func (e *Engine) evaluate(ctx context.Context, req Request, files []File) {
 		e.fail(req.ID, &requestError{where: "data", msg: "no dataset: give data, the name of a dataset file (a safetensors file with x and y)"})
 		return
 	}
+	if p := req.Part; p != nil && (p.Count < 1 || p.Index < 0 || p.Index >= p.Count || len(spec.Models) != 1 || len(spec.Recipes) != 0) {
+		e.fail(req.ID, &requestError{where: "part", msg: fmt.Sprintf("part {index: %d, count: %d} of an evaluation: want 0 <= index < count and exactly one model (no recipes)", p.Index, p.Count)})
+		return
+	}
 	open := Opener(files)
 	data, err := loadData(open, spec.Data, spec.Split)
 	if err != nil {
@@ -125,7 +137,7 @@ func (e *Engine) evaluate(ctx context.Context, req Request, files []File) {
 		var err error
 		if i < len(spec.Models) {
 			r.Model = spec.Models[i]
-			r, err = e.evalModel(ctx, r.Model, open, arch, data, func(d, n int) { prog(i, d, n, r.Model) })
+			r, err = e.evalModel(ctx, r.Model, open, arch, data, req.Part, func(d, n int) { prog(i, d, n, r.Model) })
 		} else {
 			nr := spec.Recipes[i-len(spec.Models)]
 			r, err = e.evalRecipe(ctx, nr, req, files, arch, data, func(d, n int) { prog(i, d, n, nr.Name) })
@@ -162,7 +174,7 @@ func loadData(open func(string) (ckpt.Source, error), name, split string) (*eval
 }
 
 // evalModel evaluates one checkpoint among the request's files.
-func (e *Engine) evalModel(ctx context.Context, name string, open func(string) (ckpt.Source, error), arch *nn.Arch, data *eval.Dataset, progress func(done, total int)) (EvalResult, error) {
+func (e *Engine) evalModel(ctx context.Context, name string, open func(string) (ckpt.Source, error), arch *nn.Arch, data *eval.Dataset, part *Part, progress func(done, total int)) (EvalResult, error) {
 	r := EvalResult{Model: name}
 	src, err := open(name)
 	if errors.Is(err, errNoSuchFile) {
@@ -172,11 +184,13 @@ func (e *Engine) evalModel(ctx context.Context, name string, open func(string) (
 		return r, err
 	}
 	defer src.Close()
-	return evalSource(ctx, r, src, arch, data, progress)
+	return evalSource(ctx, r, src, arch, data, part, progress)
 }
 
-// evalSource evaluates an opened checkpoint: arch, else its own ladle.arch.
-func evalSource(ctx context.Context, r EvalResult, src ckpt.Source, arch *nn.Arch, data *eval.Dataset, progress func(done, total int)) (EvalResult, error) {
+// evalSource evaluates an opened checkpoint: arch, else its own ladle.arch. With a
+// part, only that part of the samples (eval.SplitSamples), and the answer holds their
+// losses instead of the figures.
+func evalSource(ctx context.Context, r EvalResult, src ckpt.Source, arch *nn.Arch, data *eval.Dataset, part *Part, progress func(done, total int)) (EvalResult, error) {
 	if arch == nil {
 		a, err := nn.ArchOf(src)
 		if err != nil {
@@ -197,6 +211,15 @@ func evalSource(ctx context.Context, r EvalResult, src ckpt.Source, arch *nn.Arc
 	// up to that rounding (package compute).
 	m.SetExact(true)
 	m.SetForwarder(compute.FromContext(ctx).Forward)
+	if part != nil {
+		b := eval.SplitSamples(data.Len(), part.Count)
+		p, err := eval.EvaluatePart(ctx, m, data, b[part.Index], b[part.Index+1], eval.DefaultBatch, progress)
+		if err != nil {
+			return r, err
+		}
+		r.Part = &EvalPart{Lo: p.Lo, Correct: p.Correct, Losses: p.Losses}
+		return r, nil
+	}
 	res, err := eval.EvaluateContext(ctx, m, data, eval.DefaultBatch, progress)
 	if err != nil {
 		return r, err
@@ -238,7 +261,7 @@ func (e *Engine) evalRecipe(ctx context.Context, nr NamedRecipe, req Request, fi
 		return r, err
 	}
 	defer src.Close()
-	return evalSource(ctx, r, src, arch, data, progress)
+	return evalSource(ctx, r, src, arch, data, nil, progress)
 }
 
 // evalProgress rate-limits an evaluation's progress messages like a merge's.

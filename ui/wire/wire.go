@@ -6,6 +6,13 @@
 // stay the same.
 package wire
 
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
 // Request types (page → worker).
 const (
 	TypeMethods  = "methods"
@@ -82,4 +89,75 @@ type EvalResult struct {
 	N        string  `json:"n,omitempty"`
 	Error    string  `json:"error,omitempty"`
 	Seconds  float64 `json:"seconds"`
+	// Part is set, and the figures are not, in the answer to a part of a split
+	// evaluation (CombineEval).
+	Part *EvalPart `json:"part,omitempty"`
+}
+
+// EvalPart is what an evaluate request for one part of a model's samples (Part
+// {index, count}) answers instead of the figures: where its samples start, how many
+// were classified right, and each one's loss. engine.EvalPart.
+type EvalPart struct {
+	Lo      int       `json:"lo"`
+	Correct int       `json:"correct"`
+	Losses  []float64 `json:"losses"`
+}
+
+// CombineEval joins the answers of the parts of one model's evaluation (any order)
+// into its row: the loss summed in float64 in sample order, as one whole evaluation
+// (eval.Evaluate) sums it, so that the figures are `ladle eval --json`'s strings
+// however the samples were split. A part's error is the row's error.
+func CombineEval(parts []EvalResult) EvalResult {
+	var r EvalResult
+	if len(parts) == 0 {
+		r.Error = "no evaluation parts"
+		return r
+	}
+	r.Model = parts[0].Model
+	ps := make([]*EvalPart, 0, len(parts))
+	for _, p := range parts {
+		r.Seconds = max(r.Seconds, p.Seconds)
+		if p.Error != "" && r.Error == "" {
+			r.Error = p.Error
+		}
+		if p.Part != nil {
+			ps = append(ps, p.Part)
+		} else if r.Error == "" {
+			r.Error = "an evaluation part came back without its losses (a bug in Ladle)"
+		}
+	}
+	if r.Error != "" {
+		return r
+	}
+	slices.SortStableFunc(ps, func(a, b *EvalPart) int { return cmp.Compare(a.Lo, b.Lo) })
+	var (
+		loss       float64
+		correct, n int
+	)
+	for _, p := range ps {
+		if p.Lo != n {
+			r.Error = fmt.Sprintf("evaluation parts do not join: a part starts at sample %d, the samples before it end at %d (a bug in Ladle)", p.Lo, n)
+			return r
+		}
+		for _, l := range p.Losses {
+			loss += l
+		}
+		correct += p.Correct
+		n += len(p.Losses)
+	}
+	if n == 0 {
+		r.Error = "the evaluation parts hold no samples"
+		return r
+	}
+	r.Accuracy, r.Loss, r.N = number(float64(correct)/float64(n)), number(loss/float64(n)), number(n)
+	return r
+}
+
+// number writes a number as `ladle eval --json` does (encoding/json's forms).
+func number(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
