@@ -17,6 +17,8 @@ import (
 	"ladle/core/eval"
 	"ladle/core/nn"
 	"ladle/site/browsertest"
+	"ladle/ui/state"
+	"ladle/ui/wire"
 )
 
 // benchEval measures evaluation in the tab against the native command:
@@ -206,15 +208,52 @@ func benchMNIST(ctx context.Context, dist, model, archPath, data string, runs in
 			tab = a
 		}
 	}
+	// The same evaluation split over every engine worker the page starts, as the page
+	// splits one model (state.PlanEval), each part on its own worker; the parts are
+	// joined as the page joins them (wire.CombineEval). Wall time from the first post
+	// to the last answer.
+	hc, _ := browsertest.Eval[int](b, `navigator.hardwareConcurrency`)
+	workers := state.WorkerCount(hc)
+	if _, err := browsertest.Eval[int](b, fmt.Sprintf("ladleTest.start(%d)", workers)); err != nil {
+		return err
+	}
+	splitReq := fmt.Sprintf(`(async () => { const t0 = performance.now();
+		const ms = await Promise.all([...Array(%d).keys()].map(i => ladleTest.request({type: "evaluate", files: ladleTest.files(), part: {index: i, count: %d}, eval: {models: [%q], data: %q, arch: %q}}, i)));
+		return {seconds: (performance.now() - t0) / 1000, parts: ms.map(m => JSON.stringify(m.results ? m.results[0] : m))}; })()`,
+		workers, workers, filepath.Base(model), filepath.Base(data), archText)
+	type splitAnswer struct {
+		Seconds float64  `json:"seconds"`
+		Parts   []string `json:"parts"`
+	}
+	var split splitAnswer
+	var joined wire.EvalResult
+	for i := range max(runs, 1) {
+		a, err := browsertest.Eval[splitAnswer](b, splitReq)
+		if err != nil {
+			return err
+		}
+		parts := make([]wire.EvalResult, len(a.Parts))
+		for j, raw := range a.Parts {
+			if err := json.Unmarshal([]byte(raw), &parts[j]); err != nil || parts[j].Part == nil {
+				return fmt.Errorf("part %d of the split evaluation answered %s", j, raw)
+			}
+		}
+		if i == 0 || a.Seconds < split.Seconds {
+			split, joined = a, wire.CombineEval(parts)
+		}
+	}
 	r := tab.Results[0]
 	got := fmt.Sprintf(`{"accuracy":%s,"loss":%s,"n":%s}`, r.Accuracy, r.Loss, r.N)
+	gotSplit := fmt.Sprintf(`{"accuracy":%s,"loss":%s,"n":%s}`, joined.Accuracy, joined.Loss, joined.N)
 	fmt.Printf("  burn-mnist run-a.pt on the 10,000 MNIST test images (best of %d; files opened, model loaded, all samples)\n", max(runs, 1))
 	fmt.Printf("  %-54s %8.2fs\n", "native, ladle eval --threads 1 (exact, the default)", exact1.Seconds())
 	fmt.Printf("  %-54s %8.2fs\n", "native, ladle eval --threads 1 --fast (AVX/FMA)", fast1.Seconds())
 	fmt.Printf("  %-54s %8.2fs\n", "native, ladle eval (exact, all cores)", exactAll.Seconds())
 	fmt.Printf("  %-54s %8.2fs  %.2fx the native one-thread time\n", "tab: one engine worker (wasm)", tab.Seconds, tab.Seconds/exact1.Seconds())
+	fmt.Printf("  %-54s %8.2fs  %.2fx the native one-thread time\n", fmt.Sprintf("tab: split over the page's %d engine workers", workers), split.Seconds, split.Seconds/exact1.Seconds())
 	fmt.Printf("  the tab prints %s; ladle eval prints %s: identical %v\n", got, want, got == want)
-	if got != want {
+	fmt.Printf("  split over %d workers, the tab prints %s: identical %v\n", workers, gotSplit, gotSplit == want)
+	if got != want || gotSplit != want {
 		return fmt.Errorf("the tab's evaluation differs from ladle eval's")
 	}
 	return nil

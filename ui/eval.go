@@ -97,7 +97,11 @@ func (c *EvalPanel) status() string {
 	e := c.P.App.Eval
 	switch {
 	case e.Running:
-		return fmt.Sprintf("Evaluating on %s (%s): %d of %d models done…", e.Dataset, e.Split, int(e.Done), e.Total)
+		on := ""
+		if e.Workers > 1 {
+			on = fmt.Sprintf(" in %d workers", e.Workers)
+		}
+		return fmt.Sprintf("Evaluating on %s (%s)%s: %d of %d models done…", e.Dataset, e.Split, on, int(e.Done), e.Total)
 	case len(e.Rows) > 0:
 		return fmt.Sprintf("%d models scored on %s, split %s.", len(e.Rows), e.Dataset, e.Split)
 	}

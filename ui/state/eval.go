@@ -148,6 +148,8 @@ type Eval struct {
 	ID      int     // increases with every evaluation, so late answers are ignored
 	Done    float64 // models finished (fractions for the ones under way)
 	Total   int     // models asked
+	// Workers is how many engine workers take part in the evaluation (PlanEval).
+	Workers int
 	Err     string
 	// Rows are the scores, one per evaluated model, the result first.
 	Rows []EvalRow
@@ -313,6 +315,13 @@ func (a *App) OnEvalRows(id int, rows []EvalRow) {
 		a.Eval.Rows = append(a.Eval.Rows, r)
 	}
 	a.sortRows()
+}
+
+// SetEvalWorkers records how many engine workers share evaluation id.
+func (a *App) SetEvalWorkers(id, n int) {
+	if id == a.Eval.ID {
+		a.Eval.Workers = n
+	}
 }
 
 // OnEvalProgress records how many models of evaluation id are done (fractions count

@@ -172,19 +172,19 @@ func (h *host) evaluate(models []string, withResult bool) {
 	id := h.app.StartEval(names)
 	r := &evalRun{reqs: map[string]int{}}
 	h.evalCur = r
-	k := min(h.pool.size(), len(names))
-	groups := make([][]string, k)
-	for i, n := range names {
-		groups[i%k] = append(groups[i%k], n)
-	}
+	// Idle workers take parts of a model's samples (state.PlanEval); the parts'
+	// losses combine into exactly the whole evaluation's figures (wire.CombineEval).
+	tasks := state.PlanEval(names, h.pool.size())
+	h.app.SetEvalWorkers(id, state.EvalWorkers(tasks))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	done := make([]float64, k)
+	done := make([]float64, len(tasks))
+	parts := map[string][]wire.EvalResult{} // a split model's answered parts
 	failed := ""
-	for w, g := range groups {
+	for k, task := range tasks {
 		var ms []string
 		res := false
-		for _, n := range g {
+		for _, n := range task.Models {
 			if n == state.ResultName {
 				res = true
 			} else {
@@ -195,8 +195,14 @@ func (h *host) evaluate(models []string, withResult bool) {
 			ms = append([]string{state.ResultName}, ms...)
 		}
 		files := h.evalFiles(ms, res)
-		rid, ch := h.pool.request(w, map[string]any{"type": wire.TypeEvaluate, "files": files.jsFiles(), "names": files.jsNames(), "eval": h.evalSpec(ms, nil)})
-		r.add(rid, w)
+		msg := map[string]any{"type": wire.TypeEvaluate, "files": files.jsFiles(), "names": files.jsNames(), "eval": h.evalSpec(ms, nil)}
+		weight := 1.0 // of a model, in the progress
+		if task.Parts > 1 {
+			msg["part"] = map[string]any{"index": task.Part, "count": task.Parts}
+			weight = 1 / float64(task.Parts)
+		}
+		rid, ch := h.pool.request(task.Worker, msg)
+		r.add(rid, task.Worker)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -208,7 +214,7 @@ func (h *host) evaluate(models []string, withResult bool) {
 						f += num(m, "samplesDone") / t
 					}
 					mu.Lock()
-					done[w] = f
+					done[k] = f * weight
 					sum := 0.0
 					for _, d := range done {
 						sum += d
@@ -216,8 +222,22 @@ func (h *host) evaluate(models []string, withResult bool) {
 					mu.Unlock()
 					h.update(func() { h.app.OnEvalProgress(id, sum) })
 				case wire.TypeEvaluated:
-					rows := evalRows(m)
-					h.update(func() { h.app.OnEvalRows(id, rows) })
+					res := evalResults(m)
+					if task.Parts > 1 {
+						mu.Lock()
+						name := task.Models[0]
+						parts[name] = append(parts[name], res...)
+						complete := len(parts[name]) == task.Parts
+						res = nil
+						if complete {
+							res = []wire.EvalResult{wire.CombineEval(parts[name])}
+						}
+						mu.Unlock()
+					}
+					if len(res) > 0 {
+						rows := evalRows(res)
+						h.update(func() { h.app.OnEvalRows(id, rows) })
+					}
 					return
 				case wire.TypeCancelled:
 					return
@@ -251,13 +271,18 @@ func num(m js.Value, k string) float64 {
 	return v.Float()
 }
 
-// evalRows reads an evaluated answer's results.
-func evalRows(m js.Value) []state.EvalRow {
+// evalResults reads an evaluated answer's results.
+func evalResults(m js.Value) []wire.EvalResult {
 	var res []wire.EvalResult
 	raw := js.Global().Get("JSON").Call("stringify", m.Get("results")).String()
 	if err := json.Unmarshal([]byte(raw), &res); err != nil {
 		return nil
 	}
+	return res
+}
+
+// evalRows are an evaluation's results as the table's rows.
+func evalRows(res []wire.EvalResult) []state.EvalRow {
 	rows := make([]state.EvalRow, len(res))
 	for i, r := range res {
 		rows[i] = state.EvalRow{Model: r.Model, Accuracy: r.Accuracy, Loss: r.Loss, N: r.N, Error: r.Error}

@@ -53,7 +53,7 @@ func (h *host) runJobs(r *evalRun, jobs []job, files input, onRow func(i int, ro
 				m := final(ch)
 				switch str(m.Get("type")) {
 				case wire.TypeEvaluated:
-					if rows := evalRows(m); len(rows) == 1 {
+					if rows := evalRows(evalResults(m)); len(rows) == 1 {
 						onRow(i, rows[0])
 					}
 				case wire.TypeCancelled:

@@ -126,10 +126,6 @@ func TestPlaygroundEvaluateSoups(t *testing.T) {
 	if err := os.WriteFile(result, download(t, b), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Evaluate scores every model and the result.
-	waitFor(t, b, evalIdle, 60*time.Second)
-	click(t, b, "evaluate")
-	waitFor(t, b, allScored(12), 120*time.Second)
 	check := func(model, path, split string) {
 		t.Helper()
 		got := eval[map[string]string](t, b, rowAttrs(model))
@@ -138,6 +134,17 @@ func TestPlaygroundEvaluateSoups(t *testing.T) {
 			t.Errorf("split %q: the page's eval-row of %s is %v; ladle eval --json prints %v", split, model, got, want)
 		}
 	}
+	// The result alone was split over every engine worker (each scored part of the
+	// samples), and its figures are still ladle eval's, bit for bit.
+	waitFor(t, b, evalIdle, 60*time.Second)
+	workers := eval[string](t, b, `document.querySelector('[data-testid=eval-status]').dataset.workers`)
+	if pool := eval[int](t, b, `Math.min(navigator.hardwareConcurrency, 4)`); workers != fmt.Sprint(pool) {
+		t.Errorf("the result's evaluation took %s workers; the page has %d", workers, pool)
+	}
+	check(state.ResultName, result, "")
+	// Evaluate scores every model and the result.
+	click(t, b, "evaluate")
+	waitFor(t, b, allScored(12), 120*time.Second)
 	check(state.ResultName, result, "")
 	check("finetune-03.safetensors", filepath.Join(labDir, "finetune-03.safetensors"), "")
 	check("pre.safetensors", filepath.Join(labDir, "pre.safetensors"), "test")
