@@ -24,6 +24,7 @@
 //	 threads?: number, output?: number, name?: "out.safetensors",
 //	 part?: {index: number, count: number}, storage?: "memory"|"opfs"|"auto"}
 //	{type: "evaluate", id, files: [File], names?: [string], seed?, threads?,
+//	 part?: {index: number, count: number},
 //	 eval: {models?: [name], recipes?: [{name, recipe: "YAML"}], data: name,
 //	        split?: "test"|"val"|NAME, arch?: "ARCH.json text"}}
 //	{type: "cancel", id}            // id of the request to cancel
@@ -41,7 +42,8 @@
 //	{type: "done", id, blob: Blob, name, bytes, seconds, wasmMemory, part?}
 //	{type: "error", id, error: {message, file?, tensor?, where?}}
 //	{type: "progress", id, modelsDone, modelsTotal, samplesDone, samplesTotal, model} // evaluate
-//	{type: "evaluated", id, seconds, results: [{model, accuracy, loss, n, error?, seconds}]}
+//	{type: "evaluated", id, seconds, results: [{model, accuracy, loss, n, error?, seconds,
+//	   part?: {lo, correct, losses: [number]}}]}   // part: instead of the figures
 //	{type: "cancelled", id}
 //	{type: "read", id, bytes, seconds}
 //	{type: "memory", id, wasmMemory}
@@ -87,6 +89,17 @@
 // cannot be evaluated gets error in its row and the others are still scored; a
 // dataset that cannot be read fails the request. Cancel stops between batches. To
 // spread several models over the workers, the page sends each worker its share.
+//
+// With fewer models than workers, the page splits a model's samples over the idle
+// ones (state.PlanEval): an evaluate request with part {index: i, count: k} and
+// exactly one model scores the i-th of k contiguous ranges of the samples
+// (eval.SplitSamples) and answers, instead of the figures, part: where its samples
+// start, how many it classified right, and each sample's loss (float64, exact in
+// JSON). The page joins the k answers with wire.CombineEval, which sums the losses in
+// sample order as one whole evaluation does, so the strings are `ladle eval --json`'s
+// bit for bit however the samples were split (a sample's output does not depend on
+// the rest of its batch). Progress counts the part's samples. On a WebGPU worker the
+// parts' losses carry the GPU's rounding, as a whole evaluation there does.
 //
 // # Splitting a merge over several workers
 //
