@@ -2,6 +2,8 @@ package eval
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
@@ -380,4 +382,42 @@ func TestBurnMNISTSoup(t *testing.T) {
 		t.Logf("α %.1f: loss %.4f accuracy %.4f", p.Alpha, p.Loss, p.Accuracy)
 	}
 	t.Logf("loss barrier run-a → run-c (2,000 images): %.4f at α = %.1f", c.Barrier, c.BarrierAlpha)
+}
+
+// TestBurnMNISTInParts evaluates run-a.pt on the real MNIST test set in 3 parts, cut
+// inside batches, as the page's workers do: combined, the result is the whole
+// evaluation's, bit for bit, and `ladle eval --json`'s strings (the README's).
+func TestBurnMNISTInParts(t *testing.T) {
+	d := mnistTest(t)
+	src, err := ckpt.Open(ckpttest.Fixture(t, "burn-mnist/run-a.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	m, err := nn.Load(burnArch(t), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetExact(true) // as ladle eval does
+	whole, err := Evaluate(m, d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := SplitSamples(d.Len(), 3)
+	var parts []Part
+	for i := range 3 {
+		p, err := EvaluatePart(context.Background(), m, d, b[i], b[i+1], 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, p)
+	}
+	got, err := Combine(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(got)
+	if got != whole || string(js) != `{"accuracy":0.9915,"loss":0.030435242062659386,"n":10000}` {
+		t.Errorf("in 3 parts %s (%+v); whole %+v", js, got, whole)
+	}
 }
