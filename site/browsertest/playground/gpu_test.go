@@ -3,6 +3,7 @@ package playground
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"ladle/site/browsertest"
+	"ladle/ui/state"
 )
 
 // The playground's compute backend: a second Chromium started with
@@ -140,6 +142,23 @@ func TestPlaygroundWebGPUEvaluate(t *testing.T) {
 		if len(r) != 3 || r[0] != w[0] || r[2] != w[2] || !closeLoss(r[1], w[1]) {
 			t.Errorf("%s: WebGPU %v, CPU %v", model, r, w)
 		}
+	}
+	// Merged again, the result alone is evaluated at once, split over the WebGPU
+	// workers: the same figures as the CPU's whole evaluation, the loss within 1e-5.
+	click(t, g, "run")
+	waitFor(t, g, `!`+hasRow(state.ResultName)+` || `+errorVisible, 60*time.Second)
+	waitFor(t, g, hasRow(state.ResultName)+` && `+evalIdle+` || `+errorVisible, 120*time.Second)
+	if eval[bool](t, g, errorVisible) {
+		t.Fatalf("the merge or its evaluation failed\n%s", pageState(g))
+	}
+	split := eval[map[string]string](t, g, rowAttrs(state.ResultName))
+	w := cpu[state.ResultName]
+	if len(w) != 3 || split["accuracy"] != w[0] || split["n"] != w[2] || !closeLoss(split["loss"], w[1]) {
+		t.Errorf("the result split over the WebGPU workers: %v; CPU %v", split, w)
+	}
+	workers := eval[string](t, g, `document.querySelector('[data-testid=eval-status]').dataset.workers`)
+	if pool := eval[int](t, g, `Math.min(navigator.hardwareConcurrency, 4)`); workers != fmt.Sprint(pool) {
+		t.Errorf("the result's evaluation took %s workers; the page has %d", workers, pool)
 	}
 }
 
