@@ -27,6 +27,11 @@ type Merger interface {
 	// elements). keep[i] selects model i's trimmed entries; lo is the tensor index of
 	// element 0 (the bounds' indices are the tensor's).
 	TiesSums(mixed []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool
+	// TaskSums computes the task-vector sum of models weighted 1 (TaskSumsRef):
+	// sum[c] = Σ of the kept δᵢ and count[c] how many are nonzero, or count[c] =
+	// TiesFlag where the backend could not prove its result exact. A sum of 0 may
+	// come back as +0 where the CPU has −0.
+	TaskSums(sum []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool
 }
 
 // Forwarder computes the heavy layers of an inference pass. Results may differ

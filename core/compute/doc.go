@@ -31,7 +31,9 @@
 //     same safety rule as KeyHistogram's) as integer sums, which equal the CPU's
 //     float64 sums wherever the kept deltas span at most 53 bits; other elements are
 //     flagged for the CPU. The caller finishes each element in float64 (the division
-//     by the agreeing count, θ0 + λ·mixed), so no floating-point division happens on a GPU.
+//     by the agreeing count, θ0 + λ·mixed), so no floating-point division happens
+//     on a GPU. The same integer sums give task arithmetic's task-vector sum of
+//     models weighted 1 (TaskSums).
 //
 // What stays on the CPU, and why: weighted sums whose weights are not all 1 (their
 // float64 products need a full soft-float multiply), TIES' sign election with weights

@@ -15,10 +15,27 @@ type Emulator struct {
 	Flagged     int64 // elements UnitSum recomputed on the CPU
 	Sums, Hist  int   // calls that ran (returned true)
 	Ties        int   // TiesSums calls that ran
-	TiesFlagged int64 // elements TiesSums left to the caller
+	Tasks       int   // TaskSums calls that ran
+	TiesFlagged int64 // elements TiesSums and TaskSums left to the caller
 }
 
 func (m *Emulator) TiesSums(mixed []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool {
+	if !m.sums(TiesSumsExact, mixed, count, xs, base, keep, lo) {
+		return false
+	}
+	m.Ties++
+	return true
+}
+
+func (m *Emulator) TaskSums(sum []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool {
+	if !m.sums(TaskSumsExact, sum, count, xs, base, keep, lo) {
+		return false
+	}
+	m.Tasks++
+	return true
+}
+
+func (m *Emulator) sums(exact func([]uint32, uint32, []tensor.Bound, int64) (float64, uint32, bool), mixed []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool {
 	if len(xs) == 0 || len(xs) > 1<<16 {
 		return false
 	}
@@ -27,7 +44,7 @@ func (m *Emulator) TiesSums(mixed []float64, count []uint32, xs [][]float32, bas
 		for i, x := range xs {
 			in[i] = math.Float32bits(x[c])
 		}
-		v, k, ok := TiesSumsExact(in, math.Float32bits(base[c]), keep, int64(lo+c))
+		v, k, ok := exact(in, math.Float32bits(base[c]), keep, int64(lo+c))
 		if !ok {
 			m.TiesFlagged++
 			mixed[c], count[c] = 0, TiesFlag
@@ -35,7 +52,6 @@ func (m *Emulator) TiesSums(mixed []float64, count []uint32, xs [][]float32, bas
 		}
 		mixed[c], count[c] = v, k
 	}
-	m.Ties++
 	return true
 }
 

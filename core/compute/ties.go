@@ -56,13 +56,59 @@ func TiesSumsRef(mixed []float64, count []uint32, xs [][]float32, base []float32
 // elected sign is the exact sum's and mixed is the exact integer sum of the agreeing
 // deltas times 2^minLow.
 func TiesSumsExact(xs []uint32, b uint32, keep []tensor.Bound, idx int64) (mixed float64, count uint32, ok bool) {
+	e, ok := deltaSums(xs, b, keep, idx)
+	return math.Ldexp(float64(e.agreeing), int(e.minLow)), e.agree, ok
+}
+
+// TaskSumsRef is Merger.TaskSums on the CPU: sum[c] = Σ δᵢ over the kept entries, in
+// float64 in model order (package merge's task-vector sum with every weight 1), and
+// count[c] the number of kept nonzero δᵢ.
+func TaskSumsRef(sum []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) {
+	for c := range sum {
+		var a float64
+		var k uint32
+		for i, x := range xs {
+			v := x[c] - base[c]
+			if !keep[i].Keep(int64(lo+c), tensor.AbsKey(v)) {
+				v *= 0
+			}
+			if i == 0 {
+				a = float64(v)
+			} else {
+				a += float64(v)
+			}
+			if v != 0 {
+				k++
+			}
+		}
+		sum[c], count[c] = a, k
+	}
+}
+
+// TaskSumsExact is one element of TaskSums in integer arithmetic, under
+// TiesSumsExact's conditions. An exact sum of 0 is +0: the caller adds it to the base,
+// where its sign cannot show.
+func TaskSumsExact(xs []uint32, b uint32, keep []tensor.Bound, idx int64) (sum float64, count uint32, ok bool) {
+	e, ok := deltaSums(xs, b, keep, idx)
+	return math.Ldexp(float64(e.all), int(e.minLow)), e.kept, ok
+}
+
+// exactSums are the integer sums of one element's kept deltas, in units of 2^minLow.
+type exactSums struct {
+	all, agreeing int64  // Σ kept δ; Σ of those with the elected sign
+	kept, agree   uint32 // how many nonzero δ each sum holds
+	minLow        int32
+}
+
+func deltaSums(xs []uint32, b uint32, keep []tensor.Bound, idx int64) (exactSums, bool) {
+	var r exactSums
 	if !SafeForSubtraction(b) {
-		return 0, 0, false
+		return r, false
 	}
 	minLow, maxTop := int32(1<<30), int32(-1<<30)
 	for i, x := range xs {
 		if !SafeForSubtraction(x) {
-			return 0, 0, false
+			return r, false
 		}
 		v := math.Float32bits(math.Float32frombits(x) - math.Float32frombits(b))
 		k := v &^ (1 << 31)
@@ -75,12 +121,13 @@ func TiesSumsExact(xs []uint32, b uint32, keep []tensor.Bound, idx int64) (mixed
 		maxTop = max(maxTop, e-127)
 	}
 	if maxTop == -1<<30 {
-		return 0, 0, true // nothing kept but zeros
+		return r, true // nothing kept but zeros
 	}
 	carries := int32(bits.Len32(uint32(len(xs) - 1)))
 	if maxTop+1+carries-minLow > 53 {
-		return 0, 0, false
+		return r, false
 	}
+	r.minLow = minLow
 	// term is δᵢ as an integer multiple of 2^minLow (0 when not kept).
 	term := func(i int, x uint32) int64 {
 		v := math.Float32bits(math.Float32frombits(x) - math.Float32frombits(b))
@@ -97,15 +144,17 @@ func TiesSumsExact(xs []uint32, b uint32, keep []tensor.Bound, idx int64) (mixed
 		}
 		return t
 	}
-	var sum, m int64
 	for i, x := range xs {
-		sum += term(i, x)
-	}
-	for i, x := range xs {
-		if t := term(i, x); t != 0 && (t < 0) == (sum < 0) {
-			m += t
-			count++
+		if t := term(i, x); t != 0 {
+			r.all += t
+			r.kept++
 		}
 	}
-	return math.Ldexp(float64(m), int(minLow)), count, true
+	for i, x := range xs {
+		if t := term(i, x); t != 0 && (t < 0) == (r.all < 0) {
+			r.agreeing += t
+			r.agree++
+		}
+	}
+	return r, true
 }

@@ -27,7 +27,8 @@ func randomBounds(r *rand.Rand, xs [][]float32, base []float32) []tensor.Bound {
 }
 
 // TestTiesSumsExactMatchesFloat64: wherever the integer kernel claims a result, it is
-// the float64 path's (mixed bit for bit, the same count), on hard values (zeros, ties,
+// the float64 path's (mixed bit for bit, the task-vector sum by value, the same
+// counts), on hard values (zeros, ties,
 // subnormals, NaN, Inf, wide ranges), on values with many equal magnitudes and on
 // weight-like data, of which it declines almost nothing.
 func TestTiesSumsExactMatchesFloat64(t *testing.T) {
@@ -64,12 +65,21 @@ func TestTiesSumsExactMatchesFloat64(t *testing.T) {
 			}
 			wantM, wantK := make([]float64, n), make([]uint32, n)
 			TiesSumsRef(wantM, wantK, xs, base, keep, lo)
+			wantS, wantSK := make([]float64, n), make([]uint32, n)
+			TaskSumsRef(wantS, wantSK, xs, base, keep, lo)
 			in := make([]uint32, models)
 			for c := range n {
 				for i, x := range xs {
 					in[i] = math.Float32bits(x[c])
 				}
+				ts, tk, tok := TaskSumsExact(in, math.Float32bits(base[c]), keep, int64(lo+c))
+				if tok && (ts != wantS[c] || tk != wantSK[c]) { // +0 may stand for −0
+					t.Fatalf("%s: task sum of element %d of models %v, base %v, keep %v: got %v (%d), want %v (%d)", kind, c, col(xs, c), base[c], keep, ts, tk, wantS[c], wantSK[c])
+				}
 				m, k, ok := TiesSumsExact(in, math.Float32bits(base[c]), keep, int64(lo+c))
+				if ok != tok {
+					t.Fatalf("%s: element %d: TIES and task sums disagree on exactness", kind, c)
+				}
 				total++
 				if !ok {
 					continue

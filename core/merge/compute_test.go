@@ -119,6 +119,24 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 				}
 			}
 		}
+		// task arithmetic: the task-vector sum on the backend (weights 1)
+		for _, norm := range []bool{true, false} {
+			for _, w := range []float64{1, 0.5} {
+				cm := &compute.Emulator{}
+				mk := func(c compute.Merger) *Job {
+					return &Job{Tensor: "x", Base: b, Models: models, Params: mp("normalize", norm, "weight", w, "lambda", -0.7),
+						Compute: c, Options: Options{AllowNonFinite: true}}
+				}
+				name := fmt.Sprintf("task_arithmetic hard %v normalize %v weight %v", hard, norm, w)
+				assertEqual(t, name, mergeOK(t, "task_arithmetic", mk(cm)), mergeOK(t, "task_arithmetic", mk(nil)))
+				if (cm.Tasks == 1) != (w == 1) {
+					t.Errorf("%s: the backend ran %d task sums", name, cm.Tasks)
+				}
+				if hard && w == 1 && cm.TiesFlagged == 0 {
+					t.Errorf("%s: no element was left to the CPU", name)
+				}
+			}
+		}
 	}
 }
 

@@ -146,6 +146,11 @@ func mergeGTA(j *Job, out []float32, sp sparsifier, cons consensus) error {
 	if normalize && cons == consSum && math.Abs(sumW) >= 1e-8 {
 		den = sumW // |Σw| < 1e-8 counts as 1
 	}
+	if sp == spNone && cons == consSum && j.Compute != nil && allOnes(ws) {
+		if taskOnBackend(j, out, lam, den) {
+			return nil
+		}
+	}
 	chunk := 0
 	if sp == spDella {
 		chunk = int(max(1, chunkLen/rowLen) * rowLen) // whole rows
@@ -229,6 +234,48 @@ func tiesOnBackend(j *Job, out []float32, ms []gtaModel, ws []float64, lam float
 				mx /= dv
 			}
 			out[c] = float32(float64(base[c]) + float64(lam*mx))
+		}
+	}
+	return true
+}
+
+// taskOnBackend computes task arithmetic's Σδᵢ (models weighted 1) on j.Compute a
+// block at a time and finishes each element as mergeGTA does, θ0 + λ·(Σδ/den) in
+// float64; elements the backend flags, and blocks it declines after the first, are
+// summed on the CPU. It returns false, having written nothing, when the backend
+// declines the first block. (A zero sum's sign cannot show: δ = −0 needs a base of
+// +0, and +0 + ±0 is +0.)
+func taskOnBackend(j *Job, out []float32, lam, den float64) bool {
+	n, base, models := len(out), j.Base, j.Models
+	block := min(n, tiesBlock)
+	sum, count := make([]float64, block), make([]uint32, block)
+	keep := make([]tensor.Bound, len(models))
+	for i := range keep {
+		keep[i] = tensor.Bound{Key: 0, Last: math.MaxInt64}
+	}
+	xs := make([][]float32, len(models))
+	cpu := func(c int) float64 {
+		a := float64(models[0][c] - base[c])
+		for _, x := range models[1:] {
+			a += float64(x[c] - base[c])
+		}
+		return a
+	}
+	for lo := 0; lo < n; lo += block {
+		hi := min(lo+block, n)
+		for i, x := range models {
+			xs[i] = x[lo:hi]
+		}
+		onBackend := j.Compute.TaskSums(sum[:hi-lo], count[:hi-lo], xs, base[lo:hi], keep, lo)
+		if !onBackend && lo == 0 {
+			return false
+		}
+		for c := lo; c < hi; c++ {
+			a := sum[c-lo]
+			if !onBackend || count[c-lo] == compute.TiesFlag {
+				a = cpu(c)
+			}
+			out[c] = float32(float64(base[c]) + float64(lam*(a/den)))
 		}
 	}
 	return true

@@ -68,6 +68,7 @@ type backendReport struct {
 		Declined   int   `json:"declined"`
 		Forward    int   `json:"forward"`
 		Ties       int   `json:"ties"`
+		TaskSums   int   `json:"taskSums"`
 		TiesElems  int64 `json:"tiesElements"`
 		TiesFlag   int64 `json:"tiesFlagged"`
 	} `json:"stats"`
@@ -148,6 +149,15 @@ models:
 parameters: {lambda: 0.8}
 `
 
+// burnTask is task arithmetic with every weight 1: its task-vector sums run on the GPU.
+const burnTask = `merge_method: task_arithmetic
+base_model: run-a.pt
+models:
+  - model: run-b-whole-module.pt
+  - model: run-c.safetensors
+parameters: {lambda: 0.6}
+`
+
 func mergeBytes(t *testing.T, b *Browser, recipe string) []byte {
 	t.Helper()
 	done := eval[message](t, b, fmt.Sprintf("ladleTest.merge(%q)", recipe))
@@ -198,6 +208,13 @@ func TestGPUMergesAreCPUBytes(t *testing.T) {
 		t.Fatalf("TIES with weights 1 summed nothing on the GPU: %+v", r.Stats)
 	}
 	t.Logf("ties, weights 1: %d tensors' sign election and sums on the GPU (%d elements, %d redone on the CPU)", r.Stats.Ties-before, r.Stats.TiesElems, r.Stats.TiesFlag)
+	if got, want := mergeBytes(t, b, burnTask), nativeMerge(t, dir, burnTask); !bytes.Equal(got, want) {
+		t.Fatalf("the GPU task arithmetic (%d bytes) differs from ladle merge's (%d bytes)", len(got), len(want))
+	}
+	if r = backendOf(t, b, 1); r.Stats.TaskSums == 0 {
+		t.Fatalf("task arithmetic summed nothing on the GPU: %+v", r.Stats)
+	}
+	t.Logf("task arithmetic: %d tensors' task-vector sums on the GPU", r.Stats.TaskSums)
 }
 
 // TestCorruptedKernelFallsBack: the test hook ?gpucorrupt=unit_sum flips one bit of

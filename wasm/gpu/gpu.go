@@ -144,9 +144,10 @@ type Stats struct {
 	Histograms int   `json:"histograms"` // selection histograms counted on the GPU
 	Declined   int   `json:"declined"`   // histograms left to the CPU (unsafe inputs)
 	Forward    int   `json:"forward"`    // linear and convolution layers run
-	// TIES' sign election and disjoint sums: calls, elements, and elements the CPU
-	// computed (not provably exact)
+	// TIES' sign election and disjoint sums, and task-vector sums: calls, elements of
+	// both, and elements the CPU computed (not provably exact)
 	Ties         int   `json:"ties"`
+	TaskSums     int   `json:"taskSums"`
 	TiesElements int64 `json:"tiesElements"`
 	TiesFlagged  int64 `json:"tiesFlagged"`
 }

@@ -171,43 +171,59 @@ func (d *Device) testTies(r *rand.Rand, scale int) TestResult {
 					keep[i].Last += int64(lo)
 				}
 			}
-			raw := make([]uint32, 4*n)
-			d.mu.Lock()
-			err := d.tiesRaw(raw, xs, base, keep, lo)
-			d.mu.Unlock()
-			if err != nil {
-				res.Err = err.Error()
-				return res
-			}
-			mixed, count := make([]float64, n), make([]uint32, n)
-			decodeTies(mixed, count, raw)
-			wantM, wantK := make([]float64, n), make([]uint32, n)
-			compute.TiesSumsRef(wantM, wantK, xs, base, keep, lo)
-			in := make([]uint32, models)
-			for c := range n {
-				for i, x := range xs {
-					in[i] = math.Float32bits(x[c])
-				}
-				m, k, ok := compute.TiesSumsExact(in, math.Float32bits(base[c]), keep, int64(lo+c))
-				if !ok {
-					m, k = 0, compute.TiesFlag
-				}
-				if math.Float64bits(mixed[c]) != math.Float64bits(m) || count[c] != k {
-					res.Err = fmt.Sprintf("%d models: element %d of %v, base %v: gave %v (count %d), the CPU %v (count %d)", models, c, col(xs, c), base[c], mixed[c], count[c], wantM[c], wantK[c])
+			for _, task := range []bool{false, true} {
+				if msg := d.checkTies(&res, task, xs, base, keep, lo); msg != "" {
+					res.Err = fmt.Sprintf("%d models: %s", models, msg)
 					return res
-				}
-				res.Elements++
-				if ok {
-					res.OnGPU++
-					if math.Float64bits(m) != math.Float64bits(wantM[c]) || k != wantK[c] {
-						res.Err = fmt.Sprintf("%d models: element %d: the exact kernel gave %v (%d), the float64 path %v (%d)", models, c, m, k, wantM[c], wantK[c])
-						return res
-					}
 				}
 			}
 		}
 	}
 	return res
+}
+
+// checkTies runs the kernel (TIES' sums, or the task-vector sum) and compares it with
+// the exact form element by element and, where that claims a result, with the float64
+// reference; it returns what differed ("" when nothing did).
+func (d *Device) checkTies(res *TestResult, task bool, xs [][]float32, base []float32, keep []tensor.Bound, lo int) string {
+	n := len(base)
+	exact, ref := compute.TiesSumsExact, compute.TiesSumsRef
+	if task {
+		exact, ref = compute.TaskSumsExact, compute.TaskSumsRef
+	}
+	raw := make([]uint32, 4*n)
+	d.mu.Lock()
+	err := d.tiesRaw(raw, xs, base, keep, lo, task)
+	d.mu.Unlock()
+	if err != nil {
+		return err.Error()
+	}
+	got, gotK := make([]float64, n), make([]uint32, n)
+	decodeTies(got, gotK, raw)
+	want, wantK := make([]float64, n), make([]uint32, n)
+	ref(want, wantK, xs, base, keep, lo)
+	in := make([]uint32, len(xs))
+	for c := range n {
+		for i, x := range xs {
+			in[i] = math.Float32bits(x[c])
+		}
+		m, k, ok := exact(in, math.Float32bits(base[c]), keep, int64(lo+c))
+		if !ok {
+			m, k = 0, compute.TiesFlag
+		}
+		if math.Float64bits(got[c]) != math.Float64bits(m) || gotK[c] != k {
+			return fmt.Sprintf("task %v: element %d of %v, base %v: gave %v (count %d), the CPU %v (count %d)", task, c, col(xs, c), base[c], got[c], gotK[c], want[c], wantK[c])
+		}
+		res.Elements++
+		if ok {
+			res.OnGPU++
+			// the task sum's zero may be +0 where float64's is −0 (TaskSums' contract)
+			if !(m == want[c] && (task || math.Float64bits(m) == math.Float64bits(want[c]))) || k != wantK[c] {
+				return fmt.Sprintf("task %v: element %d: the exact form gave %v (%d), the float64 path %v (%d)", task, c, m, k, want[c], wantK[c])
+			}
+		}
+	}
+	return ""
 }
 
 func col(xs [][]float32, c int) []float32 {

@@ -17,6 +17,16 @@ var tiesWGSL string
 // TiesSums implements compute.Merger: TIES' sign election and disjoint sums of models
 // weighted 1, exact (integer sums of the float32 deltas), or flagged for the CPU.
 func (d *Device) TiesSums(mixed []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool {
+	return d.deltaSums(false, mixed, count, xs, base, keep, lo)
+}
+
+// TaskSums implements compute.Merger: the task-vector sum of models weighted 1, exact
+// (the same kernel's integer sums), or flagged for the CPU.
+func (d *Device) TaskSums(sum []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool {
+	return d.deltaSums(true, sum, count, xs, base, keep, lo)
+}
+
+func (d *Device) deltaSums(task bool, mixed []float64, count []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) bool {
 	n := len(mixed)
 	if len(xs) == 0 || len(xs) > 1<<16 || n == 0 || int64(lo)+int64(n) >= math.MaxUint32 {
 		return false
@@ -27,12 +37,20 @@ func (d *Device) TiesSums(mixed []float64, count []uint32, xs [][]float32, base 
 		return false
 	}
 	raw := make([]uint32, 4*n)
-	if err := d.tiesRaw(raw, xs, base, keep, lo); err != nil {
+	if err := d.tiesRaw(raw, xs, base, keep, lo, task); err != nil {
 		d.setLost(err)
 		return false
 	}
 	flagged := decodeTies(mixed, count, raw)
-	d.count(func(s *Stats) { s.Ties++; s.TiesElements += int64(n); s.TiesFlagged += int64(flagged) })
+	d.count(func(s *Stats) {
+		if task {
+			s.TaskSums++
+		} else {
+			s.Ties++
+		}
+		s.TiesElements += int64(n)
+		s.TiesFlagged += int64(flagged)
+	})
 	return true
 }
 
@@ -65,7 +83,7 @@ func tiesBounds(keep []tensor.Bound) []uint32 {
 }
 
 // tiesRaw runs the ties_sums shader over the elements in chunks that fit one binding.
-func (d *Device) tiesRaw(raw []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int) error {
+func (d *Device) tiesRaw(raw []uint32, xs [][]float32, base []float32, keep []tensor.Bound, lo int, task bool) error {
 	pipe, err := d.pipeline("ties_sums", tiesWGSL, "main")
 	if err != nil {
 		return err
@@ -89,7 +107,7 @@ func (d *Device) tiesRaw(raw []uint32, xs [][]float32, base []float32, keep []te
 			d.write(in, int64(4*m*i), f32Bytes(x[c0:c1]))
 		}
 		d.write(bb, 0, f32Bytes(base[c0:c1]))
-		d.write(prm, 0, u32sBytes(uint32(m), uint32(models), carries, d.corrupt("ties"), uint32(m), rowFor(m), uint32(lo+c0), 0))
+		d.write(prm, 0, u32sBytes(uint32(m), uint32(models), carries, d.corrupt("ties"), uint32(m), rowFor(m), uint32(lo+c0), b2u(task)))
 		enc := d.dev.Call("createCommandEncoder")
 		pass := enc.Call("beginComputePass")
 		pass.Call("setPipeline", pipe)

@@ -6,8 +6,10 @@
 // kept where model m's bound selects it; with the kept nonzero δ as integers times
 // 2^minLow, the elected sign is that of their sum and the output is the sum M of the
 // agreeing ones, minLow and their count: (M.hi, M.lo, minLow, count). An element it
-// cannot prove exact gets count FLAG and is computed on the CPU.
-struct Params { n: u32, models: u32, carries: i32, corrupt: u32, stride: u32, row: u32, lo: u32, p0: u32 }
+// cannot prove exact gets count FLAG and is computed on the CPU. With task set, the
+// output is instead the sum of all the kept δ (the task-vector sum, compute.TaskSums):
+// (S.hi, S.lo, minLow, how many nonzero δ).
+struct Params { n: u32, models: u32, carries: i32, corrupt: u32, stride: u32, row: u32, lo: u32, task: u32 }
 @group(0) @binding(0) var<storage, read> x: array<u32>;
 @group(0) @binding(1) var<storage, read> b: array<u32>;
 @group(0) @binding(2) var<storage, read> keep: array<vec2<u32>>; // (key, last index + 1)
@@ -69,10 +71,15 @@ fn kernel(i: u32) -> vec4<u32> {
   if (maxTop == -(1 << 30u)) { return vec4<u32>(0u, 0u, 0u, 0u); }
   if (maxTop + 1 + p.carries - minLow > 53) { return flagged; }
   var sum = vec2<u32>(0u, 0u);
+  var kept = 0u;
   for (var m = 0u; m < p.models; m = m + 1u) {
     let v = delta(m, i, bv);
-    if (v != 0u) { sum = add64(sum, term(v, minLow)); }
+    if (v != 0u) {
+      sum = add64(sum, term(v, minLow));
+      kept = kept + 1u;
+    }
   }
+  if (p.task != 0u) { return vec4<u32>(sum.x, sum.y, bitcast<u32>(minLow), kept); }
   let neg = (sum.x >> 31u) == 1u;
   var mixed = vec2<u32>(0u, 0u);
   var count = 0u;
