@@ -107,3 +107,38 @@ func col(xs [][]float32, c int) []float32 {
 	}
 	return out
 }
+
+// FuzzTiesSumsExact: for any three models' values and base, and keep bounds from the
+// fuzzer, wherever the integer form claims a result it is the float64 path's (TIES'
+// mixed sum bit for bit, the task-vector sum by value, the counts).
+func FuzzTiesSumsExact(f *testing.F) {
+	f.Add(uint32(0x3f800000), uint32(0xbf800000), uint32(0x3f000000), uint32(0x3e800000), uint32(0), int8(3), uint8(1))
+	f.Add(uint32(0x80000000), uint32(0x00000000), uint32(0x7fc00000), uint32(0), uint32(0x3c000000), int8(-1), uint8(2))
+	f.Add(uint32(0x3d5c0690), uint32(0xbcf0a000), uint32(0x0c800007), uint32(0x3d5c0690), uint32(0x3d000000), int8(0), uint8(0))
+	f.Fuzz(func(t *testing.T, a, b, c, base, key uint32, last int8, which uint8) {
+		in := []uint32{a, b, c}
+		xs := make([][]float32, 3)
+		for i := range xs {
+			xs[i] = []float32{math.Float32frombits(in[i])}
+		}
+		bs := []float32{math.Float32frombits(base)}
+		keep := make([]tensor.Bound, 3)
+		for i := range keep {
+			keep[i] = tensor.Bound{Key: 0, Last: math.MaxInt64}
+			if which>>i&1 == 1 {
+				keep[i] = tensor.Bound{Key: key &^ (1 << 31), Last: int64(last)}
+			}
+		}
+		for n := 1; n <= 3; n++ {
+			wm, wk := make([]float64, 1), make([]uint32, 1)
+			TiesSumsRef(wm, wk, xs[:n], bs, keep[:n], 0)
+			if m, k, ok := TiesSumsExact(in[:n], base, keep[:n], 0); ok && (math.Float64bits(m) != math.Float64bits(wm[0]) || k != wk[0]) {
+				t.Fatalf("ties %#x − %#x, keep %v: got %v (%d), want %v (%d)", in[:n], base, keep[:n], m, k, wm[0], wk[0])
+			}
+			TaskSumsRef(wm, wk, xs[:n], bs, keep[:n], 0)
+			if s, k, ok := TaskSumsExact(in[:n], base, keep[:n], 0); ok && (s != wm[0] || k != wk[0]) {
+				t.Fatalf("task %#x − %#x, keep %v: got %v (%d), want %v (%d)", in[:n], base, keep[:n], s, k, wm[0], wk[0])
+			}
+		}
+	})
+}
