@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -376,15 +377,52 @@ func TestCancelMidMerge(t *testing.T) {
 	}
 }
 
-func TestPageStaysResponsiveDuringMerge(t *testing.T) {
-	b, _ := page(t, 1)
-	paths := bigModels(t)
-	if err := b.SetFiles("#files", paths); err != nil {
-		t.Fatal(err)
+// probeResult is what ladleTest.stopProbe reports of the page thread.
+type probeResult struct {
+	MaxTimerGap float64 `json:"maxTimerGap"`
+	TimerGaps   []struct {
+		Start float64 `json:"start"`
+		Gap   float64 `json:"gap"`
+	} `json:"timerGaps"`
+	MaxFrameGap float64   `json:"maxFrameGap"`
+	Frames      int       `json:"frames"`
+	Ticks       int       `json:"ticks"`
+	Clicks      []float64 `json:"clicks"`
+	LongTasks   []struct {
+		Start    float64 `json:"start"`
+		Duration float64 `json:"duration"`
+		Name     string  `json:"name"`
+	} `json:"longTasks"`
+	LongTaskAPI bool    `json:"longTaskAPI"`
+	Seconds     float64 `json:"seconds"`
+}
+
+// longest is the longest long task's duration and the long tasks' total, in ms.
+func (p probeResult) longest() (longest, total float64) {
+	for _, lt := range p.LongTasks {
+		longest = max(longest, lt.Duration)
+		total += lt.Duration
 	}
-	eval[bool](t, b, "ladleTest.startProbe()")
-	// not awaited: the merge runs while the clicks come
-	eval[bool](t, b, fmt.Sprintf("(ladleTest.running = ladleTest.merge(%q).then((m) => (ladleTest.result = m)), true)", bigSoup))
+	return longest, total
+}
+
+// stalled is the time, in ms, the 10 ms timer was late by more than 50 ms, summed.
+func (p probeResult) stalled() float64 {
+	s := 0.0
+	for _, g := range p.TimerGaps {
+		s += g.Gap - 10
+	}
+	return s
+}
+
+// probed runs the probe while ladleTest runs job (an expression whose promise
+// resolves with a message), clicking #ping every 50 ms as a person would, and returns
+// the job's message, the probe's result and the clicks' round trips.
+func probed(t *testing.T, b *Browser, job string) (message, probeResult, []time.Duration) {
+	t.Helper()
+	eval[bool](t, b, "(ladleTest.result = undefined, ladleTest.startProbe())")
+	// not awaited: the job runs while the clicks come
+	eval[bool](t, b, fmt.Sprintf("(ladleTest.running = %s.then((m) => (ladleTest.result = m)), true)", job))
 	var clicks []time.Duration
 	for i := 0; ; i++ {
 		time.Sleep(50 * time.Millisecond)
@@ -396,38 +434,97 @@ func TestPageStaysResponsiveDuringMerge(t *testing.T) {
 		if eval[bool](t, b, "ladleTest.result !== undefined") {
 			break
 		}
-		if i > 1000 {
-			t.Fatal("the merge did not end")
+		if i > 2000 {
+			t.Fatalf("%s did not end", job)
 		}
 	}
 	m := eval[message](t, b, "ladleTest.running")
+	p := eval[probeResult](t, b, "ladleTest.stopProbe()")
+	long, total := p.longest()
+	t.Logf("%.2fs: %d long tasks, longest %.0f ms, %.0f ms in all; timer: max gap %.0f ms, %d gaps over 50 ms, %.0f ms stalled; max frame gap %.0f ms, %d frames; %d of %d clicks handled, in-page delay max %.1f ms, round trip max %v",
+		p.Seconds, len(p.LongTasks), long, total, p.MaxTimerGap, len(p.TimerGaps), p.stalled(), p.MaxFrameGap, p.Frames, len(p.Clicks), len(clicks), maxOf(p.Clicks), slices.Max(clicks).Round(time.Millisecond))
+	return m, p, clicks
+}
+
+// TestPageStaysResponsiveDuringMerge: while a merge of three 48 MiB models runs in the
+// engine worker, the page thread stays free: clicks are handled as they come and the
+// merge puts no work of its own on the page thread.
+//
+// What it measures, and why so. The property is that the merge does not block the
+// page's thread (no merging, no big copies, no flood of messages on it). The page
+// thread's timer gaps alone cannot prove that on a loaded 2-core machine: a gap is
+// also the renderer waiting for the OS to schedule it, which took 364 ms at load
+// average 9 with the page doing nothing, and under load a task's wall time (all the
+// browser can measure) stretches the same way. So the merge is measured against a
+// control in the same page, on the same machine, right after it: a worker that only
+// keeps a core busy for as long as the merge took, with the same clicks. What the OS
+// does to the renderer shows in both; what the merge puts on the page thread shows
+// only in the merge. The measures are the long tasks (Long Tasks API: every task of
+// 50 ms or more on the page thread, with its duration, i.e. the page's own work; an
+// idle thread the OS runs late makes a timer late without making a task) and, needing
+// no API, the time the 10 ms timer was late by over 50 ms. The merge fails when its
+// long tasks take over 15% of its time beyond the control's share (its timer's stalls
+// over 60%: at load 12 the control alone lost 30%, a merge 39%, a frozen page ~100%), or when one long task outlasts
+// the control's longest by 500 ms: a merge on the page thread freezes it for the
+// whole merge, steady per-chunk work shows as a share, a single big copy as a task.
+// A self-check first blocks the thread for 300 ms and requires the observer to see
+// it, so that a missing API or a broken observer fails rather than passes. Every
+// click sent must be handled, at least two a second come back (the test clicks every
+// 50 ms plus the round trip; a frozen page answers one click when the merge ends),
+// and none may take over 2 s from the page or to come back: a loaded machine made
+// round trips of 900 ms with the page idle.
+func TestPageStaysResponsiveDuringMerge(t *testing.T) {
+	b, _ := page(t, 1)
+	paths := bigModels(t)
+	if err := b.SetFiles("#files", paths); err != nil {
+		t.Fatal(err)
+	}
+
+	// the self-check: page code that holds the thread for 300 ms is seen as a long task
+	// (in a task of the page's own, a timer's: DevTools' evaluations are not the page's
+	// tasks; the observer hears of a task after it ends, so the test waits for it)
+	eval[bool](t, b, "ladleTest.startProbe()")
+	eval[bool](t, b, "(setTimeout(() => ladleTest.block(300), 0), true)")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !eval[bool](t, b, "ladleTest.probe.longTasks.some((lt) => lt.duration >= 300)"); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	self := eval[probeResult](t, b, "ladleTest.stopProbe()")
+	if long, _ := self.longest(); !self.LongTaskAPI || long < 300 {
+		t.Fatalf("the probe does not see the page's own work: the Long Tasks API %v, a 300 ms block seen as a %.0f ms task (%+v)", self.LongTaskAPI, long, self.LongTasks)
+	}
+
+	t.Log("the merge:")
+	m, p, clicks := probed(t, b, fmt.Sprintf("ladleTest.merge(%q)", bigSoup))
 	if m.Type != "done" {
 		t.Fatalf("merge: %v", m)
 	}
-	type probe struct {
-		MaxTimerGap float64   `json:"maxTimerGap"`
-		MaxFrameGap float64   `json:"maxFrameGap"`
-		Frames      int       `json:"frames"`
-		Ticks       int       `json:"ticks"`
-		Clicks      []float64 `json:"clicks"`
+	t.Log("the control (a busy worker for as long):")
+	cm, c, _ := probed(t, b, fmt.Sprintf("ladleTest.control(%d)", int(p.Seconds*1000)))
+	if cm.Type != "done" {
+		t.Fatalf("control: %v", cm)
 	}
-	p := eval[probe](t, b, "ladleTest.stopProbe()")
-	t.Logf("merge %.2fs; page thread: max timer gap %.0f ms, max frame gap %.0f ms, %d frames; %d clicks handled, in-page delay max %.1f ms; click round trips %v",
-		m.Seconds, p.MaxTimerGap, p.MaxFrameGap, p.Frames, len(p.Clicks), maxOf(p.Clicks), clicks)
-	if len(p.Clicks) != len(clicks) || len(clicks) < 3 {
-		t.Errorf("%d clicks sent, %d handled (the merge took %.2fs)", len(clicks), len(p.Clicks), m.Seconds)
+	if len(p.LongTasks) > 0 {
+		t.Logf("the merge's long tasks: %+v", p.LongTasks)
 	}
-	if p.MaxTimerGap > 200 {
-		t.Errorf("a 10 ms timer on the page thread was held up for %.0f ms during the merge", p.MaxTimerGap)
+	if len(p.Clicks) != len(clicks) || len(clicks) < 3 || float64(len(clicks)) < 2*p.Seconds {
+		t.Errorf("%d clicks sent, %d handled (the merge took %.2fs)", len(clicks), len(p.Clicks), p.Seconds)
 	}
-	if d := maxOf(p.Clicks); d > 200 {
+	long, total := p.longest()
+	cLong, cTotal := c.longest()
+	if long > cLong+500 {
+		t.Errorf("a task on the page thread ran %.0f ms during the merge (the control's longest: %.0f ms)", long, cLong)
+	}
+	if share, cShare := total/(10*p.Seconds), cTotal/(10*c.Seconds); share > cShare+15 {
+		t.Errorf("long tasks held the page thread %.0f%% of the merge's time (the control: %.0f%%)", share, cShare)
+	}
+	if share, cShare := p.stalled()/(10*p.Seconds), c.stalled()/(10*c.Seconds); share > cShare+60 {
+		t.Errorf("the page's 10 ms timer was stalled %.0f%% of the merge's time (the control: %.0f%%)", share, cShare)
+	}
+	if d := maxOf(p.Clicks); d > 2000 {
 		t.Errorf("a click waited %.0f ms for its handler during the merge", d)
 	}
-	// The round trip adds DevTools and the test's own scheduling on a loaded machine;
-	// the in-page delay above is the 200 ms criterion. A frozen page would still show
-	// here as round trips of seconds.
 	for _, c := range clicks {
-		if c > time.Second {
+		if c > 2*time.Second {
 			t.Errorf("a click took %v to come back from the page during the merge", c)
 		}
 	}

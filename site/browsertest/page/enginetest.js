@@ -161,15 +161,29 @@ const T = {
     return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
   },
 
-  // The responsiveness probe: timer and frame gaps on the page thread, and how long
-  // clicks on #ping wait before their handler runs.
+  // The responsiveness probe, on the page thread: the long tasks (tasks of 50 ms or
+  // more, with their wall-clock duration), the gaps of a 10 ms timer and of frames,
+  // and how long clicks on #ping wait before their handler runs. A long task is the
+  // page's own work holding the thread; a timer gap with no long task in it is the
+  // thread waiting for the OS to run it, which a loaded machine causes without the
+  // page doing anything (see TestPageStaysResponsiveDuringMerge).
   probe: null,
   startProbe() {
-    const p = T.probe = {maxTimerGap: 0, maxFrameGap: 0, frames: 0, ticks: 0, clicks: [], running: true};
+    const p = T.probe = {maxTimerGap: 0, timerGaps: [], maxFrameGap: 0, frames: 0, ticks: 0, clicks: [], longTasks: [], running: true,
+      started: performance.now()};
+    if (typeof PerformanceObserver !== "undefined" && PerformanceObserver.supportedEntryTypes.includes("longtask")) {
+      p.observer = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) p.longTasks.push({start: e.startTime - p.started, duration: e.duration, name: e.name});
+      });
+      p.observer.observe({type: "longtask"});
+      p.longTaskAPI = true;
+    }
     let lastTick = performance.now();
     p.timer = setInterval(() => {
       const now = performance.now();
-      p.maxTimerGap = Math.max(p.maxTimerGap, now - lastTick);
+      const gap = now - lastTick;
+      p.maxTimerGap = Math.max(p.maxTimerGap, gap);
+      if (gap > 50) p.timerGaps.push({start: lastTick - p.started, gap});
       lastTick = now;
       p.ticks++;
     }, 10);
@@ -184,11 +198,33 @@ const T = {
     requestAnimationFrame(frame);
     return true;
   },
+  // block holds the page thread for ms milliseconds, as page code that does not yield
+  // would (the probe's self-check).
+  block(ms) {
+    const end = performance.now() + ms;
+    while (performance.now() < end) { /* the page's own work */ }
+    return true;
+  },
+  // control keeps a worker busy for ms milliseconds, with the page thread as idle as
+  // during a merge; resolves with {type: "done", seconds}.
+  control(ms) {
+    return new Promise((resolve) => {
+      const started = performance.now();
+      const w = new Worker("busy.js");
+      w.onmessage = () => { w.terminate(); resolve({type: "done", seconds: (performance.now() - started) / 1000}); };
+      w.postMessage(ms);
+    });
+  },
   stopProbe() {
     const p = T.probe;
     p.running = false;
     clearInterval(p.timer);
-    return {maxTimerGap: p.maxTimerGap, maxFrameGap: p.maxFrameGap, frames: p.frames, ticks: p.ticks, clicks: p.clicks};
+    if (p.observer) {
+      for (const e of p.observer.takeRecords()) p.longTasks.push({start: e.startTime - p.started, duration: e.duration, name: e.name});
+      p.observer.disconnect();
+    }
+    return {maxTimerGap: p.maxTimerGap, timerGaps: p.timerGaps, maxFrameGap: p.maxFrameGap, frames: p.frames, ticks: p.ticks, clicks: p.clicks,
+      longTasks: p.longTasks, longTaskAPI: !!p.longTaskAPI, seconds: (performance.now() - p.started) / 1000};
   },
 };
 
