@@ -207,7 +207,7 @@ func TestEngineInspectsAndMergesLikeNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	eval[bool](t, b, `(ladleTest.control.postMessage("go"), fetch("control-page.txt").catch(() => {}), true)`)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) { // ends once both are seen
 		seen := map[string]bool{}
 		for _, r := range net.Requests() {
 			seen[r.Target+" "+filepath.Base(r.URL)] = true
@@ -499,7 +499,7 @@ func TestPageStaysResponsiveDuringMerge(t *testing.T) {
 		t.Fatalf("merge: %v", m)
 	}
 	t.Log("the control (a busy worker for as long):")
-	cm, c, _ := probed(t, b, fmt.Sprintf("ladleTest.control(%d)", int(p.Seconds*1000)))
+	cm, c, _ := probed(t, b, fmt.Sprintf("ladleTest.busy(%d)", int(p.Seconds*1000)))
 	if cm.Type != "done" {
 		t.Fatalf("control: %v", cm)
 	}

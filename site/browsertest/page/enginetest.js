@@ -205,9 +205,9 @@ const T = {
     while (performance.now() < end) { /* the page's own work */ }
     return true;
   },
-  // control keeps a worker busy for ms milliseconds, with the page thread as idle as
+  // busy keeps a worker busy for ms milliseconds, with the page thread as idle as
   // during a merge; resolves with {type: "done", seconds}.
-  control(ms) {
+  busy(ms) {
     return new Promise((resolve) => {
       const started = performance.now();
       const w = new Worker("busy.js");

@@ -118,9 +118,13 @@ func eval[T any](t *testing.T, b *browsertest.Browser, expr string) T {
 }
 
 // waitFor waits until a JavaScript expression is truthy, and fails the test with the
-// page's status and errors when it is not within d.
+// page's status and errors when it is not within d, or 30 s when d is shorter. A wait
+// is no measure of speed (that is the benchmarks' job): a step that takes a moment
+// alone can take many seconds on a loaded 2-core machine, where CI runs two packages'
+// browsers and compiles at once, and a wait ends as soon as its condition holds.
 func waitFor(t *testing.T, b *browsertest.Browser, expr string, d time.Duration) {
 	t.Helper()
+	d = max(d, 30*time.Second)
 	ctx, cancel := context.WithTimeout(b.Ctx, d+5*time.Second)
 	defer cancel()
 	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(d)))
@@ -129,12 +133,16 @@ func waitFor(t *testing.T, b *browsertest.Browser, expr string, d time.Duration)
 	}
 }
 
-// pageState is the status and error text, for failure messages.
+// pageState is the status and error text, every other status line (a lab loading),
+// and the page's last finished requests, for failure messages.
 func pageState(b *browsertest.Browser) string {
 	ctx, cancel := context.WithTimeout(b.Ctx, 5*time.Second)
 	defer cancel()
 	s, _ := browsertest.EvalCtx[string](ctx, b, `(() => { const q = (id) => { const e = document.querySelector('[data-testid=' + id + ']'); return e ? e.textContent.trim() : '(none)'; };
-		return 'status: ' + q('status') + '\nerror: ' + q('error') + '\nmodels: ' + q('model-list'); })()`)
+		const statuses = [...document.querySelectorAll('[role=status]')].map((e) => e.textContent.trim()).filter((t) => t);
+		const done = performance.getEntriesByType('resource').slice(-8).map((r) => new URL(r.name).pathname + ' ' + Math.round(r.duration) + ' ms');
+		return 'status: ' + q('status') + '\nerror: ' + q('error') + '\nmodels: ' + q('model-list') +
+			'\nstatus lines: ' + statuses.join(' | ') + '\nlast requests done: ' + done.join(', '); })()`)
 	return s
 }
 
