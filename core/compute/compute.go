@@ -48,9 +48,10 @@ type Forwarder interface {
 
 // ConvAffiner is a Forwarder that also applies, after a convolution's bias and relu,
 // a per-output-channel affine map y·scale[o] + shift[o]: the eval-mode batchnorm that
-// follows the convolution, computed in the same pass (Conv2DAffineRef).
+// follows the convolution, computed in the same pass, then a relu when reluAfter (the
+// conv → batchnorm → relu of most convolutional networks) (Conv2DAffineRef).
 type ConvAffiner interface {
-	Conv2DAffine(y, x, w, bias []float32, n int, g ConvGeom, relu bool, scale, shift []float32) bool
+	Conv2DAffine(y, x, w, bias []float32, n int, g ConvGeom, relu bool, scale, shift []float32, reluAfter bool) bool
 }
 
 // ConvGeom is the shape of a convolution.

@@ -100,8 +100,9 @@ func Conv2DRef(y, x, w, bias []float32, n int, g ConvGeom, relu bool) {
 
 // Conv2DAffineRef is ConvAffiner.Conv2DAffine on the CPU: Conv2DRef, then each output
 // channel o mapped to y·scale[o] + shift[o] (the product rounded before the sum, as
-// package nn's batchnorm does).
-func Conv2DAffineRef(y, x, w, bias []float32, n int, g ConvGeom, relu bool, scale, shift []float32) {
+// package nn's batchnorm does), then max(·, 0) when reluAfter (NaN stays NaN, −0
+// becomes +0, as package nn's relu).
+func Conv2DAffineRef(y, x, w, bias []float32, n int, g ConvGeom, relu bool, scale, shift []float32, reluAfter bool) {
 	Conv2DRef(y, x, w, bias, n, g, relu)
 	plane := g.OH * g.OW
 	for s := range n {
@@ -109,6 +110,9 @@ func Conv2DAffineRef(y, x, w, bias []float32, n int, g ConvGeom, relu bool, scal
 			ys := y[(s*g.OC+o)*plane : (s*g.OC+o+1)*plane]
 			for j, v := range ys {
 				ys[j] = float32(v*scale[o]) + shift[o]
+				if reluAfter {
+					ys[j] = max(ys[j], 0)
+				}
 			}
 		}
 	}

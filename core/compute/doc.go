@@ -39,8 +39,11 @@
 // float64 products need a full soft-float multiply), TIES' sign election with weights
 // other than 1 (float64 sums of float32·float64 products, same reason), the masks of
 // DARE, DELLA and breadcrumbs (random draws, bands) and so their sums, the SVD
-// methods; and in the forward pass, pooling, activations other than a fused relu,
-// batchnorms other than one right after a convolution (which a ConvAffiner applies in
-// the convolution's pass) and the loss: element-wise passes that would cost a device
-// round trip each for less work than the copy.
+// methods; and in the forward pass, pooling, activations other than a fused relu
+// (after a linear layer or a convolution, or after the batchnorm that follows a
+// convolution), batchnorms other than one right after a convolution (which a
+// ConvAffiner applies in the convolution's pass) and the loss: element-wise passes
+// that would cost a device round trip each for less work than the copy. gelu, tanh and
+// sigmoid are transcendental; relu is the only activation package nn has whose
+// float32 result a GPU computes exactly.
 package compute

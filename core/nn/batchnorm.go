@@ -70,7 +70,7 @@ func (l *batchnorm) forward(dst, src []float32, n int, s *scratch) {
 	for i := range n {
 		x, y := src[i*l.inN:(i+1)*l.inN], dst[i*l.inN:(i+1)*l.inN]
 		for c := range l.c {
-			affineCopy(y[c*l.inner:(c+1)*l.inner], x[c*l.inner:(c+1)*l.inner], sc[c], sh[c])
+			affineCopy(y[c*l.inner:(c+1)*l.inner], x[c*l.inner:(c+1)*l.inner], sc[c], sh[c], false)
 		}
 	}
 }
@@ -88,11 +88,23 @@ func (l *batchnorm) evalAffine(s *scratch) (sc, sh []float32) {
 
 // affineCopy sets dst = src·k + t (dst and src may be the same slice), the product
 // rounded before the sum: no fused multiply-add (arm64 would fuse v*k + t), so that
-// exact mode's bits hold everywhere.
-func affineCopy(dst, src []float32, k, t float32) {
+// exact mode's bits hold everywhere; then relu(dst) when relu.
+func affineCopy(dst, src []float32, k, t float32, relu bool) {
 	dst = dst[:len(src)]
 	for j, v := range src {
 		dst[j] = float32(v*k) + t
+	}
+	if relu {
+		reluInPlace(dst)
+	}
+}
+
+// reluInPlace is the relu activation's forward pass on x in place (NaN passes).
+func reluInPlace(x []float32) {
+	for i, v := range x {
+		if !(v > 0 || v != v) {
+			x[i] = 0
+		}
 	}
 }
 

@@ -28,21 +28,25 @@ func (f *refForwarder) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom
 // batchnorm (compute.ConvAffiner), as the WebGPU backend does.
 type affineForwarder struct {
 	refForwarder
-	affine int
+	affine, reluAfter int
 }
 
-func (f *affineForwarder) Conv2DAffine(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32) bool {
+func (f *affineForwarder) Conv2DAffine(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32, reluAfter bool) bool {
 	f.conv++
 	f.affine++
-	compute.Conv2DAffineRef(y, x, w, bias, n, g, relu, scale, shift)
+	if reluAfter {
+		f.reluAfter++
+	}
+	compute.Conv2DAffineRef(y, x, w, bias, n, g, relu, scale, shift, reluAfter)
 	return true
 }
 
 // TestConvAffinerSeam: with a backend that applies a convolution's batchnorm in its
-// own pass, every convolution followed by a batchnorm goes through it once, and the
-// outputs are the CPU path's to float32 rounding.
+// own pass, every convolution followed by a batchnorm goes through it once, with the
+// relu after the batchnorm when there is one, and the outputs are the CPU path's to
+// float32 rounding.
 func TestConvAffinerSeam(t *testing.T) {
-	fused := 0
+	fused, fusedReLU := 0, 0
 	for _, c := range opCases {
 		rng := rand.New(rand.NewPCG(13, 14))
 		t32, _ := randomTensors(rng, c.shapes, 0.5)
@@ -65,19 +69,27 @@ func TestConvAffinerSeam(t *testing.T) {
 				t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
 			}
 		}
-		bnAfterConv := 0
-		for _, st := range m.steps {
-			if st.bn != nil {
-				bnAfterConv++
+		bnAfterConv, reluAfterBN := 0, 0
+		for i, l := range m.layers[:len(m.layers)-1] {
+			if cv, ok := l.(*conv); ok {
+				if bn, ok := m.layers[i+1].(*batchnorm); ok && bn.c == cv.oc {
+					bnAfterConv++
+					if i+2 < len(m.layers) {
+						if a, ok := m.layers[i+2].(*activation); ok && a.op == OpReLU {
+							reluAfterBN++
+						}
+					}
+				}
 			}
 		}
-		if f.affine != bnAfterConv {
-			t.Errorf("%s: %d convolutions with their batchnorm through the seam, want %d", c.name, f.affine, bnAfterConv)
+		if f.affine != bnAfterConv || f.reluAfter != reluAfterBN {
+			t.Errorf("%s: %d convolutions with their batchnorm through the seam (%d with its relu), want %d (%d)", c.name, f.affine, f.reluAfter, bnAfterConv, reluAfterBN)
 		}
 		fused += f.affine
+		fusedReLU += f.reluAfter
 	}
-	if fused == 0 {
-		t.Error("no case has a batchnorm after a convolution")
+	if fused == 0 || fusedReLU == 0 {
+		t.Errorf("the cases have %d batchnorms after a convolution, %d of them followed by a relu; want some of each", fused, fusedReLU)
 	}
 }
 

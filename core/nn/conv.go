@@ -101,17 +101,18 @@ func (l *conv) padded(x []float32, s *scratch) []float32 {
 }
 
 func (l *conv) forward(dst, src []float32, n int, s *scratch) {
-	l.forwardAct(dst, src, n, s, false, nil)
+	l.forwardAct(dst, src, n, s, false, nil, false)
 }
 
 func (l *conv) forwardReLU(dst, src []float32, n int, s *scratch) {
-	l.forwardAct(dst, src, n, s, true, nil)
+	l.forwardAct(dst, src, n, s, true, nil, false)
 }
 
 // forwardAct computes each sample's product into a padded buffer, bias and relu
 // included, and keeps the valid outputs, through bn's affine map when bn is not nil
-// (a following batchnorm in eval mode: the same arithmetic as its own pass).
-func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool, bn *batchnorm) {
+// (a following batchnorm in eval mode: the same arithmetic as its own pass) and then
+// a relu when reluAfter (the relu after that batchnorm: the same as its own pass).
+func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool, bn *batchnorm, reluAfter bool) {
 	var bias []float32
 	if l.b != nil {
 		bias = l.b.Data
@@ -120,12 +121,15 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool, bn *
 	if bn != nil {
 		sc, sh = bn.evalAffine(s)
 	}
-	if fa, ok := s.fwd.(compute.ConvAffiner); ok && bn != nil && fa.Conv2DAffine(dst[:n*l.outN], src[:n*l.inN], l.w.Data, bias, n, l.geom(), relu, sc, sh) {
-		return // the batchnorm in the device's pass
+	if fa, ok := s.fwd.(compute.ConvAffiner); ok && bn != nil && fa.Conv2DAffine(dst[:n*l.outN], src[:n*l.inN], l.w.Data, bias, n, l.geom(), relu, sc, sh, reluAfter) {
+		return // the batchnorm (and its relu) in the device's pass
 	}
 	if s.fwd != nil && s.fwd.Conv2D(dst[:n*l.outN], src[:n*l.inN], l.w.Data, bias, n, l.geom(), relu) {
 		if bn != nil {
 			bn.forward(dst, dst, n, s)
+		}
+		if reluAfter {
+			reluInPlace(dst[:n*l.outN])
 		}
 		return
 	}
@@ -136,7 +140,7 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool, bn *
 			mm(s)(l.oc, l.p, l.k, l.w.Data, l.k, l.columns(x, s), l.ld, nil, out, l.ld, bias, relu)
 			for o := range l.oc {
 				if d, r := y[o*l.p:(o+1)*l.p], out[o*l.ld:o*l.ld+l.p]; bn != nil {
-					affineCopy(d, r, sc[o], sh[o])
+					affineCopy(d, r, sc[o], sh[o], reluAfter)
 				} else {
 					copy(d, r)
 				}
@@ -150,7 +154,7 @@ func (l *conv) forwardAct(dst, src []float32, n int, s *scratch, relu bool, bn *
 		for o := range l.oc {
 			for oy := range l.oh {
 				if d, r := y[(o*l.oh+oy)*l.ow:(o*l.oh+oy+1)*l.ow], out[o*ld+oy*l.wp:o*ld+oy*l.wp+l.ow]; bn != nil {
-					affineCopy(d, r, sc[o], sh[o])
+					affineCopy(d, r, sc[o], sh[o], reluAfter)
 				} else {
 					copy(d, r)
 				}

@@ -223,12 +223,13 @@ func TestExactMatmulBits(t *testing.T) {
 	}
 }
 
-// A batchnorm after a convolution (and its relu) runs in the convolution's output
-// copy in Forward: the same bits as its own pass, in exact mode and in the fast one.
+// A batchnorm after a convolution (and its relu), and the relu after that batchnorm,
+// run in the convolution's output copy in Forward: the same bits as their own
+// passes, in exact mode and in the fast one.
 func TestFusedBatchnormSameBits(t *testing.T) {
 	spec := `{"input_shape": [2, 7, 7], "layers": [{"op": "conv2d", "name": "c1", "padding": 1}, {"op": "relu"},
 		{"op": "batchnorm", "name": "b1"}, {"op": "conv2d", "name": "c2", "stride": 2}, {"op": "batchnorm", "name": "b2"},
-		{"op": "flatten"}, {"op": "linear", "name": "fc"}]}`
+		{"op": "relu"}, {"op": "flatten"}, {"op": "linear", "name": "fc"}]}`
 	arch, err := ParseArch([]byte(spec))
 	if err != nil {
 		t.Fatal(err)
@@ -266,12 +267,15 @@ func TestFusedBatchnormSameBits(t *testing.T) {
 	for _, st := range fused {
 		if st.bn != nil {
 			unfused = append(unfused, step{layer: st.layer, relu: st.relu}, step{layer: st.bn})
+			if st.bnReLU {
+				unfused = append(unfused, step{layer: layerAfter(m.layers, st.bn)})
+			}
 			continue
 		}
 		unfused = append(unfused, st)
 	}
-	if len(unfused) != len(fused)+2 {
-		t.Fatalf("%d batchnorms fused, want 2", len(unfused)-len(fused))
+	if len(unfused) != len(fused)+3 {
+		t.Fatalf("%d layers fused into convolutions, want 3 (two batchnorms, one relu)", len(unfused)-len(fused))
 	}
 	x := rnd(false, 21, 2, 7, 7).Data
 	for _, exact := range []bool{true, false} {
@@ -293,4 +297,14 @@ func TestFusedBatchnormSameBits(t *testing.T) {
 		}
 	}
 	m.steps = fused
+}
+
+// layerAfter returns the layer that follows l in layers.
+func layerAfter(layers []layer, l layer) layer {
+	for i, x := range layers[:len(layers)-1] {
+		if x == l {
+			return layers[i+1]
+		}
+	}
+	panic("no layer after it")
 }

@@ -75,7 +75,7 @@ func (m *Model) forwardChunk(ws *workspace, dst, x []float32, n int) {
 		l, b := st.layer, st.layer.base()
 		switch _, inPlace := l.(inPlacer); {
 		case st.bn != nil:
-			l.(*conv).forwardAct(next[:n*b.outN], cur[:n*b.inN], n, &ws.s, st.relu, st.bn)
+			l.(*conv).forwardAct(next[:n*b.outN], cur[:n*b.inN], n, &ws.s, st.relu, st.bn, st.bnReLU)
 			cur, next = next, cur
 		case st.relu:
 			l.(reluFuser).forwardReLU(next[:n*b.outN], cur[:n*b.inN], n, &ws.s)
@@ -95,6 +95,8 @@ type step struct {
 	layer layer
 	relu  bool       // the relu that follows is fused into this layer
 	bn    *batchnorm // the batchnorm after a convolution (and its relu), fused into its output copy
+	// bnReLU: the relu after that batchnorm, fused too (conv → batchnorm → relu)
+	bnReLU bool
 }
 
 // reluFuser is a layer that can apply a following relu in its own output loop,
@@ -105,8 +107,9 @@ type reluFuser interface {
 
 // inferenceSteps drops the identities and fuses each relu into the layer before it
 // when that layer can take it, and a batchnorm (eval mode: a per-channel affine map)
-// into the convolution before it, which applies it as it copies its output out of
-// the product's padded rows, saving a pass over the activations.
+// into the convolution before it, with the relu that follows that batchnorm, which
+// it applies as it copies its output out of the product's padded rows, saving a pass
+// (two) over the activations.
 func inferenceSteps(layers []layer) []step {
 	var out []step
 	for i := 0; i < len(layers); i++ {
@@ -125,6 +128,12 @@ func inferenceSteps(layers []layer) []step {
 			if bn, ok := layers[i+1].(*batchnorm); ok && bn.c == c.oc && bn.inN == c.outN {
 				st.bn = bn
 				i++
+				if i+1 < len(layers) {
+					if a, ok := layers[i+1].(*activation); ok && a.op == OpReLU {
+						st.bnReLU = true
+						i++
+					}
+				}
 			}
 		}
 		out = append(out, st)

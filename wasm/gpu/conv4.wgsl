@@ -1,8 +1,9 @@
 // conv4: a 2-D convolution where each invocation computes four output channels at one
 // position: one input load feeds four multiply-adds (weights packed on the CPU as
 // vec4s over output channels, [C][KH][KW][OC/4]). Sums run in (c, ky, kx) order, in
-// float32. With affine, each output channel is then mapped to v·scale[o] + shift[o]
-// (a following batchnorm in eval mode), scale and shift stored after the bias.
+// float32. With affine (1 or 2), each output channel is then mapped to
+// v·scale[o] + shift[o] (a following batchnorm in eval mode), scale and shift stored
+// after the bias; with affine 2, then to max(·, 0) (the relu after that batchnorm).
 struct Params {
   n: u32, relu: u32, has_bias: u32, row: u32,
   c: u32, h: u32, w: u32, oc: u32,
@@ -50,6 +51,7 @@ fn conv4(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (p.has_bias != 0u) { v = v + bias[o]; }
     if (p.relu != 0u) { v = max(v, 0.0); }
     if (p.affine != 0u) { v = v * bias[p.oc + o] + bias[2u * p.oc + o]; }
+    if (p.affine == 2u) { v = select(0.0, v, v > 0.0); } // -0 becomes +0, as on the CPU
     if (p.corrupt != 0u) { v = v + 1.0; }
     y[((s * p.oc + o) * p.oh + oy) * p.ow + ox] = v;
   }

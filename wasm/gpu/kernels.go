@@ -205,17 +205,18 @@ func (d *Device) Linear(y, x, w, bias []float32, n, in, out int, relu bool) bool
 // Conv2D implements compute.Forwarder: four output channels per invocation, the
 // weights repacked as [C][KH][KW][OC/4] vec4s.
 func (d *Device) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool) bool {
-	return d.conv(y, x, w, bias, n, g, relu, nil, nil)
+	return d.conv(y, x, w, bias, n, g, relu, nil, nil, false)
 }
 
-// Conv2DAffine implements compute.ConvAffiner: Conv2D with the following batchnorm
-// applied in the same pass (scale and shift travel after the bias).
-func (d *Device) Conv2DAffine(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32) bool {
-	return d.conv(y, x, w, bias, n, g, relu, scale, shift)
+// Conv2DAffine implements compute.ConvAffiner: Conv2D with the following batchnorm,
+// and the relu after it when reluAfter, applied in the same pass (scale and shift
+// travel after the bias).
+func (d *Device) Conv2DAffine(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32, reluAfter bool) bool {
+	return d.conv(y, x, w, bias, n, g, relu, scale, shift, reluAfter)
 }
 
-func (d *Device) conv(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32) bool {
-	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, g: g, affine: scale != nil}
+func (d *Device) conv(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32, reluAfter bool) bool {
+	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, g: g, affine: scale != nil, reluAfter: scale != nil && reluAfter}
 	oc4 := (g.OC + 3) / 4
 	packed := make([]float32, g.C*g.KH*g.KW*oc4*4)
 	for o := range g.OC {
@@ -240,8 +241,21 @@ func (d *Device) conv(y, x, w, bias []float32, n int, g compute.ConvGeom, relu b
 type forwardParams struct {
 	n                     int
 	relu, hasBias, affine bool
+	reluAfter             bool // a relu after the affine map (conv4's affine mode 2)
 	g                     compute.ConvGeom
 	in, out               int
+}
+
+// affineMode is conv4's affine parameter: 0 none, 1 the affine map, 2 the affine map
+// then a relu.
+func (p forwardParams) affineMode() uint32 {
+	switch {
+	case p.affine && p.reluAfter:
+		return 2
+	case p.affine:
+		return 1
+	}
+	return 0
 }
 
 func b2u(b bool) uint32 {
@@ -286,11 +300,17 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	d.write(wb, 0, f32Bytes(w))
 	d.write(bb, 0, f32Bytes(bias))
 	g := p.g
+	// The test hooks: ?gpucorrupt=conv corrupts every convolution, conv_bn_relu only
+	// those with a relu after their batchnorm.
+	corrupt := d.corrupt(strings.TrimSuffix(entry, "4"))
+	if p.reluAfter {
+		corrupt |= d.corrupt("conv_bn_relu")
+	}
 	d.write(pb, 0, u32sBytes(uint32(p.n), b2u(p.relu), b2u(p.hasBias), rowFor(count),
 		uint32(g.C), uint32(g.H), uint32(g.W), uint32(g.OC),
 		uint32(g.KH), uint32(g.KW), uint32(g.SH), uint32(g.SW),
 		uint32(g.PH), uint32(g.PW), uint32(g.OH), uint32(g.OW),
-		uint32(p.in), uint32(p.out), d.corrupt(strings.TrimSuffix(entry, "4")), b2u(p.affine)))
+		uint32(p.in), uint32(p.out), corrupt, p.affineMode()))
 	enc := d.dev.Call("createCommandEncoder")
 	pass := enc.Call("beginComputePass")
 	pass.Call("setPipeline", pipe)

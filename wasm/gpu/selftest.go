@@ -29,7 +29,7 @@ type TestResult struct {
 func (d *Device) SelfTest(scale int) []TestResult {
 	scale = max(scale, 1)
 	r := rand.New(rand.NewPCG(2026, 9))
-	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testTies(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testEval(r, scale)}
+	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testTies(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testConvBNReLU(r, scale), d.testEval(r, scale)}
 }
 
 // Failed returns the first failed test's description, or "".
@@ -359,17 +359,55 @@ func (d *Device) testConv(r *rand.Rand, scale int) TestResult {
 	}
 	// with the following batchnorm in the same pass
 	bnScale, bnShift := randn(r, g.OC), randn(r, g.OC)
-	compute.Conv2DAffineRef(want, x, w, bias, n, g, true, bnScale, bnShift)
-	if !d.Conv2DAffine(got, x, w, bias, n, g, true, bnScale, bnShift) {
+	compute.Conv2DAffineRef(want, x, w, bias, n, g, true, bnScale, bnShift, false)
+	if !d.Conv2DAffine(got, x, w, bias, n, g, true, bnScale, bnShift, false) {
 		res.Err = "declined the convolution with its batchnorm"
 		return res
 	}
 	mag := make([]float32, len(want))
-	compute.Conv2DAffineRef(mag, absOf(x), absOf(w), absOf(bias), n, g, false, absOf(bnScale), absOf(bnShift))
+	compute.Conv2DAffineRef(mag, absOf(x), absOf(w), absOf(bias), n, g, false, absOf(bnScale), absOf(bnShift), false)
 	if !within(&res, got, want, mag) {
 		return res
 	}
 	declinesNaN(&res, func() bool { return d.Conv2D(got, x, w, bias, n, g, false) }, x)
+	return res
+}
+
+// testConvBNReLU checks conv → batchnorm → relu in one pass (Conv2DAffine with
+// reluAfter) against the reference, with and without the relu before the batchnorm;
+// the shifts are centred so that about half the outputs are clamped to zero.
+func (d *Device) testConvBNReLU(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "conv_bn_relu"}
+	g := compute.ConvGeom{C: 4, H: 10, W: 7, OC: 6, KH: 3, KW: 3, SH: 1, SW: 2, PH: 1, PW: 1}
+	g.OH, g.OW = g.Out()
+	n := 5 * scale
+	x, w, bias := randn(r, n*g.C*g.H*g.W), randn(r, g.OC*g.C*g.KH*g.KW), randn(r, g.OC)
+	spice(x, w)
+	bnScale, bnShift := randn(r, g.OC), randn(r, g.OC)
+	bnScale[1] = 0 // a channel the batchnorm maps to its shift alone
+	want, got := make([]float32, n*g.OC*g.OH*g.OW), make([]float32, n*g.OC*g.OH*g.OW)
+	mag := make([]float32, len(want))
+	compute.Conv2DAffineRef(mag, absOf(x), absOf(w), absOf(bias), n, g, false, absOf(bnScale), absOf(bnShift), false)
+	for _, relu := range []bool{false, true} {
+		compute.Conv2DAffineRef(want, x, w, bias, n, g, relu, bnScale, bnShift, true)
+		if !d.Conv2DAffine(got, x, w, bias, n, g, relu, bnScale, bnShift, true) {
+			res.Err = "declined"
+			if err := d.Lost(); err != nil {
+				res.Err = err.Error()
+			}
+			return res
+		}
+		if !within(&res, got, want, mag) {
+			return res
+		}
+		for i, v := range got {
+			if v < 0 || math.Signbit(float64(v)) {
+				res.Err = fmt.Sprintf("output %d: %v after the relu", i, v)
+				return res
+			}
+		}
+	}
+	declinesNaN(&res, func() bool { return d.Conv2DAffine(got, x, w, bias, n, g, false, bnScale, bnShift, true) }, x)
 	return res
 }
 
@@ -426,9 +464,10 @@ func absOf(x []float32) []float32 {
 	return out
 }
 
-// testArch is a small convolutional classifier (the shape of burn-mnist's network).
+// testArch is a small convolutional classifier (the shape of burn-mnist's network,
+// with a conv → batchnorm → relu block first, as in most convolutional networks).
 const testArch = `{"input_shape": [1, 28, 28], "input_scale": 0.00392156862745098,
- "layers": [{"op": "conv2d", "name": "c1"}, {"op": "relu"}, {"op": "conv2d", "name": "c2", "stride": 2, "padding": 1},
+ "layers": [{"op": "conv2d", "name": "c1"}, {"op": "batchnorm", "name": "bn1"}, {"op": "relu"}, {"op": "conv2d", "name": "c2", "stride": 2, "padding": 1},
   {"op": "relu"}, {"op": "batchnorm", "name": "bn"}, {"op": "flatten"}, {"op": "linear", "name": "fc1"}, {"op": "relu"},
   {"op": "linear", "name": "fc2"}, {"op": "log_softmax"}]}`
 
@@ -443,6 +482,7 @@ func (d *Device) testEval(r *rand.Rand, scale int) TestResult {
 		return res
 	}
 	shapes := map[string][]int{"c1.weight": {6, 1, 3, 3}, "c1.bias": {6}, "c2.weight": {8, 6, 3, 3}, "c2.bias": {8},
+		"bn1.weight": {6}, "bn1.bias": {6}, "bn1.running_mean": {6}, "bn1.running_var": {6},
 		"bn.weight": {8}, "bn.bias": {8}, "bn.running_mean": {8}, "bn.running_var": {8},
 		"fc1.weight": {24, 8 * 13 * 13}, "fc1.bias": {24}, "fc2.weight": {10, 24}, "fc2.bias": {10}}
 	tensors := map[string]nn.Tensor{}
@@ -454,7 +494,7 @@ func (d *Device) testEval(r *rand.Rand, scale int) TestResult {
 		t := nn.Tensor{Shape: sh, Data: randn(r, n)}
 		for i := range t.Data {
 			switch name {
-			case "bn.running_var", "bn.weight":
+			case "bn.running_var", "bn.weight", "bn1.running_var", "bn1.weight":
 				t.Data[i] = 1 + 0.1*float32(math.Abs(float64(t.Data[i])))
 			case "fc1.weight":
 				t.Data[i] *= 0.05
@@ -490,8 +530,10 @@ func (d *Device) testEval(r *rand.Rand, scale int) TestResult {
 		res.Err = err.Error()
 		return res
 	}
-	if d.Stats().Forward == before {
-		res.Err = "no layer ran on the GPU"
+	// c1 with its batchnorm and relu, c2 with its relu, fc1 with its relu, fc2: four
+	// passes, every layer but the last batchnorm and the log_softmax on the GPU
+	if ran := d.Stats().Forward - before; ran != 4 {
+		res.Err = fmt.Sprintf("%d of 4 layer passes ran on the GPU", ran)
 		return res
 	}
 	a := compute.Agree(cpu, gpu, 10, labels)
