@@ -435,8 +435,8 @@ func objective(names []string, ref map[string]nn.Tensor, cur map[string][]float3
 		a, b := ref[name].Data, cur[name]
 		for i, v := range a {
 			x, y := float64(v), float64(b[i])
-			dot += x * y
-			sq += (x - y) * (x - y)
+			dot += float64(x * y) // products rounded: no fused multiply-add (arm64, amd64 v3)
+			sq += float64((x - y) * (x - y))
 		}
 	}
 	return dot, math.Sqrt(sq)

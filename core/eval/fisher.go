@@ -157,7 +157,7 @@ func fisherBlockSums(m *nn.Model, d *Dataset, samples []int, seed uint64, acc []
 			a := acc[offsets[i]:offsets[i+1]]
 			for j, v := range gr {
 				f := float64(v)
-				a[j] += f * f
+				a[j] += float64(f * f) // explicit rounding: no fused multiply-add
 			}
 		}
 	}

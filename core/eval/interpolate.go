@@ -100,7 +100,7 @@ func Interpolate(arch *nn.Arch, a, b map[string]nn.Tensor, d *Dataset, opt Optio
 // lerp sets dst = (1 − α)·a + α·b, in float64 so that α = 0 and α = 1 give a and b exactly.
 func lerp(dst, a, b []float32, alpha float64) {
 	for i := range dst {
-		dst[i] = float32((1-alpha)*float64(a[i]) + alpha*float64(b[i]))
+		dst[i] = float32(float64((1-alpha)*float64(a[i])) + float64(alpha*float64(b[i]))) // no FMA: wasm has none
 	}
 }
 
@@ -120,7 +120,7 @@ func Barrier(points []Point) (barrier, alpha float64) {
 		if last.Alpha > first.Alpha {
 			t = (p.Alpha - first.Alpha) / (last.Alpha - first.Alpha)
 		}
-		if gap := p.Loss - ((1-t)*first.Loss + t*last.Loss); gap > barrier {
+		if gap := p.Loss - (float64((1-t)*first.Loss) + float64(t*last.Loss)); gap > barrier {
 			barrier, alpha = gap, p.Alpha
 		}
 	}

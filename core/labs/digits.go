@@ -164,8 +164,8 @@ func splitDigits(all *set, seed uint64, testFrac, valFrac float64) splits {
 	take := make([]int, all.Len()) // 0 train, 1 val, 2 test
 	for _, idx := range byClass {
 		perm := g.perm(len(idx))
-		nTest := int(float64(len(idx))*testFrac + 0.5)
-		nVal := int(float64(len(idx))*valFrac + 0.5)
+		nTest := int(float64(float64(len(idx))*testFrac) + 0.5) // products rounded: no FMA
+		nVal := int(float64(float64(len(idx))*valFrac) + 0.5)
 		for r, p := range perm {
 			switch {
 			case r < nTest:

@@ -47,7 +47,7 @@ func negGrid() []float64 { return grid(0.25, 3, 0.25) }
 func grid(lo, hi, step float64) []float64 {
 	var out []float64
 	for i := 0; ; i++ {
-		v := round4(lo + float64(i)*step)
+		v := round4(lo + float64(float64(i)*step)) // product rounded: no FMA
 		if v > hi+1e-9 {
 			return out
 		}

@@ -307,9 +307,9 @@ func factorize(delta []float64, rows, cols, rank int) (a, b []float32, r int, re
 	}
 	var total, tail float64
 	for j, x := range s {
-		total += x * x
+		total += float64(x * x) // products rounded: no fused multiply-add
 		if j >= r {
-			tail += x * x
+			tail += float64(x * x)
 		}
 	}
 	// The error of the factors as written: ‖δ − B·A‖F, in float64.
@@ -318,10 +318,10 @@ func factorize(delta []float64, rows, cols, rank int) (a, b []float32, r int, re
 		for c := 0; c < cols; c++ {
 			var sum float64
 			for j := 0; j < r; j++ {
-				sum += float64(b[i*r+j]) * float64(a[j*cols+c])
+				sum += float64(float64(b[i*r+j]) * float64(a[j*cols+c]))
 			}
 			d := delta[i*cols+c] - sum
-			errSq += d * d
+			errSq += float64(d * d)
 		}
 	}
 	norm := math.Sqrt(total)

@@ -31,7 +31,7 @@ var pcbMethod = &Method{
 func pcbClampBounds(scratch []float64, a, b float64) (lo, hi float64) {
 	d := float64(len(scratch))
 	i := int(math.Floor(d * a))
-	k := int(d*(1-b) - 1) // int() truncates toward zero, as Python's int() does
+	k := int(float64(d*(1-b)) - 1) // int() truncates toward zero, as Python's int() does; the product rounded, as Python rounds it (no FMA)
 	i = min(max(i, 0), len(scratch)-1)
 	k = min(max(k, 0), len(scratch)-1)
 	return kth(scratch, i), kth(scratch, k)

@@ -74,13 +74,13 @@ func (l *activation) backward(c *backCtx) {
 		case OpGELU: // d/dx x·Φ(x) = Φ(x) + x·φ(x)
 			for i, v := range x {
 				t := float64(v)
-				cdf := 0.5 * (1 + math.Erf(t/math.Sqrt2))
+				cdf := float64(0.5 * (1 + math.Erf(t/math.Sqrt2))) // rounded: the sum below may not fuse it
 				pdf := invSqrt2Pi * math.Exp(-0.5*t*t)
-				dx[i] = float32(float64(dy[i]) * (cdf + t*pdf))
+				dx[i] = float32(float64(dy[i]) * (cdf + float64(t*pdf))) // no FMA
 			}
 		case OpTanh:
 			for i, v := range y {
-				dx[i] = float32(float64(dy[i]) * (1 - float64(v)*float64(v)))
+				dx[i] = float32(float64(dy[i]) * (1 - float64(float64(v)*float64(v))))
 			}
 		case OpSigmoid:
 			for i, v := range y {

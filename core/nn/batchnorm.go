@@ -81,7 +81,7 @@ func (l *batchnorm) evalAffine(s *scratch) (sc, sh []float32) {
 	sc, sh = st[:l.c], st[l.c:]
 	for c := range l.c {
 		k := l.g(c) * l.evalInvStd(c)
-		sc[c], sh[c] = float32(k), float32(l.bt(c)-float64(l.mean.Data[c])*k)
+		sc[c], sh[c] = float32(k), float32(l.bt(c)-float64(float64(l.mean.Data[c])*k))
 	}
 	return sc, sh
 }
@@ -126,22 +126,22 @@ func (l *batchnorm) forwardTrain(dst, src []float32, n, workers int) (*bnBatch, 
 		l.each(src, n, c, func(v *float32) { sum += float64(*v) })
 		mu := sum / float64(m)
 		var ss float64
-		l.each(src, n, c, func(v *float32) { d := float64(*v) - mu; ss += d * d })
+		l.each(src, n, c, func(v *float32) { d := float64(*v) - mu; ss += float64(d * d) })
 		biased := ss / float64(m)
 		inv := 1 / math.Sqrt(biased+l.eps)
 		st.mean[c], st.invStd[c] = mu, inv
 		k := l.g(c) * inv
-		t := l.bt(c) - mu*k
+		t := l.bt(c) - float64(mu*k) // products rounded here and below: no FMA
 		for i := range n {
 			off := i*l.inN + c*l.inner
 			xs, ys := src[off:off+l.inner], dst[off:off+l.inner]
 			for j, v := range xs {
-				ys[j] = float32(float64(v)*k + t)
+				ys[j] = float32(float64(float64(v)*k) + t)
 			}
 		}
 		rm, rv := &l.mean.Data[c], &l.vari.Data[c]
-		*rm = float32((1-l.mom)*float64(*rm) + l.mom*mu)
-		*rv = float32((1-l.mom)*float64(*rv) + l.mom*ss/float64(m-1))
+		*rm = float32(float64((1-l.mom)*float64(*rm)) + float64(l.mom*mu))
+		*rv = float32(float64((1-l.mom)*float64(*rv)) + l.mom*ss/float64(m-1))
 	})
 	return st, nil
 }
@@ -173,7 +173,7 @@ func (l *batchnorm) backward(c *backCtx) {
 			xs, dys := c.src[off:off+l.inner], c.ddst[off:off+l.inner]
 			for j, dy := range dys {
 				sdy += float64(dy)
-				sdyx += float64(dy) * (float64(xs[j]) - mu) * inv
+				sdyx += float64(float64(dy) * (float64(xs[j]) - mu) * inv) // no FMA
 			}
 		}
 		if gg != nil {

@@ -110,7 +110,7 @@ func (l *pool) backward(c *backCtx) {
 					for y := y0; y < y1; y++ {
 						row := dx[y*l.w+x0 : y*l.w+x1]
 						for j := range row {
-							row[j] += g * inv
+							row[j] += float32(g * inv) // no FMA
 						}
 					}
 				}

@@ -62,13 +62,13 @@ func (l *softmax) backward(c *backCtx) {
 					if l.log {
 						s += float64(dy[at])
 					} else {
-						s += float64(dy[at]) * float64(y[at])
+						s += float64(float64(dy[at]) * float64(y[at])) // no FMA
 					}
 				}
 				for k := range l.c {
 					at := k*l.inner + j
 					if l.log {
-						dx[at] = float32(float64(dy[at]) - math.Exp(float64(y[at]))*s)
+						dx[at] = float32(float64(dy[at]) - float64(math.Exp(float64(y[at]))*s))
 					} else {
 						dx[at] = float32(float64(y[at]) * (float64(dy[at]) - s))
 					}

@@ -67,5 +67,7 @@ func (r RNG) Uint64(i int64) uint64 {
 
 // Float64 is the uniform draw in [0, 1) for element i.
 func (r RNG) Float64(i int64) float64 {
-	return float64(r.Uint64(i)>>11) * (1.0 / (1 << 53))
+	// The product is exact (a power of two); the conversion only keeps a caller's
+	// 1 − Float64(i) from compiling to a fused multiply-subtract.
+	return float64(float64(r.Uint64(i)>>11) * (1.0 / (1 << 53)))
 }

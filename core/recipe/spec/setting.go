@@ -54,11 +54,11 @@ func (s Setting) Eval(tensor string, t float64) (v any, ok bool) {
 // interpolate evaluates a gradient at t exactly as mergekit does (including its
 // floating-point order of operations), so that the same recipe gives the same weights.
 func interpolate(g []float64, t float64) float64 {
-	scaled := t * float64(len(g)-1)
+	scaled := float64(t * float64(len(g)-1)) // products rounded as Python rounds them: no FMA
 	i0 := int(scaled)
 	i1 := min(len(g)-1, i0+1)
 	frac := scaled - float64(i0)
-	return (1-frac)*g[i0] + frac*g[i1]
+	return float64((1-frac)*g[i0]) + float64(frac*g[i1])
 }
 
 // String writes the setting in the recipe's own (flow) YAML notation.
