@@ -17,10 +17,12 @@
 //     So the output is bit-identical whatever Job.Workers is, and, since every product
 //     that is then added is converted explicitly (forbidding FMA fusion), the same
 //     natively and in wasm: the golden-output test passes unchanged under
-//     GOOS=js GOARCH=wasm and under GOAMD64=v3 (which lets the compiler fuse). One
-//     caveat: slerp's sin/acos come from package math, whose pure-Go code could in
-//     principle be compiled with fused operations on arm64/ppc64/s390x; amd64 and wasm
-//     agree.
+//     GOOS=js GOARCH=wasm and under GOAMD64=v3 (which lets the compiler fuse), and
+//     package tensor's TestNoFusedMultiplyAdd finds no fused instruction here for
+//     amd64 v3 or arm64. One caveat: slerp's and the sphere methods' sin/cos/acos come
+//     from package math, whose pure-Go code is compiled with fused operations on
+//     arm64/ppc64/s390x (math/sin.go does fuse on arm64), so those methods' last bits
+//     may differ there; amd64 and wasm agree.
 //
 //   - Determinism of random methods. DARE and DELLA draw element e of model i from
 //     tensor.NewRNG(Job.Seed, Job.ModelIDs[i], Job.Tensor).Float64(e) and keep the entry

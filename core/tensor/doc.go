@@ -35,5 +35,10 @@
 //   - Fusion safety. Go may fuse x*y+z into one FMA on some CPUs (arm64, ppc64, s390x,
 //     amd64 with GOAMD64=v3), which would change bits between native and wasm. Every
 //     product that is then added is written float64(x*y) or float32(x*y): an explicit
-//     conversion forbids the fusion.
+//     conversion forbids the fusion. TestNoFusedMultiplyAdd (nofma_test.go) holds this
+//     for all of ladle/core/...: it compiles it for amd64 v3 and arm64 and fails on
+//     any fused instruction outside its short allowlist (dotBlock and sumSqBlock, whose
+//     float32 products are exact in float64, and compute's float32 GPU references).
+//     Package math's pure-Go functions (Erf, Tanh, Sin, Log, Exp off amd64 …) do fuse
+//     on arm64: paths that promise bits use tensor.Exp or their own portable code.
 package tensor
