@@ -193,10 +193,18 @@ func TestEdgeWorker(t *testing.T) {
 		}
 	}
 
-	// The page through the Worker: workshop links, then a merge.
-	checkLinks(t, b, d.URL)
+	// The page through the Worker: workshop links, then a merge. The browser goes
+	// through retryProxy, which asks the local emulator again for a request it left
+	// unanswered (see edgeproxy_test.go).
+	page, retries := newRetryProxy(t, d.URL)
+	defer func() {
+		if n := retries(); n > 0 {
+			t.Logf("wrangler dev left %d requests unanswered for %v; each was asked again", n, edgeAttemptTimeout)
+		}
+	}()
+	checkLinks(t, b, page)
 	paths := burnFixtures(t)
-	navigate(t, b, d.URL+"/")
+	navigate(t, b, page+"/")
 	setFiles(t, b, paths)
 	waitFor(t, b, modelsListed(paths)+" && "+runEnabled, 30*time.Second)
 	recipe := eval[string](t, b, editorText)
