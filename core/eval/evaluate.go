@@ -1,13 +1,11 @@
 package eval
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"slices"
 
+	"ladle/core/eval/part"
 	"ladle/core/nn"
 )
 
@@ -57,11 +55,7 @@ func EvaluateContext(ctx context.Context, m *nn.Model, d *Dataset, batch int, pr
 // Part is the score of a contiguous range of a dataset's samples, Lo to Lo+len(Losses):
 // the samples classified right and each sample's loss. Parts of one dataset combine
 // (Combine) into exactly the Result that Evaluate gives for the whole of it.
-type Part struct {
-	Lo      int       `json:"lo"`
-	Correct int       `json:"correct"`
-	Losses  []float64 `json:"losses"`
-}
+type Part = part.Part
 
 // SplitSamples divides n samples into count contiguous ranges of sizes that differ
 // by one at most: range i is b[i] to b[i+1] of the returned bounds b (len count+1); a
@@ -135,27 +129,11 @@ func EvaluatePart(ctx context.Context, m *nn.Model, d *Dataset, lo, hi, batch in
 // float64 in sample order, as one whole evaluation sums it, so the result does not
 // depend on how the samples were split.
 func Combine(parts []Part) (Result, error) {
-	ps := slices.Clone(parts)
-	slices.SortStableFunc(ps, func(a, b Part) int { return cmp.Compare(a.Lo, b.Lo) })
-	var (
-		loss    float64
-		correct int
-		n       int
-	)
-	for _, p := range ps {
-		if p.Lo != n {
-			return Result{}, fmt.Errorf("evaluation parts do not join: a part starts at sample %d, the samples before it end at %d", p.Lo, n)
-		}
-		for _, l := range p.Losses {
-			loss += l
-		}
-		correct += p.Correct
-		n += len(p.Losses)
+	correct, n, loss, err := part.Join(parts)
+	if err != nil {
+		return Result{}, err
 	}
-	if n == 0 {
-		return Result{}, errors.New("evaluation parts hold no samples")
-	}
-	return Result{Accuracy: float64(correct) / float64(n), Loss: loss / float64(n), N: n, Correct: correct}, nil
+	return Result{Accuracy: float64(correct) / float64(n), Loss: loss, N: n, Correct: correct}, nil
 }
 
 // Compatible checks that the model can be evaluated on the dataset: one output per

@@ -7,10 +7,10 @@
 package wire
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
-	"slices"
+
+	"ladle/core/eval/part"
 )
 
 // Request types (page → worker).
@@ -97,11 +97,7 @@ type EvalResult struct {
 // EvalPart is what an evaluate request for one part of a model's samples (Part
 // {index, count}) answers instead of the figures: where its samples start, how many
 // were classified right, and each one's loss. engine.EvalPart.
-type EvalPart struct {
-	Lo      int       `json:"lo"`
-	Correct int       `json:"correct"`
-	Losses  []float64 `json:"losses"`
-}
+type EvalPart = part.Part
 
 // CombineEval joins the answers of the parts of one model's evaluation (any order)
 // into its row: the loss summed in float64 in sample order, as one whole evaluation
@@ -114,14 +110,14 @@ func CombineEval(parts []EvalResult) EvalResult {
 		return r
 	}
 	r.Model = parts[0].Model
-	ps := make([]*EvalPart, 0, len(parts))
+	ps := make([]EvalPart, 0, len(parts))
 	for _, p := range parts {
 		r.Seconds = max(r.Seconds, p.Seconds)
 		if p.Error != "" && r.Error == "" {
 			r.Error = p.Error
 		}
 		if p.Part != nil {
-			ps = append(ps, p.Part)
+			ps = append(ps, *p.Part)
 		} else if r.Error == "" {
 			r.Error = "an evaluation part came back without its losses (a bug in Ladle)"
 		}
@@ -129,27 +125,12 @@ func CombineEval(parts []EvalResult) EvalResult {
 	if r.Error != "" {
 		return r
 	}
-	slices.SortStableFunc(ps, func(a, b *EvalPart) int { return cmp.Compare(a.Lo, b.Lo) })
-	var (
-		loss       float64
-		correct, n int
-	)
-	for _, p := range ps {
-		if p.Lo != n {
-			r.Error = fmt.Sprintf("evaluation parts do not join: a part starts at sample %d, the samples before it end at %d (a bug in Ladle)", p.Lo, n)
-			return r
-		}
-		for _, l := range p.Losses {
-			loss += l
-		}
-		correct += p.Correct
-		n += len(p.Losses)
-	}
-	if n == 0 {
-		r.Error = "the evaluation parts hold no samples"
+	correct, n, loss, err := part.Join(ps)
+	if err != nil {
+		r.Error = err.Error() + " (a bug in Ladle)"
 		return r
 	}
-	r.Accuracy, r.Loss, r.N = number(float64(correct)/float64(n)), number(loss/float64(n)), number(n)
+	r.Accuracy, r.Loss, r.N = number(float64(correct)/float64(n)), number(loss), number(n)
 	return r
 }
 
