@@ -217,7 +217,7 @@ func evalSource(ctx context.Context, r EvalResult, src ckpt.Source, arch *nn.Arc
 		if err != nil {
 			return r, err
 		}
-		r.Part = &EvalPart{Lo: p.Lo, Correct: p.Correct, Losses: p.Losses}
+		r.Part = &p
 		return r, nil
 	}
 	res, err := eval.EvaluateContext(ctx, m, data, eval.DefaultBatch, progress)
