@@ -50,6 +50,13 @@ func (s *headerScanner) ws() {
 	}
 }
 
+// atEnd reports whether only whitespace is left. A NUL byte is not the end: peek
+// returns 0 for both, so a check for trailing data must ask this instead.
+func (s *headerScanner) atEnd() bool {
+	s.ws()
+	return s.i >= len(s.b)
+}
+
 // peek returns the next byte after whitespace, or 0 at the end.
 func (s *headerScanner) peek() byte {
 	s.ws()
@@ -61,7 +68,7 @@ func (s *headerScanner) peek() byte {
 
 func (s *headerScanner) expect(c byte) error {
 	if got := s.peek(); got != c {
-		if got == 0 {
+		if s.atEnd() {
 			return s.errorf("the header ends where %q was expected", c)
 		}
 		return s.errorf("found %q where %q was expected", got, c)

@@ -49,6 +49,10 @@ func TestHostileFiles(t *testing.T) {
 		{"bad JSON", file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]`, 4), ErrInvalidJSON, "", false},
 		{"not an object", file(`["a"]    `, 0), ErrInvalidJSON, "", false},
 		{"JSON after the object", file(`{} {}`, 0), ErrInvalidJSON, "", false},
+		// A NUL is padding only at the very end; one followed by anything else is
+		// data after the object (found by FuzzOpen: the scanner once read NUL as the end).
+		{"NUL then data after the object", file("{}   \x00000", 0), ErrInvalidJSON, "", false},
+		{"NUL inside the object", file("{\x00}", 0), ErrInvalidJSON, "", false},
 		{"entry of the wrong type", file(`{"a":"F32"}`, 0), ErrInvalidTensor, "a", false},
 		{"offsets of three numbers", file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}}`, 4), ErrInvalidTensor, "a", false},
 		{"no dtype", file(`{"a":{"shape":[1],"data_offsets":[0,4]}}`, 4), ErrInvalidTensor, "a", false},

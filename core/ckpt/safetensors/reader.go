@@ -138,7 +138,7 @@ func (rd *Reader) parseHeader(header []byte) error {
 		}
 	}
 	s.i++ // the closing brace
-	if s.peek() != 0 {
+	if !s.atEnd() {
 		return fail("", ErrInvalidJSON, "unexpected data after the header's JSON object")
 	}
 	if rd.metadata == nil {
