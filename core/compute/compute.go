@@ -54,6 +54,26 @@ type ConvAffiner interface {
 	Conv2DAffine(y, x, w, bias []float32, n int, g ConvGeom, relu bool, scale, shift []float32, reluAfter bool) bool
 }
 
+// LinearHeader is a Forwarder that also computes, in the pass of a linear layer (its
+// bias and optional relu), what follows it (Head): the eval-mode batchnorm after it
+// with the relu after that, and then log_softmax over each sample's outputs, a
+// classifier's head (LinearHeadRef). The log_softmax may round otherwise than the
+// CPU's float64 one (LogSoftmaxF32 is the algorithm a backend runs, and its tests
+// bound the error): evaluation holds it to Agree's rule, as it holds the sums.
+type LinearHeader interface {
+	LinearHead(y, x, w, bias []float32, n, in, out int, relu bool, h Head) bool
+}
+
+// Head is what a LinearHeader applies after a linear layer's bias and relu, in order.
+// softmax (probabilities) is not among them: a probability near 1 holds the sample's
+// whole loss in its last bits (−log(1 − 2⁻²⁴) is 6e-8), so a few float32 ulps of it
+// would move the mean loss of an accurate model past Agree's 1e-5.
+type Head struct {
+	Scale, Shift []float32 // the batchnorm's per-output v·Scale[o] + Shift[o]; nil: none
+	ReLU         bool      // a relu after that batchnorm (none without one)
+	LogSoftmax   bool      // then log_softmax over each sample's outputs
+}
+
 // ConvGeom is the shape of a convolution.
 type ConvGeom struct {
 	C, H, W    int // input channels and size

@@ -118,6 +118,44 @@ func Conv2DAffineRef(y, x, w, bias []float32, n int, g ConvGeom, relu bool, scal
 	}
 }
 
+// LinearHeadRef is LinearHeader.LinearHead on the CPU: LinearRef, then each output o
+// mapped to y·Scale[o] + Shift[o] (rounded as package nn's batchnorm) and a relu when
+// h.ReLU, then log_softmax over each sample's outputs (LogSoftmaxRef).
+func LinearHeadRef(y, x, w, bias []float32, n, in, out int, relu bool, h Head) {
+	LinearRef(y, x, w, bias, n, in, out, relu)
+	for s := range n {
+		ys := y[s*out : (s+1)*out]
+		if h.Scale != nil {
+			for o, v := range ys {
+				ys[o] = float32(v*h.Scale[o]) + h.Shift[o]
+				if h.ReLU {
+					ys[o] = max(ys[o], 0)
+				}
+			}
+		}
+		if h.LogSoftmax {
+			LogSoftmaxRef(ys)
+		}
+	}
+}
+
+// LogSoftmaxRef sets v to log_softmax(v), computed in float64 and rounded once, as
+// package nn's log_softmax layer.
+func LogSoftmaxRef(v []float32) {
+	mx := math.Inf(-1)
+	for _, x := range v {
+		mx = math.Max(mx, float64(x))
+	}
+	var sum float64
+	for _, x := range v {
+		sum += math.Exp(float64(x) - mx)
+	}
+	lse := mx + math.Log(sum)
+	for i, x := range v {
+		v[i] = float32(float64(x) - lse)
+	}
+}
+
 // SafeForSubtraction reports whether float32 x − b is computed the same way by
 // every IEEE implementation, flush-to-zero ones included, when both x and b pass: each
 // is zero, or at least 2^-102 (so a nonzero difference is at least 2^-125, a normal

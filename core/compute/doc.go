@@ -35,15 +35,23 @@
 //     on a GPU. The same integer sums give task arithmetic's task-vector sum of
 //     models weighted 1 (TaskSums).
 //
+//   - A classifier's head is computed without cancellation. A LinearHeader's
+//     log_softmax runs LogSoftmaxF32's algorithm, which forms each sample's loss as a
+//     sum of non-negative terms and takes log1p(t) without rounding 1 + t; its tests
+//     run it with exp, log and division erring as far as WGSL allows and bound every
+//     sample's loss to 1e-5 relative (or 1e-20 absolute, for losses below e⁻⁴²).
+//
 // What stays on the CPU, and why: weighted sums whose weights are not all 1 (their
 // float64 products need a full soft-float multiply), TIES' sign election with weights
 // other than 1 (float64 sums of float32·float64 products, same reason), the masks of
 // DARE, DELLA and breadcrumbs (random draws, bands) and so their sums, the SVD
 // methods; and in the forward pass, pooling, activations other than a fused relu
-// (after a linear layer or a convolution, or after the batchnorm that follows a
-// convolution), batchnorms other than one right after a convolution (which a
-// ConvAffiner applies in the convolution's pass) and the loss: element-wise passes
-// that would cost a device round trip each for less work than the copy. gelu, tanh and
-// sigmoid are transcendental; relu is the only activation package nn has whose
-// float32 result a GPU computes exactly.
+// (after a linear layer or a convolution, or after the batchnorm that follows one),
+// batchnorms other than one right after a convolution or a linear layer (which a
+// ConvAffiner or LinearHeader applies in that layer's pass), softmax (probabilities:
+// see Head) and a log_softmax that does not end a linear layer's head: element-wise
+// passes that would cost a device round trip each for less work than the copy. gelu,
+// tanh and sigmoid are transcendental, and nothing bounds a GPU's error on them as
+// LogSoftmaxF32's tests bound the head's; relu is the only activation package nn has
+// whose float32 result a GPU computes exactly.
 package compute

@@ -41,6 +41,97 @@ func (f *affineForwarder) Conv2DAffine(y, x, w, bias []float32, n int, g compute
 	return true
 }
 
+// headForwarder is refForwarder that also takes what follows a linear layer
+// (compute.LinearHeader), as the WebGPU backend does.
+type headForwarder struct {
+	refForwarder
+	heads, bn, logSoftmax int
+}
+
+func (f *headForwarder) LinearHead(y, x, w, bias []float32, n, in, out int, relu bool, h compute.Head) bool {
+	f.linear++
+	f.heads++
+	if h.Scale != nil {
+		f.bn++
+	}
+	if h.LogSoftmax {
+		f.logSoftmax++
+	}
+	compute.LinearHeadRef(y, x, w, bias, n, in, out, relu, h)
+	return true
+}
+
+// TestLinearHeaderSeam: with a backend that computes a linear layer's head in its
+// pass, each linear layer followed (past dropout and flatten) by a batchnorm or a
+// log_softmax goes through it once with them, and the outputs are the CPU path's to
+// float32 rounding.
+func TestLinearHeaderSeam(t *testing.T) {
+	var heads, bns, lsms int
+	for _, c := range opCases {
+		rng := rand.New(rand.NewPCG(17, 18))
+		t32, _ := randomTensors(rng, c.shapes, 0.5)
+		m, err := NewModel(mustArch(t, c.arch), t32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 11
+		x := make([]float32, n*m.InputSize())
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		want, _ := m.Forward(x, n)
+		f := &headForwarder{}
+		m.SetForwarder(f)
+		got, _ := m.Forward(x, n)
+		m.SetForwarder(nil)
+		for i := range got {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
+			}
+		}
+		// what the seam should have seen, from the layers themselves
+		wantHeads, wantBN, wantLSM := 0, 0, 0
+		for i, l := range m.layers {
+			ln, ok := l.(*linear)
+			if !ok {
+				continue
+			}
+			j, head := nextValueLayer(m.layers, i+1), false
+			if j < len(m.layers) {
+				if a, ok := m.layers[j].(*activation); ok && a.op == OpReLU {
+					j = nextValueLayer(m.layers, j+1) // the layer's own relu
+				}
+			}
+			if j < len(m.layers) {
+				if bn, ok := m.layers[j].(*batchnorm); ok && bn.c == ln.oF {
+					wantBN, head = wantBN+1, true
+					if j = nextValueLayer(m.layers, j+1); j < len(m.layers) {
+						if a, ok := m.layers[j].(*activation); ok && a.op == OpReLU {
+							j = nextValueLayer(m.layers, j+1)
+						}
+					}
+				}
+			}
+			if j < len(m.layers) {
+				if sm, ok := m.layers[j].(*softmax); ok && sm.log {
+					wantLSM, head = wantLSM+1, true
+				}
+			}
+			if head {
+				wantHeads++
+			}
+		}
+		if f.heads != wantHeads || f.bn != wantBN || f.logSoftmax != wantLSM {
+			t.Errorf("%s: %d heads (%d batchnorms, %d log_softmax) through the seam, want %d (%d, %d)", c.name, f.heads, f.bn, f.logSoftmax, wantHeads, wantBN, wantLSM)
+		}
+		heads, bns, lsms = heads+f.heads, bns+f.bn, lsms+f.logSoftmax
+	}
+	if bns < 2 || lsms < 2 {
+		t.Errorf("the cases fused %d batchnorms and %d log_softmax after linear layers: the test needs cases of both", bns, lsms)
+	}
+	t.Logf("%d linear heads, %d with a batchnorm, %d with a log_softmax", heads, bns, lsms)
+}
+
 // TestConvAffinerSeam: with a backend that applies a convolution's batchnorm in its
 // own pass, every convolution followed by a batchnorm goes through it once, with the
 // relu after the batchnorm when there is one, and the outputs are the CPU path's to

@@ -74,8 +74,12 @@ func (m *Model) forwardChunk(ws *workspace, dst, x []float32, n int) {
 	for _, st := range m.steps {
 		l, b := st.layer, st.layer.base()
 		switch _, inPlace := l.(inPlacer); {
-		case st.bn != nil:
-			l.(*conv).forwardAct(next[:n*b.outN], cur[:n*b.inN], n, &ws.s, st.relu, st.bn, st.bnReLU)
+		case st.bn != nil || st.logSoftmax != nil:
+			if c, ok := l.(*conv); ok {
+				c.forwardAct(next[:n*b.outN], cur[:n*b.inN], n, &ws.s, st.relu, st.bn, st.bnReLU)
+			} else {
+				l.(*linear).forwardHead(next[:n*b.outN], cur[:n*b.inN], n, &ws.s, st)
+			}
 			cur, next = next, cur
 		case st.relu:
 			l.(reluFuser).forwardReLU(next[:n*b.outN], cur[:n*b.inN], n, &ws.s)
@@ -94,9 +98,12 @@ func (m *Model) forwardChunk(ws *workspace, dst, x []float32, n int) {
 type step struct {
 	layer layer
 	relu  bool       // the relu that follows is fused into this layer
-	bn    *batchnorm // the batchnorm after a convolution (and its relu), fused into its output copy
+	bn    *batchnorm // the batchnorm after a convolution or linear layer (and its relu), fused
 	// bnReLU: the relu after that batchnorm, fused too (conv → batchnorm → relu)
 	bnReLU bool
+	// logSoftmax: the log_softmax after a linear layer (and its batchnorm), a
+	// classifier's head, which a compute.LinearHeader computes in the layer's pass
+	logSoftmax *softmax
 }
 
 // reluFuser is a layer that can apply a following relu in its own output loop,
@@ -109,7 +116,10 @@ type reluFuser interface {
 // when that layer can take it, and a batchnorm (eval mode: a per-channel affine map)
 // into the convolution before it, with the relu that follows that batchnorm, which
 // it applies as it copies its output out of the product's padded rows, saving a pass
-// (two) over the activations.
+// (two) over the activations. A linear layer takes the batchnorm after it (and that
+// batchnorm's relu) and then a log_softmax: on the CPU they run as their own layers
+// would, in order (linear.forwardHead), and a device computes them in the layer's
+// pass, so that a classifier's output needs no device round trip of its own.
 func inferenceSteps(layers []layer) []step {
 	var out []step
 	for i := 0; i < len(layers); i++ {
@@ -136,9 +146,35 @@ func inferenceSteps(layers []layer) []step {
 				}
 			}
 		}
+		if ln, ok := l.(*linear); ok {
+			if j := nextValueLayer(layers, i+1); j < len(layers) {
+				if bn, ok := layers[j].(*batchnorm); ok && bn.c == ln.oF && bn.inner == 1 {
+					st.bn, i = bn, j
+					if j := nextValueLayer(layers, i+1); j < len(layers) {
+						if a, ok := layers[j].(*activation); ok && a.op == OpReLU {
+							st.bnReLU, i = true, j
+						}
+					}
+				}
+			}
+			if j := nextValueLayer(layers, i+1); j < len(layers) {
+				if sm, ok := layers[j].(*softmax); ok && sm.log && sm.inner == 1 {
+					st.logSoftmax, i = sm, j
+				}
+			}
+		}
 		out = append(out, st)
 	}
 	return out
+}
+
+// nextValueLayer returns the index of the first layer from i on that is not an
+// identity (flatten, dropout), or len(layers).
+func nextValueLayer(layers []layer, i int) int {
+	for i < len(layers) && isIdentity(layers[i]) {
+		i++
+	}
+	return i
 }
 
 // preprocess applies input_scale and normalize: dst = x·scale[c] + shift[c].

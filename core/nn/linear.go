@@ -1,6 +1,10 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+
+	"ladle/core/compute"
+)
 
 // linear is y = x·Wᵀ + b with W [out, in] (PyTorch's nn.Linear).
 type linear struct {
@@ -60,6 +64,36 @@ func (l *linear) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 	}
 	for i := range n {
 		rowBiasAct(dst[i*out:(i+1)*out], y[i*ld:], bias, relu)
+	}
+}
+
+// forwardHead is the layer with what inferenceSteps fused into it (st): its relu,
+// the batchnorm after it and the relu after that, then a log_softmax. A
+// compute.LinearHeader computes them all in one pass; otherwise each runs as its own
+// layer would, in order, so that the CPU's bits are the unfused layers'.
+func (l *linear) forwardHead(dst, src []float32, n int, s *scratch, st step) {
+	if lh, ok := s.fwd.(compute.LinearHeader); ok {
+		var bias []float32
+		if l.b != nil {
+			bias = l.b.Data
+		}
+		h := compute.Head{ReLU: st.bnReLU, LogSoftmax: st.logSoftmax != nil}
+		if st.bn != nil {
+			h.Scale, h.Shift = st.bn.evalAffine(s)
+		}
+		if lh.LinearHead(dst[:n*l.oF], src[:n*l.inF], l.w.Data, bias, n, l.inF, l.oF, st.relu, h) {
+			return
+		}
+	}
+	l.forwardAct(dst, src, n, s, st.relu)
+	if st.bn != nil {
+		st.bn.forward(dst, dst, n, s)
+	}
+	if st.bnReLU {
+		reluInPlace(dst[:n*l.oF])
+	}
+	if st.logSoftmax != nil {
+		st.logSoftmax.forward(dst, dst, n, s)
 	}
 }
 

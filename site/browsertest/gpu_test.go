@@ -67,6 +67,7 @@ type backendReport struct {
 		Histograms int   `json:"histograms"`
 		Declined   int   `json:"declined"`
 		Forward    int   `json:"forward"`
+		LogSoftmax int   `json:"logSoftmax"`
 		Ties       int   `json:"ties"`
 		TaskSums   int   `json:"taskSums"`
 		TiesElems  int64 `json:"tiesElements"`
@@ -89,8 +90,8 @@ func TestGPUKernelsMatchCPU(t *testing.T) {
 	if !r.GPU || r.Name != "WebGPU · swiftshader" {
 		t.Fatalf("backend %q (%+v), want WebGPU on SwiftShader", r.Text, r)
 	}
-	if len(r.Tests) != 7 {
-		t.Fatalf("%d kernel tests, want 7", len(r.Tests))
+	if len(r.Tests) != 8 {
+		t.Fatalf("%d kernel tests, want 8", len(r.Tests))
 	}
 	for _, k := range r.Tests {
 		if k.Err != "" || k.Elements == 0 || k.OnGPU == 0 {
@@ -222,7 +223,7 @@ func TestGPUMergesAreCPUBytes(t *testing.T) {
 // the reason, and the soup is still ladle merge's bytes.
 func TestCorruptedKernelFallsBack(t *testing.T) {
 	paths := burnFixtures(t)
-	for _, kernel := range []string{"unit_sum", "key_hist", "ties", "conv", "conv_bn_relu"} {
+	for _, kernel := range []string{"unit_sum", "key_hist", "ties", "conv", "conv_bn_relu", "log_softmax"} {
 		b := gpuPage(t, "?gpu=force&gpucorrupt="+kernel)
 		r := backendOf(t, b, 1)
 		if r.GPU || r.Name != "CPU · WebAssembly" || !strings.Contains(r.Reason, "self-test") || !strings.Contains(r.Reason, kernel) {
@@ -453,8 +454,10 @@ func TestGPUEvaluationBurnMNIST(t *testing.T) {
 	start := time.Now()
 	gpu := gpuEvaluate(t, b, all, spec)
 	st := backendOf(t, b, 1).Stats
-	if st.Forward < 5*10 { // five layers, ten batches of 1024
-		t.Errorf("only %d layer calls ran on the GPU", st.Forward)
+	// five passes a batch (conv1, conv2, conv3 with its batchnorm, fc1, fc2 with its
+	// batchnorm and the log_softmax: every layer), ten batches of 1024
+	if st.Forward < 5*10 || st.LogSoftmax < 10 {
+		t.Errorf("only %d layer passes ran on the GPU, %d with the log_softmax", st.Forward, st.LogSoftmax)
 	}
 	t.Logf("WebGPU (SwiftShader): %.0f s for the merge and 10,000 images", time.Since(start).Seconds())
 	compareEvaluations(t, gpu, nativeEvaluate(t, all, spec))

@@ -144,6 +144,7 @@ type Stats struct {
 	Histograms int   `json:"histograms"` // selection histograms counted on the GPU
 	Declined   int   `json:"declined"`   // histograms left to the CPU (unsafe inputs)
 	Forward    int   `json:"forward"`    // linear and convolution layers run
+	LogSoftmax int   `json:"logSoftmax"` // of them, with the log_softmax after them
 	// TIES' sign election and disjoint sums, and task-vector sums: calls, elements of
 	// both, and elements the CPU computed (not provably exact)
 	Ties         int   `json:"ties"`
@@ -318,6 +319,16 @@ func bindGroup(d *Device, pipe js.Value, entries ...js.Value) js.Value {
 	return d.dev.Call("createBindGroup", map[string]any{"layout": pipe.Call("getBindGroupLayout", 0), "entries": es})
 }
 
+// bindGroupAt is bindGroup for an entry point that uses only some bindings (its
+// "auto" layout holds those alone): the buffers by binding number.
+func bindGroupAt(d *Device, pipe js.Value, entries map[int]js.Value) js.Value {
+	var es []any
+	for i, b := range entries {
+		es = append(es, map[string]any{"binding": i, "resource": map[string]any{"buffer": b}})
+	}
+	return d.dev.Call("createBindGroup", map[string]any{"layout": pipe.Call("getBindGroupLayout", 0), "entries": es})
+}
+
 func f32Bytes(x []float32) []byte {
 	if len(x) == 0 {
 		return nil
@@ -337,3 +348,4 @@ func u32sBytes(v ...uint32) []byte { return u32Bytes(v) }
 var _ compute.Merger = (*Device)(nil)
 var _ compute.Forwarder = (*Device)(nil)
 var _ compute.ConvAffiner = (*Device)(nil)
+var _ compute.LinearHeader = (*Device)(nil)

@@ -202,6 +202,29 @@ func (d *Device) Linear(y, x, w, bias []float32, n, in, out int, relu bool) bool
 	return d.forward("linear", y, x, w, bias, n*out, prm)
 }
 
+// LinearHead implements compute.LinearHeader: the linear pass with the batchnorm
+// after it (scale and shift travel after the bias, as conv4's) and the relu after
+// that, then, in a second pass of the same submission, log_softmax over each sample's
+// outputs, so that only the log-probabilities come back.
+func (d *Device) LinearHead(y, x, w, bias []float32, n, in, out int, relu bool, h compute.Head) bool {
+	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, in: in, out: out,
+		affine: h.Scale != nil, reluAfter: h.Scale != nil && h.ReLU, logSoftmax: h.LogSoftmax}
+	if h.Scale != nil {
+		bias = affineAfter(bias, h.Scale, h.Shift, out)
+	}
+	return d.forward("linear", y, x, w, bias, n*out, prm)
+}
+
+// affineAfter returns bias (zeros when nil), then scale, then shift: the layout in
+// which the shaders read a fused batchnorm.
+func affineAfter(bias, scale, shift []float32, out int) []float32 {
+	post := make([]float32, 3*out)
+	copy(post, bias)
+	copy(post[out:], scale)
+	copy(post[2*out:], shift)
+	return post
+}
+
 // Conv2D implements compute.Forwarder: four output channels per invocation, the
 // weights repacked as [C][KH][KW][OC/4] vec4s.
 func (d *Device) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool) bool {
@@ -229,11 +252,7 @@ func (d *Device) conv(y, x, w, bias []float32, n int, g compute.ConvGeom, relu b
 		}
 	}
 	if scale != nil {
-		post := make([]float32, 3*g.OC)
-		copy(post, bias)
-		copy(post[g.OC:], scale)
-		copy(post[2*g.OC:], shift)
-		bias = post
+		bias = affineAfter(bias, scale, shift, g.OC)
 	}
 	return d.forward("conv4", y, x, packed, bias, n*oc4*g.OH*g.OW, prm)
 }
@@ -241,12 +260,13 @@ func (d *Device) conv(y, x, w, bias []float32, n int, g compute.ConvGeom, relu b
 type forwardParams struct {
 	n                     int
 	relu, hasBias, affine bool
-	reluAfter             bool // a relu after the affine map (conv4's affine mode 2)
+	reluAfter             bool // a relu after the affine map (affine mode 2)
+	logSoftmax            bool // then log_softmax over each sample's out outputs
 	g                     compute.ConvGeom
 	in, out               int
 }
 
-// affineMode is conv4's affine parameter: 0 none, 1 the affine map, 2 the affine map
+// affineMode is the shaders' affine parameter: 0 none, 1 the affine map, 2 the affine map
 // then a relu.
 func (p forwardParams) affineMode() uint32 {
 	switch {
@@ -295,7 +315,7 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	bb := d.buffer("fw.b", int64(4*max(len(bias), 1)), usStorage|usCopyDst)
 	yb := d.buffer("fw.y", int64(4*len(y)), usStorage|usCopySrc)
 	st := d.buffer("fw.st", int64(4*len(y)), usMapRead|usCopyDst)
-	pb := d.buffer("fw.p", 80, usUniform|usCopyDst)
+	pb := d.buffer("fw.p", 96, usUniform|usCopyDst)
 	d.write(xb, 0, f32Bytes(x))
 	d.write(wb, 0, f32Bytes(w))
 	d.write(bb, 0, f32Bytes(bias))
@@ -310,13 +330,28 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 		uint32(g.C), uint32(g.H), uint32(g.W), uint32(g.OC),
 		uint32(g.KH), uint32(g.KW), uint32(g.SH), uint32(g.SW),
 		uint32(g.PH), uint32(g.PW), uint32(g.OH), uint32(g.OW),
-		uint32(p.in), uint32(p.out), corrupt, p.affineMode()))
+		uint32(p.in), uint32(p.out), corrupt, p.affineMode(),
+		rowFor(p.n), d.corrupt("log_softmax"), 0, 0))
 	enc := d.dev.Call("createCommandEncoder")
 	pass := enc.Call("beginComputePass")
 	pass.Call("setPipeline", pipe)
 	pass.Call("setBindGroup", 0, bindGroup(d, pipe, xb, wb, bb, yb, pb))
 	dispatch(pass, count)
 	pass.Call("end")
+	if p.logSoftmax {
+		// one invocation per sample, over the outputs the pass above wrote (passes in
+		// one submission run in order, each seeing the writes before it)
+		lsm, err := d.pipeline(module, code, "log_softmax")
+		if err != nil {
+			d.setLost(err)
+			return false
+		}
+		pass := enc.Call("beginComputePass")
+		pass.Call("setPipeline", lsm)
+		pass.Call("setBindGroup", 0, bindGroupAt(d, lsm, map[int]js.Value{3: yb, 4: pb}))
+		dispatch(pass, p.n)
+		pass.Call("end")
+	}
 	enc.Call("copyBufferToBuffer", yb, 0, st, 0, 4*len(y))
 	d.dev.Get("queue").Call("submit", []any{enc.Call("finish")})
 	if err := d.read(st, f32Bytes(y)); err != nil {
@@ -326,7 +361,12 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	if !allFinite(y) { // an overflow: let the CPU say what it gives
 		return false
 	}
-	d.count(func(s *Stats) { s.Forward++ })
+	d.count(func(s *Stats) {
+		s.Forward++
+		if p.logSoftmax {
+			s.LogSoftmax++
+		}
+	})
 	return true
 }
 

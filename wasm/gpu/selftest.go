@@ -29,7 +29,7 @@ type TestResult struct {
 func (d *Device) SelfTest(scale int) []TestResult {
 	scale = max(scale, 1)
 	r := rand.New(rand.NewPCG(2026, 9))
-	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testTies(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testConvBNReLU(r, scale), d.testEval(r, scale)}
+	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testTies(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testConvBNReLU(r, scale), d.testHead(r, scale), d.testEval(r, scale)}
 }
 
 // Failed returns the first failed test's description, or "".
@@ -411,6 +411,67 @@ func (d *Device) testConvBNReLU(r *rand.Rand, scale int) TestResult {
 	return res
 }
 
+// testHead checks a classifier's head in one submission (LinearHead: linear →
+// batchnorm → log_softmax, and linear → relu → batchnorm → relu) against the CPU
+// reference: each output within 1e-5 of its magnitude (the largest magnitude of the
+// sample's logits, which the log-sum-exp carries into every output, plus its own),
+// and compute.Agree's rule on the whole. Samples range from near-ties to confident
+// ones whose loss is far below the logits' rounding, and one batch has 300 classes.
+func (d *Device) testHead(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "linear_bn_log_softmax"}
+	for _, c := range []struct{ n, in, out int }{{29 * scale, 40, 10}, {3 * scale, 24, 300}} {
+		n, in, out := c.n, c.in, c.out
+		x, w, bias := randn(r, n*in), randn(r, out*in), randn(r, out)
+		spice(x, w)
+		for s := range n { // from near-ties (0.01) to confident samples (logits of tens)
+			k := float32(math.Pow(10, -2+3*float64(s%7)/6))
+			for i := range in {
+				x[s*in+i] *= k
+			}
+		}
+		h := compute.Head{Scale: absOf(randn(r, out)), Shift: randn(r, out), LogSoftmax: true}
+		h.Scale[1] = 0 // an output the batchnorm maps to its shift alone
+		want, got := make([]float32, n*out), make([]float32, n*out)
+		logitMag, mag := make([]float32, n*out), make([]float32, n*out)
+		compute.LinearHeadRef(logitMag, absOf(x), absOf(w), absOf(bias), n, in, out, false, compute.Head{Scale: h.Scale, Shift: absOf(h.Shift)})
+		for _, hh := range []compute.Head{h, {Scale: h.Scale, Shift: h.Shift, ReLU: true}} {
+			compute.LinearHeadRef(want, x, w, bias, n, in, out, hh.ReLU, hh)
+			if !d.LinearHead(got, x, w, bias, n, in, out, hh.ReLU, hh) {
+				res.Err = "declined"
+				if err := d.Lost(); err != nil {
+					res.Err = err.Error()
+				}
+				return res
+			}
+			copy(mag, logitMag)
+			if hh.LogSoftmax { // the logits' error reaches every output through the log-sum-exp
+				for s := range n {
+					m := float32(0)
+					for _, v := range logitMag[s*out : (s+1)*out] {
+						m = max(m, v)
+					}
+					for o := range out {
+						mag[s*out+o] = m + float32(math.Abs(float64(want[s*out+o])))
+					}
+				}
+				labels := make([]int, n)
+				for i := range labels {
+					labels[i] = r.IntN(out)
+				}
+				if a := compute.Agree(want, got, out, labels); !a.OK() {
+					res.Err = fmt.Sprintf("%d of %d samples classed otherwise than on the CPU; loss %v against the CPU's %v", a.Disagree, n, a.LossOther, a.LossCPU)
+					return res
+				}
+			}
+			if !within(&res, got, want, mag) {
+				return res
+			}
+		}
+		declinesNaN(&res, func() bool { return d.LinearHead(got, x, w, bias, n, in, out, false, h) }, x)
+	}
+	return res
+}
+
 // spice puts zeros, subnormals, equal values and a NaN into a forward test's inputs.
 func spice(x, w []float32) {
 	x[3], w[5], x[11] = 0, 0, math.Float32frombits(5) // zeros, a subnormal
@@ -465,11 +526,12 @@ func absOf(x []float32) []float32 {
 }
 
 // testArch is a small convolutional classifier (the shape of burn-mnist's network,
-// with a conv → batchnorm → relu block first, as in most convolutional networks).
+// which ends linear → batchnorm → log_softmax, with a conv → batchnorm → relu block
+// first, as in most convolutional networks).
 const testArch = `{"input_shape": [1, 28, 28], "input_scale": 0.00392156862745098,
  "layers": [{"op": "conv2d", "name": "c1"}, {"op": "batchnorm", "name": "bn1"}, {"op": "relu"}, {"op": "conv2d", "name": "c2", "stride": 2, "padding": 1},
   {"op": "relu"}, {"op": "batchnorm", "name": "bn"}, {"op": "flatten"}, {"op": "linear", "name": "fc1"}, {"op": "relu"},
-  {"op": "linear", "name": "fc2"}, {"op": "log_softmax"}]}`
+  {"op": "dropout"}, {"op": "linear", "name": "fc2"}, {"op": "batchnorm", "name": "bn2"}, {"op": "log_softmax"}]}`
 
 // testEval runs a whole evaluation both ways and applies compute.Agree's rule: the
 // predicted class is the CPU's wherever the CPU's top-two margin exceeds 1e-4 (the
@@ -484,7 +546,8 @@ func (d *Device) testEval(r *rand.Rand, scale int) TestResult {
 	shapes := map[string][]int{"c1.weight": {6, 1, 3, 3}, "c1.bias": {6}, "c2.weight": {8, 6, 3, 3}, "c2.bias": {8},
 		"bn1.weight": {6}, "bn1.bias": {6}, "bn1.running_mean": {6}, "bn1.running_var": {6},
 		"bn.weight": {8}, "bn.bias": {8}, "bn.running_mean": {8}, "bn.running_var": {8},
-		"fc1.weight": {24, 8 * 13 * 13}, "fc1.bias": {24}, "fc2.weight": {10, 24}, "fc2.bias": {10}}
+		"fc1.weight": {24, 8 * 13 * 13}, "fc1.bias": {24}, "fc2.weight": {10, 24}, "fc2.bias": {10},
+		"bn2.weight": {10}, "bn2.bias": {10}, "bn2.running_mean": {10}, "bn2.running_var": {10}}
 	tensors := map[string]nn.Tensor{}
 	for name, sh := range shapes {
 		n := 1
@@ -494,7 +557,7 @@ func (d *Device) testEval(r *rand.Rand, scale int) TestResult {
 		t := nn.Tensor{Shape: sh, Data: randn(r, n)}
 		for i := range t.Data {
 			switch name {
-			case "bn.running_var", "bn.weight", "bn1.running_var", "bn1.weight":
+			case "bn.running_var", "bn.weight", "bn1.running_var", "bn1.weight", "bn2.running_var", "bn2.weight":
 				t.Data[i] = 1 + 0.1*float32(math.Abs(float64(t.Data[i])))
 			case "fc1.weight":
 				t.Data[i] *= 0.05
@@ -523,17 +586,19 @@ func (d *Device) testEval(r *rand.Rand, scale int) TestResult {
 		res.Err = err.Error()
 		return res
 	}
-	before := d.Stats().Forward
+	before := d.Stats()
 	m.SetForwarder(d)
 	gpu, err := m.Forward(x, n)
 	if err != nil {
 		res.Err = err.Error()
 		return res
 	}
-	// c1 with its batchnorm and relu, c2 with its relu, fc1 with its relu, fc2: four
-	// passes, every layer but the last batchnorm and the log_softmax on the GPU
-	if ran := d.Stats().Forward - before; ran != 4 {
-		res.Err = fmt.Sprintf("%d of 4 layer passes ran on the GPU", ran)
+	// c1 with its batchnorm and relu, c2 with its relu and batchnorm, fc1 with its
+	// relu, fc2 with its batchnorm and the log_softmax: four passes, every layer on
+	// the GPU
+	after := d.Stats()
+	if ran, heads := after.Forward-before.Forward, after.LogSoftmax-before.LogSoftmax; ran != 4 || heads != 1 {
+		res.Err = fmt.Sprintf("%d of 4 layer passes ran on the GPU, %d of 1 with the log_softmax", ran, heads)
 		return res
 	}
 	a := compute.Agree(cpu, gpu, 10, labels)
