@@ -41,17 +41,22 @@
 //     run it with exp, log and division erring as far as WGSL allows and bound every
 //     sample's loss to 1e-5 relative (or 1e-20 absolute, for losses below e⁻⁴²).
 //
+//   - gelu, tanh and sigmoid are fitted polynomials and WGSL's exp. An Activator
+//     applies them in a layer's pass as ActF32 computes them (the shaders' WGSL is
+//     written from ActF32's own tables by ActWGSL, so the two cannot drift apart);
+//     its tests bound the error against the exact values, with WGSL's worst exp and
+//     division, to 5 to 14 float32 ulps of the value (of the input, for gelu). relu is
+//     the one activation a GPU computes exactly.
+//
 // What stays on the CPU, and why: weighted sums whose weights are not all 1 (their
-// float64 products need a full soft-float multiply), TIES' sign election with weights
-// other than 1 (float64 sums of float32·float64 products, same reason), the masks of
-// DARE, DELLA and breadcrumbs (random draws, bands) and so their sums, the SVD
-// methods; and in the forward pass, pooling, activations other than a fused relu
-// (after a linear layer or a convolution, or after the batchnorm that follows one),
-// batchnorms other than one right after a convolution or a linear layer (which a
-// ConvAffiner or LinearHeader applies in that layer's pass), softmax (probabilities:
-// see Head) and a log_softmax that does not end a linear layer's head: element-wise
-// passes that would cost a device round trip each for less work than the copy. gelu,
-// tanh and sigmoid are transcendental, and nothing bounds a GPU's error on them as
-// LogSoftmaxF32's tests bound the head's; relu is the only activation package nn has
-// whose float32 result a GPU computes exactly.
+// float64 products need a full soft-float multiply, for a merge that is bound by
+// reading its inputs anyway), TIES' sign election with weights other than 1 (float64
+// sums of float32·float64 products, same reason), the masks of DARE, DELLA and
+// breadcrumbs (random draws, bands) and so their sums, the SVD methods; and in the
+// forward pass, pooling, an activation that does not follow a linear layer or a
+// convolution, batchnorms other than one right after a convolution or a linear layer
+// (which a ConvAffiner or LinearHeader applies in that layer's pass), softmax
+// (probabilities: see Head) and a log_softmax that does not end a linear layer's
+// head: element-wise passes that would cost a device round trip each for less work
+// than the copy.
 package compute

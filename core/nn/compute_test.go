@@ -132,6 +132,85 @@ func TestLinearHeaderSeam(t *testing.T) {
 	t.Logf("%d linear heads, %d with a batchnorm, %d with a log_softmax", heads, bns, lsms)
 }
 
+// actForwarder is refForwarder that also applies gelu, tanh and sigmoid in a layer's
+// pass (compute.Activator) with the GPU's algorithm (compute.ActF32), as the WebGPU
+// backend does.
+type actForwarder struct {
+	refForwarder
+	acts map[compute.Act]int
+}
+
+func (f *actForwarder) LinearAct(y, x, w, bias []float32, n, in, out int, act compute.Act) bool {
+	f.linear++
+	compute.LinearRef(y, x, w, bias, n, in, out, false)
+	f.apply(y, act)
+	return true
+}
+
+func (f *actForwarder) Conv2DAct(y, x, w, bias []float32, n int, g compute.ConvGeom, act compute.Act) bool {
+	f.conv++
+	compute.Conv2DRef(y, x, w, bias, n, g, false)
+	f.apply(y, act)
+	return true
+}
+
+func (f *actForwarder) apply(y []float32, act compute.Act) {
+	f.acts[act]++
+	for i, v := range y {
+		y[i] = compute.ActF32(act, v, compute.IEEEF32)
+	}
+}
+
+// TestActivatorSeam: with a backend that applies gelu, tanh and sigmoid in the pass of
+// the linear layer or convolution before them, each such pair goes through it once
+// (and no other), and the outputs are the CPU path's to float32 rounding.
+func TestActivatorSeam(t *testing.T) {
+	total := map[compute.Act]int{}
+	for _, c := range opCases {
+		rng := rand.New(rand.NewPCG(19, 20))
+		t32, _ := randomTensors(rng, c.shapes, 0.5)
+		m, err := NewModel(mustArch(t, c.arch), t32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 7
+		x := make([]float32, n*m.InputSize())
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		want, _ := m.Forward(x, n)
+		f := &actForwarder{acts: map[compute.Act]int{}}
+		m.SetForwarder(f)
+		got, _ := m.Forward(x, n)
+		m.SetForwarder(nil)
+		for i := range got {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
+			}
+		}
+		wantActs := map[compute.Act]int{}
+		for i, l := range m.layers[:len(m.layers)-1] {
+			switch l.(type) {
+			case *linear, *conv:
+				if a, ok := m.layers[i+1].(*activation); ok && a.kind() != 0 {
+					wantActs[a.kind()]++
+				}
+			}
+		}
+		for _, a := range []compute.Act{compute.GELU, compute.Tanh, compute.Sigmoid} {
+			if f.acts[a] != wantActs[a] {
+				t.Errorf("%s: %d %s passes through the seam, want %d", c.name, f.acts[a], a, wantActs[a])
+			}
+			total[a] += f.acts[a]
+		}
+	}
+	for _, a := range []compute.Act{compute.GELU, compute.Tanh, compute.Sigmoid} {
+		if total[a] == 0 {
+			t.Errorf("no case has a %s after a linear layer or convolution", a)
+		}
+	}
+}
+
 // TestConvAffinerSeam: with a backend that applies a convolution's batchnorm in its
 // own pass, every convolution followed by a batchnorm goes through it once, with the
 // relu after the batchnorm when there is one, and the outputs are the CPU path's to

@@ -289,6 +289,14 @@ func validRange(ow, stride, pad, kj, width int) (lo, hi int) {
 	return min(lo, ow), min(hi, ow)
 }
 
+// bias is the layer's bias, nil without one.
+func (l *conv) bias() []float32 {
+	if l.b == nil {
+		return nil
+	}
+	return l.b.Data
+}
+
 // geom is the layer's shape for a compute.Forwarder.
 func (l *conv) geom() compute.ConvGeom {
 	return compute.ConvGeom{C: l.c, H: l.h, W: l.wd, OC: l.oc, KH: l.kh, KW: l.kw,

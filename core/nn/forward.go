@@ -1,6 +1,10 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+
+	"ladle/core/compute"
+)
 
 // inferChunk is how many samples one goroutine pushes through the whole network at
 // a time. Convolutions go sample by sample anyway; a linear layer reads its whole
@@ -74,6 +78,9 @@ func (m *Model) forwardChunk(ws *workspace, dst, x []float32, n int) {
 	for _, st := range m.steps {
 		l, b := st.layer, st.layer.base()
 		switch _, inPlace := l.(inPlacer); {
+		case st.act != nil:
+			forwardWithAct(l, st.act, next[:n*b.outN], cur[:n*b.inN], n, &ws.s)
+			cur, next = next, cur
 		case st.bn != nil || st.logSoftmax != nil:
 			if c, ok := l.(*conv); ok {
 				c.forwardAct(next[:n*b.outN], cur[:n*b.inN], n, &ws.s, st.relu, st.bn, st.bnReLU)
@@ -104,6 +111,9 @@ type step struct {
 	// logSoftmax: the log_softmax after a linear layer (and its batchnorm), a
 	// classifier's head, which a compute.LinearHeader computes in the layer's pass
 	logSoftmax *softmax
+	// act: the gelu, tanh or sigmoid after a linear layer or a convolution, which a
+	// compute.Activator applies in the layer's pass
+	act *activation
 }
 
 // reluFuser is a layer that can apply a following relu in its own output loop,
@@ -134,7 +144,12 @@ func inferenceSteps(layers []layer) []step {
 				i++
 			}
 		}
-		if c, ok := l.(*conv); ok && i+1 < len(layers) {
+		if !st.relu {
+			if st.act = fusableAct(l, layers, i+1); st.act != nil {
+				i++
+			}
+		}
+		if c, ok := l.(*conv); ok && st.act == nil && i+1 < len(layers) {
 			if bn, ok := layers[i+1].(*batchnorm); ok && bn.c == c.oc && bn.inN == c.outN {
 				st.bn = bn
 				i++
@@ -146,7 +161,7 @@ func inferenceSteps(layers []layer) []step {
 				}
 			}
 		}
-		if ln, ok := l.(*linear); ok {
+		if ln, ok := l.(*linear); ok && st.act == nil {
 			if j := nextValueLayer(layers, i+1); j < len(layers) {
 				if bn, ok := layers[j].(*batchnorm); ok && bn.c == ln.oF && bn.inner == 1 {
 					st.bn, i = bn, j
@@ -166,6 +181,57 @@ func inferenceSteps(layers []layer) []step {
 		out = append(out, st)
 	}
 	return out
+}
+
+// fusableAct returns layers[i] when it is a gelu, tanh or sigmoid after a linear
+// layer or a convolution l without a fused relu.
+func fusableAct(l layer, layers []layer, i int) *activation {
+	if i >= len(layers) {
+		return nil
+	}
+	switch l.(type) {
+	case *linear, *conv:
+	default:
+		return nil
+	}
+	if a, ok := layers[i].(*activation); ok && a.kind() != 0 {
+		return a
+	}
+	return nil
+}
+
+// kind is the activation as a compute.Act; 0 for relu, which the layers before it
+// fuse themselves, exactly.
+func (l *activation) kind() compute.Act {
+	switch l.op {
+	case OpGELU:
+		return compute.GELU
+	case OpTanh:
+		return compute.Tanh
+	case OpSigmoid:
+		return compute.Sigmoid
+	}
+	return 0
+}
+
+// forwardWithAct runs a linear layer or a convolution and the activation a after it:
+// in one pass on a compute.Activator, else the layer (on the Forwarder, if any) and
+// then the activation's own pass, the CPU's bits.
+func forwardWithAct(l layer, a *activation, dst, src []float32, n int, s *scratch) {
+	if ac, ok := s.fwd.(compute.Activator); ok {
+		switch l := l.(type) {
+		case *linear:
+			if ac.LinearAct(dst, src, l.w.Data, l.bias(), n, l.inF, l.oF, a.kind()) {
+				return
+			}
+		case *conv:
+			if ac.Conv2DAct(dst, src, l.w.Data, l.bias(), n, l.geom(), a.kind()) {
+				return
+			}
+		}
+	}
+	l.forward(dst, src, n, s)
+	a.forward(dst, dst, n, s)
 }
 
 // nextValueLayer returns the index of the first layer from i on that is not an

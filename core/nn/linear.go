@@ -67,6 +67,14 @@ func (l *linear) forwardAct(dst, src []float32, n int, s *scratch, relu bool) {
 	}
 }
 
+// bias is the layer's bias, nil without one.
+func (l *linear) bias() []float32 {
+	if l.b == nil {
+		return nil
+	}
+	return l.b.Data
+}
+
 // forwardHead is the layer with what inferenceSteps fused into it (st): its relu,
 // the batchnorm after it and the relu after that, then a log_softmax. A
 // compute.LinearHeader computes them all in one pass; otherwise each runs as its own

@@ -27,6 +27,8 @@ var fusionAllowed = map[string]string{
 	// bound scaled by Σ|x·w| (wasm/gpu/selftest.go): never a promised bit pattern.
 	"ladle/core/compute.LinearRef": "tolerance reference for the GPU self-test",
 	"ladle/core/compute.Conv2DRef": "tolerance reference for the GPU self-test",
+	// LinearRef inlined into the head's reference
+	"ladle/core/compute.LinearHeadRef": "tolerance reference for the GPU self-test",
 }
 
 // fusedInstruction matches the fused multiply-adds of amd64 (VFMADD231SD, VFNMSUB…)

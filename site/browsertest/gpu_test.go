@@ -90,8 +90,8 @@ func TestGPUKernelsMatchCPU(t *testing.T) {
 	if !r.GPU || r.Name != "WebGPU · swiftshader" {
 		t.Fatalf("backend %q (%+v), want WebGPU on SwiftShader", r.Text, r)
 	}
-	if len(r.Tests) != 8 {
-		t.Fatalf("%d kernel tests, want 8", len(r.Tests))
+	if len(r.Tests) != 9 {
+		t.Fatalf("%d kernel tests, want 9", len(r.Tests))
 	}
 	for _, k := range r.Tests {
 		if k.Err != "" || k.Elements == 0 || k.OnGPU == 0 {
@@ -223,7 +223,7 @@ func TestGPUMergesAreCPUBytes(t *testing.T) {
 // the reason, and the soup is still ladle merge's bytes.
 func TestCorruptedKernelFallsBack(t *testing.T) {
 	paths := burnFixtures(t)
-	for _, kernel := range []string{"unit_sum", "key_hist", "ties", "conv", "conv_bn_relu", "log_softmax"} {
+	for _, kernel := range []string{"unit_sum", "key_hist", "ties", "conv", "conv_bn_relu", "log_softmax", "act"} {
 		b := gpuPage(t, "?gpu=force&gpucorrupt="+kernel)
 		r := backendOf(t, b, 1)
 		if r.GPU || r.Name != "CPU · WebAssembly" || !strings.Contains(r.Reason, "self-test") || !strings.Contains(r.Reason, kernel) {

@@ -1,3 +1,4 @@
+// (compute.ActWGSL's act() is prepended.)
 // conv4: a 2-D convolution where each invocation computes four output channels at one
 // position: one input load feeds four multiply-adds (weights packed on the CPU as
 // vec4s over output channels, [C][KH][KW][OC/4]). Sums run in (c, ky, kx) order, in
@@ -10,6 +11,7 @@ struct Params {
   kh: u32, kw: u32, sh: u32, sw: u32,
   ph: u32, pw: u32, oh: u32, ow: u32,
   in_f: u32, out_f: u32, corrupt: u32, affine: u32,
+  srow: u32, scorrupt: u32, act: u32, p3: u32,
 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w4: array<vec4<f32>>;
@@ -50,6 +52,7 @@ fn conv4(@builtin(global_invocation_id) gid: vec3<u32>) {
     var v = a[j];
     if (p.has_bias != 0u) { v = v + bias[o]; }
     if (p.relu != 0u) { v = max(v, 0.0); }
+    if (p.act != 0u) { v = act(v, p.act); } // gelu, tanh, sigmoid (compute.ActWGSL)
     if (p.affine != 0u) { v = v * bias[p.oc + o] + bias[2u * p.oc + o]; }
     if (p.affine == 2u) { v = select(0.0, v, v > 0.0); } // -0 becomes +0, as on the CPU
     if (p.corrupt != 0u) { v = v + 1.0; }

@@ -5,9 +5,9 @@
 // sums, TIES' selection histograms, and TIES' sign election and disjoint sums, all
 // exact: integer arithmetic, or a float subtraction only where it is correctly
 // rounded everywhere) and Forwarder (linear and convolution layers of an evaluation,
-// with a fused relu and the batchnorm that follows the layer and the relu after that,
-// and a classifier's log_softmax in the same submission as its last linear layer, in
-// float32 with the GPU's summation order).
+// with a fused relu, gelu, tanh or sigmoid, the batchnorm that follows the layer and
+// the relu after that, and a classifier's log_softmax in the same submission as its
+// last linear layer, in float32 with the GPU's summation order).
 //
 // Trust is earned per adapter: Open requests a device with the adapter's buffer limits,
 // then runs known-answer self-tests (SelfTest) on data with zeros, ties, subnormals,

@@ -1,3 +1,4 @@
+// (compute.ActWGSL's act() is prepended.)
 // The linear layers of an inference pass (convolutions: conv4.wgsl), in float32 (sums may be ordered otherwise
 // than the CPU's; evaluation tolerates that, merges never use these), and the head a classifier ends with.
 // With affine (1 or 2), each output o is then mapped to v·scale[o] + shift[o] (the batchnorm after the layer, in
@@ -8,7 +9,7 @@ struct Params {
   kh: u32, kw: u32, sh: u32, sw: u32,
   ph: u32, pw: u32, oh: u32, ow: u32,
   in_f: u32, out_f: u32, corrupt: u32, affine: u32,
-  srow: u32, scorrupt: u32, p2: u32, p3: u32,
+  srow: u32, scorrupt: u32, act: u32, p3: u32,
 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> wt: array<f32>;
@@ -20,6 +21,7 @@ fn finish(a: f32, o: u32) -> f32 {
   var v = a;
   if (p.has_bias != 0u) { v = v + bias[o]; }
   if (p.relu != 0u) { v = max(v, 0.0); }
+  if (p.act != 0u) { v = act(v, p.act); } // gelu, tanh, sigmoid (act.wgsl, from compute.ActWGSL)
   if (p.affine != 0u) { v = v * bias[p.out_f + o] + bias[2u * p.out_f + o]; }
   if (p.affine == 2u) { v = select(0.0, v, v > 0.0); } // -0 becomes +0, as on the CPU
   if (p.corrupt != 0u) { v = v + 1.0; }

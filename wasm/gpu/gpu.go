@@ -27,6 +27,9 @@ var forwardWGSL string
 //go:embed conv4.wgsl
 var conv4WGSL string
 
+// actWGSL is gelu, tanh and sigmoid, written from compute's tables (compute.ActWGSL).
+var actWGSL = compute.ActWGSL()
+
 // flag is the unit-sum kernel's mark for an element the CPU must compute.
 const flag = 0x7fc00001
 
@@ -138,13 +141,14 @@ func Open(mode string) (*Device, error) {
 
 // Stats counts what the device computed, for the page and the tests.
 type Stats struct {
-	UnitSums   int   `json:"unitSums"`   // uniform-soup tensors summed on the GPU
-	Elements   int64 `json:"elements"`   // their elements
-	Flagged    int64 `json:"flagged"`    // of them, computed on the CPU (not provably exact)
-	Histograms int   `json:"histograms"` // selection histograms counted on the GPU
-	Declined   int   `json:"declined"`   // histograms left to the CPU (unsafe inputs)
-	Forward    int   `json:"forward"`    // linear and convolution layers run
-	LogSoftmax int   `json:"logSoftmax"` // of them, with the log_softmax after them
+	UnitSums    int   `json:"unitSums"`    // uniform-soup tensors summed on the GPU
+	Elements    int64 `json:"elements"`    // their elements
+	Flagged     int64 `json:"flagged"`     // of them, computed on the CPU (not provably exact)
+	Histograms  int   `json:"histograms"`  // selection histograms counted on the GPU
+	Declined    int   `json:"declined"`    // histograms left to the CPU (unsafe inputs)
+	Forward     int   `json:"forward"`     // linear and convolution layers run
+	LogSoftmax  int   `json:"logSoftmax"`  // of them, with the log_softmax after them
+	Activations int   `json:"activations"` // of them, with a gelu, tanh or sigmoid
 	// TIES' sign election and disjoint sums, and task-vector sums: calls, elements of
 	// both, and elements the CPU computed (not provably exact)
 	Ties         int   `json:"ties"`
@@ -349,3 +353,4 @@ var _ compute.Merger = (*Device)(nil)
 var _ compute.Forwarder = (*Device)(nil)
 var _ compute.ConvAffiner = (*Device)(nil)
 var _ compute.LinearHeader = (*Device)(nil)
+var _ compute.Activator = (*Device)(nil)

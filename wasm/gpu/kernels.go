@@ -225,21 +225,33 @@ func affineAfter(bias, scale, shift []float32, out int) []float32 {
 	return post
 }
 
+// LinearAct implements compute.Activator: the linear pass with gelu, tanh or sigmoid
+// applied to each output after the bias (compute.ActF32's algorithm).
+func (d *Device) LinearAct(y, x, w, bias []float32, n, in, out int, act compute.Act) bool {
+	prm := forwardParams{n: n, hasBias: bias != nil, in: in, out: out, act: act}
+	return d.forward("linear", y, x, w, bias, n*out, prm)
+}
+
+// Conv2DAct implements compute.Activator for convolutions.
+func (d *Device) Conv2DAct(y, x, w, bias []float32, n int, g compute.ConvGeom, act compute.Act) bool {
+	return d.conv(y, x, w, bias, n, g, false, nil, nil, false, act)
+}
+
 // Conv2D implements compute.Forwarder: four output channels per invocation, the
 // weights repacked as [C][KH][KW][OC/4] vec4s.
 func (d *Device) Conv2D(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool) bool {
-	return d.conv(y, x, w, bias, n, g, relu, nil, nil, false)
+	return d.conv(y, x, w, bias, n, g, relu, nil, nil, false, 0)
 }
 
 // Conv2DAffine implements compute.ConvAffiner: Conv2D with the following batchnorm,
 // and the relu after it when reluAfter, applied in the same pass (scale and shift
 // travel after the bias).
 func (d *Device) Conv2DAffine(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32, reluAfter bool) bool {
-	return d.conv(y, x, w, bias, n, g, relu, scale, shift, reluAfter)
+	return d.conv(y, x, w, bias, n, g, relu, scale, shift, reluAfter, 0)
 }
 
-func (d *Device) conv(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32, reluAfter bool) bool {
-	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, g: g, affine: scale != nil, reluAfter: scale != nil && reluAfter}
+func (d *Device) conv(y, x, w, bias []float32, n int, g compute.ConvGeom, relu bool, scale, shift []float32, reluAfter bool, act compute.Act) bool {
+	prm := forwardParams{n: n, relu: relu, hasBias: bias != nil, g: g, affine: scale != nil, reluAfter: scale != nil && reluAfter, act: act}
 	oc4 := (g.OC + 3) / 4
 	packed := make([]float32, g.C*g.KH*g.KW*oc4*4)
 	for o := range g.OC {
@@ -260,8 +272,9 @@ func (d *Device) conv(y, x, w, bias []float32, n int, g compute.ConvGeom, relu b
 type forwardParams struct {
 	n                     int
 	relu, hasBias, affine bool
-	reluAfter             bool // a relu after the affine map (affine mode 2)
-	logSoftmax            bool // then log_softmax over each sample's out outputs
+	reluAfter             bool        // a relu after the affine map (affine mode 2)
+	logSoftmax            bool        // then log_softmax over each sample's out outputs
+	act                   compute.Act // gelu, tanh or sigmoid after the bias (not with relu)
 	g                     compute.ConvGeom
 	in, out               int
 }
@@ -301,9 +314,9 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 			return false // one call per layer: too large a batch goes to the CPU
 		}
 	}
-	code, module := forwardWGSL, "forward"
+	code, module := actWGSL+forwardWGSL, "forward"
 	if entry == "conv4" {
-		code, module = conv4WGSL, "conv4"
+		code, module = actWGSL+conv4WGSL, "conv4"
 	}
 	pipe, err := d.pipeline(module, code, entry)
 	if err != nil {
@@ -326,12 +339,15 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	if p.reluAfter {
 		corrupt |= d.corrupt("conv_bn_relu")
 	}
+	if p.act != 0 {
+		corrupt |= d.corrupt("act")
+	}
 	d.write(pb, 0, u32sBytes(uint32(p.n), b2u(p.relu), b2u(p.hasBias), rowFor(count),
 		uint32(g.C), uint32(g.H), uint32(g.W), uint32(g.OC),
 		uint32(g.KH), uint32(g.KW), uint32(g.SH), uint32(g.SW),
 		uint32(g.PH), uint32(g.PW), uint32(g.OH), uint32(g.OW),
 		uint32(p.in), uint32(p.out), corrupt, p.affineMode(),
-		rowFor(p.n), d.corrupt("log_softmax"), 0, 0))
+		rowFor(p.n), d.corrupt("log_softmax"), uint32(p.act), 0))
 	enc := d.dev.Call("createCommandEncoder")
 	pass := enc.Call("beginComputePass")
 	pass.Call("setPipeline", pipe)
@@ -365,6 +381,9 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 		s.Forward++
 		if p.logSoftmax {
 			s.LogSoftmax++
+		}
+		if p.act != 0 {
+			s.Activations++
 		}
 	})
 	return true

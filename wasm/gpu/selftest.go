@@ -29,7 +29,7 @@ type TestResult struct {
 func (d *Device) SelfTest(scale int) []TestResult {
 	scale = max(scale, 1)
 	r := rand.New(rand.NewPCG(2026, 9))
-	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testTies(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testConvBNReLU(r, scale), d.testHead(r, scale), d.testEval(r, scale)}
+	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testTies(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testConvBNReLU(r, scale), d.testHead(r, scale), d.testAct(r, scale), d.testEval(r, scale)}
 }
 
 // Failed returns the first failed test's description, or "".
@@ -468,6 +468,112 @@ func (d *Device) testHead(r *rand.Rand, scale int) TestResult {
 			}
 		}
 		declinesNaN(&res, func() bool { return d.LinearHead(got, x, w, bias, n, in, out, false, h) }, x)
+	}
+	return res
+}
+
+// testAct checks gelu, tanh and sigmoid applied in a layer's pass (LinearAct for
+// each, Conv2DAct for each) against the CPU reference, each output within 1e-5 of its
+// magnitude plus its own size (tanh and sigmoid are of order 1 whatever their input),
+// then a small network with all three through compute.Agree's rule.
+func (d *Device) testAct(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "act"}
+	acts := []compute.Act{compute.GELU, compute.Tanh, compute.Sigmoid}
+	n, in, out := 23*scale, 50, 13
+	x, w, bias := randn(r, n*in), randn(r, out*in), randn(r, out)
+	spice(x, w)
+	for i := range x { // inputs from 0.01 to 30, where the activations change form
+		x[i] *= float32(math.Pow(10, -2+2.5*float64(i%11)/10)) / 7
+	}
+	g := compute.ConvGeom{C: 2, H: 9, W: 8, OC: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}
+	g.OH, g.OW = g.Out()
+	cn := 3 * scale
+	cx, cw, cb := randn(r, cn*g.C*g.H*g.W), randn(r, g.OC*g.C*g.KH*g.KW), randn(r, g.OC)
+	check := func(got, pre, mag []float32, act compute.Act) bool {
+		want := make([]float32, len(pre))
+		for i, v := range pre {
+			want[i] = compute.ActRef(act, v)
+			mag[i] += float32(math.Abs(float64(want[i])))
+		}
+		return within(&res, got, want, mag)
+	}
+	for _, act := range acts {
+		pre, got, mag := make([]float32, n*out), make([]float32, n*out), make([]float32, n*out)
+		compute.LinearRef(pre, x, w, bias, n, in, out, false)
+		compute.LinearRef(mag, absOf(x), absOf(w), absOf(bias), n, in, out, false)
+		if !d.LinearAct(got, x, w, bias, n, in, out, act) {
+			res.Err = act.String() + " after a linear layer: declined"
+			return res
+		}
+		if !check(got, pre, mag, act) {
+			res.Err = act.String() + " after a linear layer: " + res.Err
+			return res
+		}
+		m := cn * g.OC * g.OH * g.OW
+		pre, got, mag = make([]float32, m), make([]float32, m), make([]float32, m)
+		compute.Conv2DRef(pre, cx, cw, cb, cn, g, false)
+		compute.Conv2DRef(mag, absOf(cx), absOf(cw), absOf(cb), cn, g, false)
+		if !d.Conv2DAct(got, cx, cw, cb, cn, g, act) {
+			res.Err = act.String() + " after a convolution: declined"
+			return res
+		}
+		if !check(got, pre, mag, act) {
+			res.Err = act.String() + " after a convolution: " + res.Err
+			return res
+		}
+	}
+	if !declinesNaN(&res, func() bool { return d.LinearAct(make([]float32, n*out), x, w, bias, n, in, out, compute.GELU) }, x) {
+		return res
+	}
+	// a network with all three: the CPU's classes and loss, under Agree's rule
+	arch, err := nn.ParseArch([]byte(`{"input_shape": [30], "layers": [{"op": "linear", "name": "a"}, {"op": "gelu"},
+	 {"op": "linear", "name": "b"}, {"op": "tanh"}, {"op": "linear", "name": "c"}, {"op": "sigmoid"},
+	 {"op": "linear", "name": "d"}, {"op": "log_softmax"}]}`))
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	tensors := map[string]nn.Tensor{}
+	for _, l := range []struct {
+		name    string
+		in, out int
+	}{{"a", 30, 40}, {"b", 40, 40}, {"c", 40, 24}, {"d", 24, 10}} {
+		wt := randn(r, l.out*l.in)
+		for i := range wt {
+			wt[i] *= float32(2 / math.Sqrt(float64(l.in)))
+		}
+		tensors[l.name+".weight"] = nn.Tensor{Shape: []int{l.out, l.in}, Data: wt}
+		tensors[l.name+".bias"] = nn.Tensor{Shape: []int{l.out}, Data: randn(r, l.out)}
+	}
+	model, err := nn.NewModel(arch, tensors)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	ns := 64 * scale
+	xs := randn(r, ns*30)
+	labels := make([]int, ns)
+	for i := range labels {
+		labels[i] = r.IntN(10)
+	}
+	cpu, err := model.Forward(xs, ns)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	before := d.Stats().Activations
+	model.SetForwarder(d)
+	gpu, err := model.Forward(xs, ns)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	if ran := d.Stats().Activations - before; ran != 3 {
+		res.Err = fmt.Sprintf("%d of the network's 3 activations ran on the GPU", ran)
+		return res
+	}
+	if a := compute.Agree(cpu, gpu, 10, labels); !a.OK() {
+		res.Err = fmt.Sprintf("network: %d of %d predictions differ from the CPU's where its margin exceeds 1e-4; loss %v against the CPU's %v", a.Disagree, ns, a.LossOther, a.LossCPU)
 	}
 	return res
 }
