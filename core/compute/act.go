@@ -58,11 +58,12 @@ func ActRef(act Act, v float32) float32 {
 }
 
 // The polynomials of ActF32, fitted for this purpose (weighted least squares with
-// Lawson's iterations toward minimax, coefficients rounded to float32), lowest degree
-// first. ActWGSL writes them into the shaders, so the two cannot differ.
+// Lawson's iterations toward minimax, coefficients rounded to float32: `go run
+// ./core/compute/internal/actfit` refits and prints them), lowest degree first.
+// ActWGSL writes them into the shaders, so the two cannot differ.
 var (
 	// tanh(a) = a + a³·P(a²) for 0 ≤ a < 0.55: 7e-8 relative in float32 Horner.
-	tanhP = []float32{-0.333333164, 0.13332586, -0.0538523123, 0.0210716818, -0.00627424335}
+	tanhP = []float32{-0.33333316, 0.13332586, -0.05385231, 0.02107168, -0.0062742415}
 	// erf(z) = z·Q(z²) for 0 ≤ z < 1: 1.5e-7 relative.
 	erfQ = []float32{1.1283791, -0.37612626, 0.112835854, -0.026853815, 0.0051883324, -0.00080102327, 7.853981e-05}
 	// erfc(z) = exp(−z² + S(t)), t = 1/(1 + z/2) − 0.42, for 1 ≤ z ≤ 9.5: S within
