@@ -90,8 +90,8 @@ func TestGPUKernelsMatchCPU(t *testing.T) {
 	if !r.GPU || r.Name != "WebGPU · swiftshader" {
 		t.Fatalf("backend %q (%+v), want WebGPU on SwiftShader", r.Text, r)
 	}
-	if len(r.Tests) != 9 {
-		t.Fatalf("%d kernel tests, want 9", len(r.Tests))
+	if len(r.Tests) != 10 {
+		t.Fatalf("%d kernel tests, want 10", len(r.Tests))
 	}
 	for _, k := range r.Tests {
 		if k.Err != "" || k.Elements == 0 || k.OnGPU == 0 {

@@ -141,14 +141,17 @@ func Open(mode string) (*Device, error) {
 
 // Stats counts what the device computed, for the page and the tests.
 type Stats struct {
-	UnitSums    int   `json:"unitSums"`    // uniform-soup tensors summed on the GPU
-	Elements    int64 `json:"elements"`    // their elements
-	Flagged     int64 `json:"flagged"`     // of them, computed on the CPU (not provably exact)
-	Histograms  int   `json:"histograms"`  // selection histograms counted on the GPU
-	Declined    int   `json:"declined"`    // histograms left to the CPU (unsafe inputs)
-	Forward     int   `json:"forward"`     // linear and convolution layers run
-	LogSoftmax  int   `json:"logSoftmax"`  // of them, with the log_softmax after them
-	Activations int   `json:"activations"` // of them, with a gelu, tanh or sigmoid
+	UnitSums   int   `json:"unitSums"`   // uniform-soup tensors summed on the GPU
+	Elements   int64 `json:"elements"`   // their elements
+	Flagged    int64 `json:"flagged"`    // of them, computed on the CPU (not provably exact)
+	Histograms int   `json:"histograms"` // selection histograms counted on the GPU
+	Declined   int   `json:"declined"`   // histograms left to the CPU (unsafe inputs)
+	Forward    int   `json:"forward"`    // linear and convolution layers run
+	// ForwardChunks: the submissions they took (a batch too large for one binding
+	// goes in chunks of samples)
+	ForwardChunks int `json:"forwardChunks"`
+	LogSoftmax    int `json:"logSoftmax"`  // of them, with the log_softmax after them
+	Activations   int `json:"activations"` // of them, with a gelu, tanh or sigmoid
 	// TIES' sign election and disjoint sums, and task-vector sums: calls, elements of
 	// both, and elements the CPU computed (not provably exact)
 	Ties         int   `json:"ties"`

@@ -301,7 +301,7 @@ func b2u(b bool) uint32 {
 func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p forwardParams) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.usable() || count == 0 {
+	if !d.usable() || count == 0 || p.n == 0 {
 		return false
 	}
 	// NaN and infinities go to the CPU: GPUs need not propagate them as IEEE says
@@ -309,11 +309,13 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	if !allFinite(x) || !allFinite(w) || !allFinite(bias) {
 		return false
 	}
-	for _, s := range []int{len(x), len(w), len(y)} {
-		if int64(4*s) > d.maxBind {
-			return false // one call per layer: too large a batch goes to the CPU
-		}
+	// The weights are bound whole; the samples go in chunks under the binding limit.
+	perX, perY, perCount := len(x)/p.n, len(y)/p.n, count/p.n
+	limit := int(d.maxBind / 4)
+	if len(w) > limit || len(bias) > limit || perX > limit || perY > limit {
+		return false
 	}
+	chunk := min(p.n, limit/max(perX, 1), limit/max(perY, 1))
 	code, module := actWGSL+forwardWGSL, "forward"
 	if entry == "conv4" {
 		code, module = actWGSL+conv4WGSL, "conv4"
@@ -323,15 +325,50 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 		d.setLost(err)
 		return false
 	}
-	xb := d.buffer("fw.x", int64(4*len(x)), usStorage|usCopyDst)
+	var lsm js.Value
+	if p.logSoftmax {
+		if lsm, err = d.pipeline(module, code, "log_softmax"); err != nil {
+			d.setLost(err)
+			return false
+		}
+	}
 	wb := d.buffer("fw.w", int64(4*len(w)), usStorage|usCopyDst)
 	bb := d.buffer("fw.b", int64(4*max(len(bias), 1)), usStorage|usCopyDst)
+	d.write(wb, 0, f32Bytes(w))
+	d.write(bb, 0, f32Bytes(bias))
+	for lo := 0; lo < p.n; lo += chunk {
+		hi := min(lo+chunk, p.n)
+		q := p
+		q.n = hi - lo
+		if err := d.forwardChunk(entry, pipe, lsm, y[lo*perY:hi*perY], x[lo*perX:hi*perX], wb, bb, q.n*perCount, q); err != nil {
+			d.setLost(err)
+			return false
+		}
+	}
+	if !allFinite(y) { // an overflow: let the CPU say what it gives
+		return false
+	}
+	d.count(func(s *Stats) {
+		s.Forward++
+		s.ForwardChunks += (p.n + chunk - 1) / chunk
+		if p.logSoftmax {
+			s.LogSoftmax++
+		}
+		if p.act != 0 {
+			s.Activations++
+		}
+	})
+	return true
+}
+
+// forwardChunk runs one submission of a forward kernel over q.n samples (the
+// weights and bias already in wb and bb) and reads y back.
+func (d *Device) forwardChunk(entry string, pipe, lsm js.Value, y, x []float32, wb, bb js.Value, count int, p forwardParams) error {
+	xb := d.buffer("fw.x", int64(4*len(x)), usStorage|usCopyDst)
 	yb := d.buffer("fw.y", int64(4*len(y)), usStorage|usCopySrc)
 	st := d.buffer("fw.st", int64(4*len(y)), usMapRead|usCopyDst)
 	pb := d.buffer("fw.p", 96, usUniform|usCopyDst)
 	d.write(xb, 0, f32Bytes(x))
-	d.write(wb, 0, f32Bytes(w))
-	d.write(bb, 0, f32Bytes(bias))
 	g := p.g
 	// The test hooks: ?gpucorrupt=conv corrupts every convolution, conv_bn_relu only
 	// those with a relu after their batchnorm.
@@ -357,11 +394,6 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	if p.logSoftmax {
 		// one invocation per sample, over the outputs the pass above wrote (passes in
 		// one submission run in order, each seeing the writes before it)
-		lsm, err := d.pipeline(module, code, "log_softmax")
-		if err != nil {
-			d.setLost(err)
-			return false
-		}
 		pass := enc.Call("beginComputePass")
 		pass.Call("setPipeline", lsm)
 		pass.Call("setBindGroup", 0, bindGroupAt(d, lsm, map[int]js.Value{3: yb, 4: pb}))
@@ -370,23 +402,7 @@ func (d *Device) forward(entry string, y, x, w, bias []float32, count int, p for
 	}
 	enc.Call("copyBufferToBuffer", yb, 0, st, 0, 4*len(y))
 	d.dev.Get("queue").Call("submit", []any{enc.Call("finish")})
-	if err := d.read(st, f32Bytes(y)); err != nil {
-		d.setLost(err)
-		return false
-	}
-	if !allFinite(y) { // an overflow: let the CPU say what it gives
-		return false
-	}
-	d.count(func(s *Stats) {
-		s.Forward++
-		if p.logSoftmax {
-			s.LogSoftmax++
-		}
-		if p.act != 0 {
-			s.Activations++
-		}
-	})
-	return true
+	return d.read(st, f32Bytes(y))
 }
 
 // allFinite reports whether x holds no NaN and no infinity.

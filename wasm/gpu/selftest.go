@@ -29,7 +29,7 @@ type TestResult struct {
 func (d *Device) SelfTest(scale int) []TestResult {
 	scale = max(scale, 1)
 	r := rand.New(rand.NewPCG(2026, 9))
-	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testTies(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testConvBNReLU(r, scale), d.testHead(r, scale), d.testAct(r, scale), d.testEval(r, scale)}
+	return []TestResult{d.testUnitSum(r, scale), d.testHist(r, scale), d.testTies(r, scale), d.testLinear(r, scale), d.testConv(r, scale), d.testConvBNReLU(r, scale), d.testHead(r, scale), d.testAct(r, scale), d.testChunks(r, scale), d.testEval(r, scale)}
 }
 
 // Failed returns the first failed test's description, or "".
@@ -574,6 +574,63 @@ func (d *Device) testAct(r *rand.Rand, scale int) TestResult {
 	}
 	if a := compute.Agree(cpu, gpu, 10, labels); !a.OK() {
 		res.Err = fmt.Sprintf("network: %d of %d predictions differ from the CPU's where its margin exceeds 1e-4; loss %v against the CPU's %v", a.Disagree, ns, a.LossOther, a.LossCPU)
+	}
+	return res
+}
+
+// testChunks runs a linear layer, a classifier's head and a convolution whose batch is
+// larger than one binding may hold (the limit lowered for the test, as a device with
+// small limits or a large batch would have it): the samples go in chunks, and the
+// outputs are the bits of the same layers run whole.
+func (d *Device) testChunks(r *rand.Rand, scale int) TestResult {
+	res := TestResult{Kernel: "chunks"}
+	n, in, out := 37*scale, 300, 17
+	x, w, bias := randn(r, n*in), randn(r, out*in), randn(r, out)
+	h := compute.Head{Scale: absOf(randn(r, out)), Shift: randn(r, out), LogSoftmax: true}
+	g := compute.ConvGeom{C: 3, H: 11, W: 9, OC: 5, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1, PW: 0}
+	g.OH, g.OW = g.Out()
+	cn := 40 * scale // 1188 bytes a sample
+	cx, cw, cb := randn(r, cn*g.C*g.H*g.W), randn(r, g.OC*g.C*g.KH*g.KW), randn(r, g.OC)
+	type layer struct {
+		name string
+		run  func(y []float32) bool
+		size int
+	}
+	layers := []layer{
+		{"linear", func(y []float32) bool { return d.Linear(y, x, w, bias, n, in, out, true) }, n * out},
+		{"linear_bn_log_softmax", func(y []float32) bool { return d.LinearHead(y, x, w, bias, n, in, out, false, h) }, n * out},
+		{"conv", func(y []float32) bool { return d.Conv2DAct(y, cx, cw, cb, cn, g, compute.Tanh) }, cn * g.OC * g.OH * g.OW},
+	}
+	whole := make([][]float32, len(layers))
+	for i, l := range layers {
+		whole[i] = make([]float32, l.size)
+		if !l.run(whole[i]) {
+			res.Err = l.name + ": declined"
+			return res
+		}
+	}
+	saved := d.maxBind
+	d.maxBind = int64(4 * (len(w) + 64)) // the weights fit; a third of the samples or so
+	defer func() { d.maxBind = saved }()
+	for i, l := range layers {
+		before := d.Stats().ForwardChunks
+		got := make([]float32, l.size)
+		if !l.run(got) {
+			res.Err = l.name + " in chunks: declined"
+			return res
+		}
+		if subs := d.Stats().ForwardChunks - before; subs < 2 {
+			res.Err = fmt.Sprintf("%s: %d submission under a limit of %d bytes, want chunks", l.name, subs, d.maxBind)
+			return res
+		}
+		for j := range got {
+			if math.Float32bits(got[j]) != math.Float32bits(whole[i][j]) {
+				res.Err = fmt.Sprintf("%s in chunks: output %d is %v, whole %v", l.name, j, got[j], whole[i][j])
+				return res
+			}
+			res.Elements++
+			res.OnGPU++
+		}
 	}
 	return res
 }
