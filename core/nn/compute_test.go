@@ -41,6 +41,33 @@ func (f *affineForwarder) Conv2DAffine(y, x, w, bias []float32, n int, g compute
 	return true
 }
 
+// throughSeam builds case c's model from seeded random tensors, runs n random
+// samples on the CPU and through f, and fails unless the two agree to float32
+// rounding. It returns the model, for the caller's count of what f should have seen.
+func throughSeam(t *testing.T, c opCase, f compute.Forwarder, seed uint64, n int) *Model {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	t32, _ := randomTensors(rng, c.shapes, 0.5)
+	m, err := NewModel(mustArch(t, c.arch), t32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, n*m.InputSize())
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	want, _ := m.Forward(x, n)
+	m.SetForwarder(f)
+	got, _ := m.Forward(x, n)
+	m.SetForwarder(nil)
+	for i := range got {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
+		}
+	}
+	return m
+}
+
 // headForwarder is refForwarder that also takes what follows a linear layer
 // (compute.LinearHeader), as the WebGPU backend does.
 type headForwarder struct {
@@ -68,27 +95,8 @@ func (f *headForwarder) LinearHead(y, x, w, bias []float32, n, in, out int, relu
 func TestLinearHeaderSeam(t *testing.T) {
 	var heads, bns, lsms int
 	for _, c := range opCases {
-		rng := rand.New(rand.NewPCG(17, 18))
-		t32, _ := randomTensors(rng, c.shapes, 0.5)
-		m, err := NewModel(mustArch(t, c.arch), t32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const n = 11
-		x := make([]float32, n*m.InputSize())
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		want, _ := m.Forward(x, n)
 		f := &headForwarder{}
-		m.SetForwarder(f)
-		got, _ := m.Forward(x, n)
-		m.SetForwarder(nil)
-		for i := range got {
-			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
-				t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
-			}
-		}
+		m := throughSeam(t, c, f, 17, 11)
 		// what the seam should have seen, from the layers themselves
 		wantHeads, wantBN, wantLSM := 0, 0, 0
 		for i, l := range m.layers {
@@ -167,27 +175,8 @@ func (f *actForwarder) apply(y []float32, act compute.Act) {
 func TestActivatorSeam(t *testing.T) {
 	total := map[compute.Act]int{}
 	for _, c := range opCases {
-		rng := rand.New(rand.NewPCG(19, 20))
-		t32, _ := randomTensors(rng, c.shapes, 0.5)
-		m, err := NewModel(mustArch(t, c.arch), t32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const n = 7
-		x := make([]float32, n*m.InputSize())
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		want, _ := m.Forward(x, n)
 		f := &actForwarder{acts: map[compute.Act]int{}}
-		m.SetForwarder(f)
-		got, _ := m.Forward(x, n)
-		m.SetForwarder(nil)
-		for i := range got {
-			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
-				t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
-			}
-		}
+		m := throughSeam(t, c, f, 19, 7)
 		wantActs := map[compute.Act]int{}
 		for i, l := range m.layers[:len(m.layers)-1] {
 			switch l.(type) {
@@ -218,27 +207,8 @@ func TestActivatorSeam(t *testing.T) {
 func TestConvAffinerSeam(t *testing.T) {
 	fused, fusedReLU := 0, 0
 	for _, c := range opCases {
-		rng := rand.New(rand.NewPCG(13, 14))
-		t32, _ := randomTensors(rng, c.shapes, 0.5)
-		m, err := NewModel(mustArch(t, c.arch), t32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const n = 9
-		x := make([]float32, n*m.InputSize())
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		want, _ := m.Forward(x, n)
 		f := &affineForwarder{}
-		m.SetForwarder(f)
-		got, _ := m.Forward(x, n)
-		m.SetForwarder(nil)
-		for i := range got {
-			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
-				t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
-			}
-		}
+		m := throughSeam(t, c, f, 13, 9)
 		bnAfterConv, reluAfterBN := 0, 0
 		for i, l := range m.layers[:len(m.layers)-1] {
 			if cv, ok := l.(*conv); ok {
@@ -268,27 +238,8 @@ func TestConvAffinerSeam(t *testing.T) {
 // convolution layer went through the seam (one call per layer for the whole batch).
 func TestForwarderSeam(t *testing.T) {
 	for _, c := range opCases {
-		rng := rand.New(rand.NewPCG(11, 12))
-		t32, _ := randomTensors(rng, c.shapes, 0.5)
-		m, err := NewModel(mustArch(t, c.arch), t32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const n = 23
-		x := make([]float32, n*m.InputSize())
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		want, _ := m.Forward(x, n)
 		f := &refForwarder{}
-		m.SetForwarder(f)
-		got, _ := m.Forward(x, n)
-		m.SetForwarder(nil)
-		for i := range got {
-			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
-				t.Fatalf("%s: output %d: seam %v, CPU %v", c.name, i, got[i], want[i])
-			}
-		}
+		m := throughSeam(t, c, f, 11, 23)
 		layers := m.Arch().Layers
 		nl, nc := 0, 0
 		for _, l := range layers {
