@@ -65,14 +65,4 @@ func top2(v []float32) (best, second int) {
 }
 
 // nll is −log softmax(v)[y] in float64.
-func nll(v []float32, y int) float64 {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = math.Max(m, float64(x))
-	}
-	var s float64
-	for _, x := range v {
-		s += math.Exp(float64(x) - m)
-	}
-	return m + math.Log(s) - float64(v[y])
-}
+func nll(v []float32, y int) float64 { return logSumExp(v) - float64(v[y]) }

@@ -142,6 +142,14 @@ func LinearHeadRef(y, x, w, bias []float32, n, in, out int, relu bool, h Head) {
 // LogSoftmaxRef sets v to log_softmax(v), computed in float64 and rounded once, as
 // package nn's log_softmax layer.
 func LogSoftmaxRef(v []float32) {
+	lse := logSumExp(v)
+	for i, x := range v {
+		v[i] = float32(float64(x) - lse)
+	}
+}
+
+// logSumExp is log Σ exp(v[c]) in float64, as max + log Σ exp(v[c] − max).
+func logSumExp(v []float32) float64 {
 	mx := math.Inf(-1)
 	for _, x := range v {
 		mx = math.Max(mx, float64(x))
@@ -150,10 +158,7 @@ func LogSoftmaxRef(v []float32) {
 	for _, x := range v {
 		sum += math.Exp(float64(x) - mx)
 	}
-	lse := mx + math.Log(sum)
-	for i, x := range v {
-		v[i] = float32(float64(x) - lse)
-	}
+	return mx + math.Log(sum)
 }
 
 // SafeForSubtraction reports whether float32 x − b is computed the same way by

@@ -454,10 +454,7 @@ func (d *Device) testHead(r *rand.Rand, scale int) TestResult {
 						mag[s*out+o] = m + float32(math.Abs(float64(want[s*out+o])))
 					}
 				}
-				labels := make([]int, n)
-				for i := range labels {
-					labels[i] = r.IntN(out)
-				}
+				labels := randLabels(r, n, out)
 				if a := compute.Agree(want, got, out, labels); !a.OK() {
 					res.Err = fmt.Sprintf("%d of %d samples classed otherwise than on the CPU; loss %v against the CPU's %v", a.Disagree, n, a.LossOther, a.LossCPU)
 					return res
@@ -552,10 +549,7 @@ func (d *Device) testAct(r *rand.Rand, scale int) TestResult {
 	}
 	ns := 64 * scale
 	xs := randn(r, ns*30)
-	labels := make([]int, ns)
-	for i := range labels {
-		labels[i] = r.IntN(10)
-	}
+	labels := randLabels(r, ns, 10)
 	cpu, err := model.Forward(xs, ns)
 	if err != nil {
 		res.Err = err.Error()
@@ -672,6 +666,15 @@ func within(res *TestResult, got, want, mag []float32) bool {
 	return true
 }
 
+// randLabels returns n labels drawn from [0, classes).
+func randLabels(r *rand.Rand, n, classes int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = r.IntN(classes)
+	}
+	return out
+}
+
 func randn(r *rand.Rand, n int) []float32 {
 	out := make([]float32, n)
 	for i := range out {
@@ -740,10 +743,7 @@ func (d *Device) testEval(r *rand.Rand, scale int) TestResult {
 	for i := range x {
 		x[i] = float32(r.IntN(256))
 	}
-	labels := make([]int, n)
-	for i := range labels {
-		labels[i] = r.IntN(10)
-	}
+	labels := randLabels(r, n, 10)
 	cpu, err := m.Forward(x, n)
 	if err != nil {
 		res.Err = err.Error()
