@@ -19,10 +19,10 @@
 //     natively and in wasm: the golden-output test passes unchanged under
 //     GOOS=js GOARCH=wasm and under GOAMD64=v3 (which lets the compiler fuse), and
 //     package tensor's TestNoFusedMultiplyAdd finds no fused instruction here for
-//     amd64 v3 or arm64. One caveat: slerp's and the sphere methods' sin/cos/acos come
-//     from package math, whose pure-Go code is compiled with fused operations on
-//     arm64/ppc64/s390x (math/sin.go does fuse on arm64), so those methods' last bits
-//     may differ there; amd64 and wasm agree.
+//     amd64 v3 or arm64. Transcendentals too: slerp's and the sphere methods' sin, cos
+//     and acos are tensor.Sin, tensor.Cos and tensor.Acos (package math's pure-Go code
+//     is compiled with fused operations on arm64 and amd64 v3), so those methods agree
+//     to the bit on every target as well.
 //
 //   - Determinism of random methods. DARE and DELLA draw element e of model i from
 //     tensor.NewRNG(Job.Seed, Job.ModelIDs[i], Job.Tensor).Float64(e) and keep the entry

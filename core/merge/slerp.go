@@ -41,9 +41,9 @@ func slerpCoefficients(g00, g01, g11, t float64) (s0, s1 float64, linear bool) {
 	if math.Abs(cos) > slerpDotThresh {
 		return 1 - t, t, true
 	}
-	omega := math.Acos(cos)
-	sinOmega := math.Sin(omega)
-	return math.Sin((1-t)*omega) / sinOmega, math.Sin(t*omega) / sinOmega, false
+	omega := tensor.Acos(cos)
+	sinOmega := tensor.Sin(omega)
+	return tensor.Sin((1-t)*omega) / sinOmega, tensor.Sin(t*omega) / sinOmega, false
 }
 
 func mergeSlerp(j *Job, out []float32) error {

@@ -106,10 +106,10 @@ func mergeKarcher(j *Job, out []float32) error {
 		for k, i := range valid {
 			c := v.reduce(n, func(e int) float64 { return float64(u[e] * unit(i, e)) })
 			c = max(-1, min(1, c))
-			phi := math.Acos(c)
+			phi := tensor.Acos(c)
 			cosv[k], coef[k] = c, 0
 			if phi >= tol {
-				coef[k] = wv * phi / math.Sin(phi)
+				coef[k] = wv * phi / tensor.Sin(phi)
 			}
 		}
 		each(func(e int) {
@@ -125,7 +125,7 @@ func mergeKarcher(j *Job, out []float32) error {
 		if tn < tol {
 			break
 		}
-		c, s := math.Cos(tn), math.Sin(tn)/tn
+		c, s := tensor.Cos(tn), tensor.Sin(tn)/tn
 		each(func(e int) { u[e] = float64(c*u[e]) + float64(s*tv[e]) })
 		if un := math.Sqrt(v.reduce(n, func(e int) float64 { return float64(u[e] * u[e]) })); un > tol {
 			each(func(e int) { u[e] /= un })
@@ -154,12 +154,12 @@ var nuslerpMethod = &Method{
 func nuslerpCoefficients(g11, g12, g22, t float64) (c1, c2 float64) {
 	n1, n2 := max(math.Sqrt(g11), 1e-7), max(math.Sqrt(g22), 1e-7)
 	dot := max(-1, min(1, g12/(n1*n2)))
-	omega := math.Acos(dot)
-	so := math.Sin(omega)
+	omega := tensor.Acos(dot)
+	so := tensor.Sin(omega)
 	if math.Abs(so) < 1e-8 {
 		return 1 - t, t
 	}
-	return math.Sin((1-t)*omega) / so, math.Sin(t*omega) / so
+	return tensor.Sin((1-t)*omega) / so, tensor.Sin(t*omega) / so
 }
 
 func mergeNuslerp(j *Job, out []float32) error {
@@ -306,7 +306,7 @@ func mergeMultislerp(j *Job, out []float32) error {
 		return s
 	}
 	tn := math.Sqrt(v.reduce(n, func(e int) float64 { x := tangent(e); return float64(x * x) })) + eps
-	c, s := math.Cos(tn), math.Sin(tn)/tn
+	c, s := tensor.Cos(tn), tensor.Sin(tn)/tn
 	each(func(e int) {
 		put(e, float64(float64(float64(m[e]*c)+float64(tangent(e)*s))*scale))
 	})
