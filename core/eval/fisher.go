@@ -166,7 +166,8 @@ func fisherBlockSums(m *nn.Model, d *Dataset, samples []int, seed uint64, acc []
 
 // SampleLabel draws the label of sample i (its index in the dataset) from the
 // predictive distribution of one output row of the given kind, as Fisher does (see
-// FisherLabelStream).
+// FisherLabelStream). Its exp is tensor.Exp, so that a row draws the same label on
+// every target (package math's Exp is assembly on amd64).
 func SampleLabel(row []float32, kind nn.OutputKind, seed uint64, i int) (int, error) {
 	p := make([]float64, len(row))
 	total := 0.0
@@ -177,7 +178,7 @@ func SampleLabel(row []float32, kind nn.OutputKind, seed uint64, i int) (int, er
 		}
 	case nn.LogProbs:
 		for c, v := range row {
-			p[c] = math.Exp(float64(v))
+			p[c] = tensor.Exp(float64(v))
 		}
 	default:
 		mx := math.Inf(-1)
@@ -185,7 +186,7 @@ func SampleLabel(row []float32, kind nn.OutputKind, seed uint64, i int) (int, er
 			mx = math.Max(mx, float64(v))
 		}
 		for c, v := range row {
-			p[c] = math.Exp(float64(v) - mx)
+			p[c] = tensor.Exp(float64(v) - mx)
 		}
 	}
 	for _, v := range p {

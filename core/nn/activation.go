@@ -27,13 +27,15 @@ func (l *activation) forward(dst, src []float32, n int, s *scratch) {
 			}
 		}
 	case OpGELU:
+		erf := erfOf(s)
 		for i, v := range src {
 			x := float64(v)
-			dst[i] = float32(0.5 * x * (1 + math.Erf(x/math.Sqrt2)))
+			dst[i] = float32(0.5 * x * (1 + erf(x/math.Sqrt2)))
 		}
 	case OpTanh:
+		tanh := tanhOf(s)
 		for i, v := range src {
-			dst[i] = float32(math.Tanh(float64(v)))
+			dst[i] = float32(tanh(float64(v)))
 		}
 	case OpSigmoid:
 		exp, _ := expLog(s)
@@ -60,7 +62,7 @@ func (l *activation) backward(c *backCtx) {
 	if c.dsrc == nil {
 		return
 	}
-	c.parallel(c.n*l.inN, 4096, func(_, lo, hi int) {
+	c.parallel(c.n*l.inN, 4096, func(w, lo, hi int) {
 		x, y, dy, dx := c.src[lo:hi], c.dst[lo:hi], c.ddst[lo:hi], c.dsrc[lo:hi]
 		switch l.op {
 		case OpReLU:
@@ -72,10 +74,12 @@ func (l *activation) backward(c *backCtx) {
 				}
 			}
 		case OpGELU: // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+			erf := erfOf(c.scratch(w))
+			exp, _ := expLog(c.scratch(w))
 			for i, v := range x {
 				t := float64(v)
-				cdf := float64(0.5 * (1 + math.Erf(t/math.Sqrt2))) // rounded: the sum below may not fuse it
-				pdf := invSqrt2Pi * math.Exp(-0.5*t*t)
+				cdf := float64(0.5 * (1 + erf(t/math.Sqrt2))) // rounded: the sum below may not fuse it
+				pdf := invSqrt2Pi * exp(-0.5*t*t)
 				dx[i] = float32(float64(dy[i]) * (cdf + float64(t*pdf))) // no FMA
 			}
 		case OpTanh:

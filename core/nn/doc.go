@@ -41,7 +41,10 @@
 //     ran. Gradients are bit-identical for any number of goroutines too: per-chunk
 //     partial sums use chunks that depend only on the batch size and are added in
 //     chunk order. Results may differ in the last bits between platforms (the amd64
-//     FMA kernel, gonum's SIMD routines and their pure-Go fallbacks round differently).
+//     FMA kernel, gonum's SIMD routines and their pure-Go fallbacks round differently),
+//     except in exact mode (SetExact, exact.go): there every platform computes the same
+//     bits, transcendentals included (the portable exp and log; gelu's erf and tanh
+//     from package tensor), forward and backward.
 //
 //   - No shared mutable state in inference. Forward only reads the parameters and
 //     uses per-goroutine buffers, which are kept for the next call; it is safe for

@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"sync/atomic"
+
+	"ladle/core/tensor"
 )
 
 // Exact mode. By default a Model takes the fastest path its platform has (the amd64
@@ -10,9 +12,11 @@ import (
 // bits of its outputs may differ between platforms. In exact mode every platform
 // computes the same bits, native amd64 and js/wasm alike: products are plain loops
 // over k in index order with every product and sum rounded to float32 (explicit
-// conversions, which the compiler may not fuse), and exp and log (softmax,
-// log_softmax, sigmoid, the loss) are this file's portable implementations. It is
-// what lets the playground's evaluation print exactly what `ladle eval` prints.
+// conversions, which the compiler may not fuse), exp and log (softmax, log_softmax,
+// sigmoid, the loss) are this file's portable implementations, and gelu's erf and
+// tanh are package tensor's (package math's are compiled with fused operations on
+// arm64 and amd64 v3, and call the assembly math.Exp on amd64). It is what lets the
+// playground's evaluation print exactly what `ladle eval` prints.
 
 // SetExact turns exact mode on or off (off by default).
 func (m *Model) SetExact(on bool) { m.exact = on }
@@ -43,12 +47,31 @@ func (m *Model) NLL(row []float32, label int) float64 {
 	return mx + plog(s) - float64(row[label])
 }
 
+// exactPass reports whether a pass runs in exact mode.
+func exactPass(s *scratch) bool { return s != nil && s.prep != nil && s.prep.exact }
+
 // expLog are the exp and log of a pass: the portable ones in exact mode.
 func expLog(s *scratch) (func(float64) float64, func(float64) float64) {
-	if s != nil && s.prep != nil && s.prep.exact {
+	if exactPass(s) {
 		return pexp, plog
 	}
 	return math.Exp, math.Log
+}
+
+// erfOf is the erf of a pass (gelu's): tensor.Erf, the portable one, in exact mode.
+func erfOf(s *scratch) func(float64) float64 {
+	if exactPass(s) {
+		return tensor.Erf
+	}
+	return math.Erf
+}
+
+// tanhOf is the tanh of a pass: tensor.Tanh, the portable one, in exact mode.
+func tanhOf(s *scratch) func(float64) float64 {
+	if exactPass(s) {
+		return tensor.Tanh
+	}
+	return math.Tanh
 }
 
 // exactMatmul is matmul's exact form: C[i, j] = act(Σ_l A[i, l]·B[l, j] + bias[i]),

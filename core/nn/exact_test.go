@@ -3,7 +3,10 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
+
+	"ladle/core/tensor"
 )
 
 // The portable exp and log stay within a few units in the last place of math's.
@@ -307,4 +310,62 @@ func layerAfter(layers []layer, l layer) layer {
 		}
 	}
 	panic("no layer after it")
+}
+
+// In exact mode gelu and tanh take erf and tanh from package tensor, forward and
+// backward (package math's are compiled with fused operations on arm64 and amd64
+// v3, and Tanh and Erf call amd64's assembly Exp): the outputs and gradients are
+// those formulas' bits.
+func TestExactActivationsPortable(t *testing.T) {
+	const n = 64
+	arch, err := ParseArch([]byte(`{"input_shape": [64], "layers": [{"op": "gelu"}, {"op": "tanh"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewModel(arch, map[string]Tensor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetExact(true)
+	x := make([]float32, n)
+	dout := make([]float32, n)
+	for i := range x {
+		x[i] = float32(i-n/2) / 9
+		dout[i] = float32(i%7) - 3
+	}
+	gelu := func(v float32) float32 {
+		x := float64(v)
+		return float32(0.5 * x * (1 + tensor.Erf(x/math.Sqrt2)))
+	}
+	p, err := m.Record(x, 1, Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dx, err := p.Backward(dout, m.NewGrads())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range p.Output() {
+		g := gelu(x[i])
+		want := float32(tensor.Tanh(float64(g)))
+		if math.Float32bits(v) != math.Float32bits(want) {
+			t.Errorf("tanh(gelu(%v)) = %v, want %v", x[i], v, want)
+		}
+		dg := float32(float64(dout[i]) * (1 - float64(float64(v)*float64(v))))
+		u := float64(x[i])
+		cdf := float64(0.5 * (1 + tensor.Erf(u/math.Sqrt2)))
+		pdf := invSqrt2Pi * pexp(-0.5*u*u)
+		wantDx := float32(float64(dg) * (cdf + float64(u*pdf)))
+		if math.Float32bits(dx[i]) != math.Float32bits(wantDx) {
+			t.Errorf("gradient at %v = %v, want %v", x[i], dx[i], wantDx)
+		}
+	}
+	// The choice itself, which float32 outputs rarely show.
+	exact := &scratch{prep: &prepared{exact: true}}
+	same := func(f, g func(float64) float64) bool {
+		return reflect.ValueOf(f).Pointer() == reflect.ValueOf(g).Pointer()
+	}
+	if !same(erfOf(exact), tensor.Erf) || !same(tanhOf(exact), tensor.Tanh) || !same(erfOf(nil), math.Erf) || !same(tanhOf(nil), math.Tanh) {
+		t.Error("exact mode must take tensor.Erf and tensor.Tanh, fast mode package math's")
+	}
 }

@@ -50,7 +50,8 @@ func (l *softmax) backward(c *backCtx) {
 	if c.dsrc == nil {
 		return
 	}
-	c.parallel(c.n, backChunk, func(_, lo, hi int) {
+	c.parallel(c.n, backChunk, func(w, lo, hi int) {
+		exp, _ := expLog(c.scratch(w))
 		for i := lo; i < hi; i++ {
 			y := c.dst[i*l.inN : (i+1)*l.inN]
 			dy := c.ddst[i*l.inN : (i+1)*l.inN]
@@ -68,7 +69,7 @@ func (l *softmax) backward(c *backCtx) {
 				for k := range l.c {
 					at := k*l.inner + j
 					if l.log {
-						dx[at] = float32(float64(dy[at]) - float64(math.Exp(float64(y[at]))*s))
+						dx[at] = float32(float64(dy[at]) - float64(exp(float64(y[at]))*s))
 					} else {
 						dx[at] = float32(float64(y[at]) * (float64(dy[at]) - s))
 					}
