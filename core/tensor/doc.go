@@ -1,6 +1,7 @@
 // Package tensor holds the float32 kernels and the deterministic helpers that Ladle's
 // merge methods share: shape arithmetic, reductions, a counter-based random generator,
-// exact top-k selection (per tensor and over a whole model) and linear quantisation.
+// exact top-k selection (per tensor and over a whole model), linear quantisation and
+// portable transcendental functions.
 //
 // It is portable Go (no cgo, no syscall/js, no assembly): the same source runs natively
 // and as js/wasm, and must give the same bits on both.
@@ -40,5 +41,10 @@
 //     any fused instruction outside its short allowlist (dotBlock and sumSqBlock, whose
 //     float32 products are exact in float64, and compute's float32 GPU references).
 //     Package math's pure-Go functions (Erf, Tanh, Sin, Log, Exp off amd64 …) do fuse
-//     on arm64: paths that promise bits use tensor.Exp or their own portable code.
+//     on arm64 and amd64 v3, and its Exp and Log are assembly on amd64: paths that
+//     promise bits use this package's portable Exp, Sin, Cos, Acos, Erf and Tanh
+//     (fdlibm's and Cephes' algorithms, every product rounded, within 1 ulp but Tanh's
+//     1.2; a sha256 golden of each holds natively and under js/wasm) or their own
+//     portable code, and TestNoMathTranscendentals finds any other use in
+//     ladle/core/... outside its allowlist of fast-mode helpers.
 package tensor

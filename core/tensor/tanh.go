@@ -11,8 +11,9 @@ import "math"
 // Algorithm: Cephes' (the one package math follows). For |x| < 0.625,
 // x + x³·P(x²)/Q(x²), a (2, 3) rational approximation; above,
 // 1 − 2/(e^(2|x|) + 1) with x's sign; ±1 beyond 44 (where tanh rounds to ±1 by far).
-// The tests measure 1.5 ulp at worst against math/big, just above 0.625 where the
-// subtraction from 1 carries e^(2|x|)'s error; 0.9 ulp below.
+// The tests measure 1.16 ulp at worst against math/big, just above 0.625, where the
+// subtraction from 1 carries the error of e^(2|x|) (fdlibm's expm1 form would be
+// tighter; 1.2 ulp is far below what a float32 activation keeps).
 //
 // Special cases: Tanh(±0) = ±0, Tanh(±Inf) = ±1, Tanh(NaN) = NaN.
 func Tanh(x float64) float64 {
