@@ -156,16 +156,30 @@ func uniformSoup(models []map[string]nn.Tensor, idx []int, names []string) (map[
 	return out, nil
 }
 
+// scorerModel is the model AccuracyScorer evaluates: exact mode, threads goroutines.
+func scorerModel(arch *nn.Arch, ts map[string]nn.Tensor, threads int) (*nn.Model, error) {
+	m, err := nn.NewModel(arch, ts)
+	if err != nil {
+		return nil, err
+	}
+	m.SetExact(true)
+	m.SetThreads(threads)
+	return m, nil
+}
+
 // AccuracyScorer returns a score function for GreedySoup: the accuracy on d of arch
 // bound to the tensors, evaluated batch samples at a time (0: DefaultBatch) on up to
-// threads goroutines (0: GOMAXPROCS).
+// threads goroutines (0: GOMAXPROCS). The model runs in exact mode: a greedy soup
+// keeps or rejects an ingredient on a comparison of accuracies, so one sample whose
+// class turned on a last-bit difference (the AVX kernels natively, Go's loops in the
+// tab) could change which ingredients the merged file holds; exact mode's outputs are
+// the same bits everywhere, so the page's soup is the command's.
 func AccuracyScorer(arch *nn.Arch, d *Dataset, batch, threads int) func(map[string]nn.Tensor) (float64, error) {
 	return func(ts map[string]nn.Tensor) (float64, error) {
-		m, err := nn.NewModel(arch, ts)
+		m, err := scorerModel(arch, ts, threads)
 		if err != nil {
 			return 0, err
 		}
-		m.SetThreads(threads)
 		r, err := Evaluate(m, d, batch)
 		if err != nil {
 			return 0, err

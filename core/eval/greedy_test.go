@@ -158,3 +158,17 @@ func TestGreedySoupOnDigits(t *testing.T) {
 		}
 	}
 }
+
+// TestAccuracyScorerIsExact: the greedy soup's scores come from exact mode, whose
+// outputs are the same bits natively and in the tab, so that a comparison of two
+// accuracies, and with it the soup, cannot turn on a platform's last bits.
+func TestAccuracyScorerIsExact(t *testing.T) {
+	arch := cnnArch(t)
+	m, err := scorerModel(arch, cnnInit(3), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Exact() {
+		t.Error("the greedy soup's scorer evaluates in fast mode")
+	}
+}
