@@ -43,8 +43,8 @@
 //     Package math's pure-Go functions (Erf, Tanh, Sin, Log, Exp off amd64 …) do fuse
 //     on arm64 and amd64 v3, and its Exp and Log are assembly on amd64: paths that
 //     promise bits use this package's portable Exp, Sin, Cos, Acos, Erf and Tanh
-//     (fdlibm's and Cephes' algorithms, every product rounded, within 1 ulp but Tanh's
-//     1.2; a sha256 golden of each holds natively and under js/wasm) or their own
+//     (fdlibm's and Cephes' algorithms, every product rounded, each within 1 ulp; a
+//     sha256 golden of each holds natively and under js/wasm) or their own
 //     portable code, and TestNoMathTranscendentals finds any other use in
 //     ladle/core/... outside its allowlist of fast-mode helpers.
 package tensor

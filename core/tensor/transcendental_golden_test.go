@@ -22,7 +22,7 @@ var transcendentalGolden = map[string]string{
 	"Cos":  "a831be1a09b869a0dae6cb1d579ea9f70d49fb92d8f08e70f37d07b154aa7f7c",
 	"Acos": "5e3fbb30ad2a71dd286e8125e2be7b83c120a87f444b998c1ad52621fcafba5c",
 	"Erf":  "82d528f9b12e66cc61efbc6c35c3277378a7c9941084cc63db80c9dc339d29ce",
-	"Tanh": "ed5e6bb22563852d06ee26763b97863355356abb19c4cdb0ebbcc591925fbe01",
+	"Tanh": "13a7ed62e5e95191529a2c9ebbdb7898666a9f9bd35f918ccfb270dae1d4e123",
 	"Exp":  "205a8e54f6f432dee1b1d1a3ad1d9c6d3807fa214924edc76e5981bda6b098ea",
 }
 

@@ -100,8 +100,8 @@ func transcendentals(n int) []accuracyCase {
 	acosXs = slices.DeleteFunc(acosXs, func(x float64) bool { return math.Abs(x) > 1 })
 	erfXs := append(append(grid(-7, 7, n), randoms(3, -6, 6, -40, 3, n)...),
 		neighbours(2, 0x1p-28, 0.84375, 1.25, 1/0.35, 6, -0.84375, -1.25)...)
-	tanhXs := append(append(grid(-25, 25, n), randoms(4, -3, 3, -40, 5, n)...),
-		neighbours(2, 0.625, -0.625, 44)...)
+	tanhXs := append(append(append(grid(-25, 25, n), grid(0.6, 3, n)...), randoms(4, -3, 3, -60, 5, n)...),
+		neighbours(2, 0.625, -0.625, 1, -1, 22, 44, 0x1p-55)...)
 	expXs := append(append(grid(-745, 709.78, n), randoms(5, -30, 30, -40, 9, n)...),
 		neighbours(2, 0x1p-28, 709.78, -745.13)...)
 	return []accuracyCase{
@@ -109,7 +109,7 @@ func transcendentals(n int) []accuracyCase {
 		{"Cos", Cos, cos, trigXs, 1},
 		{"Acos", Acos, bigAcos, acosXs, 1},
 		{"Erf", Erf, bigErf, erfXs, 1},
-		{"Tanh", Tanh, bigTanh, tanhXs, 1.25},
+		{"Tanh", Tanh, bigTanh, tanhXs, 1},
 		{"Exp", Exp, func(x float64) *big.Float { return bigExp(bf(x)) }, expXs, 1},
 	}
 }
