@@ -248,3 +248,33 @@ func TestTranscendentalAgainstMath(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTranscendentals compares each portable function with package math's on
+// the arguments slerp and the activations meet.
+func BenchmarkTranscendentals(b *testing.B) {
+	for _, c := range []struct {
+		name             string
+		portable, native func(float64) float64
+		xs               []float64
+	}{
+		{"Sin", Sin, math.Sin, grid(0, math.Pi, 1024)},
+		{"Cos", Cos, math.Cos, grid(0, math.Pi, 1024)},
+		{"Acos", Acos, math.Acos, grid(-1, 1, 1024)},
+		{"Erf", Erf, math.Erf, grid(-6, 6, 1024)},
+		{"Tanh", Tanh, math.Tanh, grid(-6, 6, 1024)},
+		{"Exp", Exp, math.Exp, grid(-20, 20, 1024)},
+	} {
+		for _, v := range []struct {
+			kind string
+			f    func(float64) float64
+		}{{"tensor", c.portable}, {"math", c.native}} {
+			b.Run(c.name+"/"+v.kind, func(b *testing.B) {
+				s := 0.0
+				for i := 0; b.Loop(); i++ {
+					s += v.f(c.xs[i&1023])
+				}
+				_ = s
+			})
+		}
+	}
+}
