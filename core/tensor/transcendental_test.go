@@ -69,7 +69,8 @@ func piMultiples() []float64 {
 	// For the big reduction: the float64 closest to a multiple of π/2 of all,
 	// 6381956970095103·2⁷⁹⁷ (Kahan and McDonald), and other huge values.
 	xs = append(xs, 6381956970095103*0x1p797, 1.0e22, 0x1p1023, math.MaxFloat64)
-	return xs
+	// The kernels' edge and the medium reduction's.
+	return append(xs, neighbours(3, math.Pi/4, 0x1p20*math.Pi/2, 0x1p-27)...)
 }
 
 func (c accuracyCase) run(t *testing.T) {
