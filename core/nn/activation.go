@@ -45,8 +45,6 @@ func (l *activation) forward(dst, src []float32, n int, s *scratch) {
 	}
 }
 
-func sigmoid(x float64) float64 { return sigmoidWith(math.Exp, x) }
-
 func sigmoidWith(exp func(float64) float64, x float64) float64 {
 	if x >= 0 {
 		return 1 / (1 + exp(-x))

@@ -33,7 +33,6 @@ var mathAllowed = map[string]string{
 	"nn.expLog":       "fast mode's exp and log (exact mode takes pexp and plog)",
 	"nn.erfOf":        "fast mode's erf (exact mode takes tensor.Erf)",
 	"nn.tanhOf":       "fast mode's tanh (exact mode takes tensor.Tanh)",
-	"nn.sigmoid":      "fast mode's sigmoid (exact mode's goes through expLog)",
 	"nn.NLL":          "the fast-mode loss (Model.NLL computes exact mode's with pexp and plog)",
 	"nn.CrossEntropy": "the training loss, for Fisher and training with fast-mode products",
 }
