@@ -124,15 +124,15 @@ func bench(ctx context.Context, root string, args []string) error {
 	native := map[int]time.Duration{}
 	warmCache(paths) // every run starts with the inputs in the page cache
 	for _, threads := range []int{0, 1} {
-		for i := 0; i < max(*runs, 1); i++ {
+		d, _, err := bestOf(*runs, func() (time.Duration, struct{}, error) {
 			start := time.Now()
-			if err := nativeMerge(ctx, recipePath, nativeOut, threads); err != nil {
-				return fmt.Errorf("native merge: %w", err)
-			}
-			if d := time.Since(start); i == 0 || d < native[threads] {
-				native[threads] = d
-			}
+			err := nativeMerge(ctx, recipePath, nativeOut, threads)
+			return time.Since(start), struct{}{}, err
+		})
+		if err != nil {
+			return fmt.Errorf("native merge: %w", err)
 		}
+		native[threads] = d
 	}
 	nativeSum, err := fileSHA256(nativeOut)
 	if err != nil {
@@ -340,6 +340,23 @@ func (s *memSampler) stop() memPeak {
 }
 
 // warmCache reads the inputs once, so that every run starts with them in the page cache.
+// bestOf runs f runs times (at least once) and returns the shortest time with the
+// value that run gave, or the first error.
+func bestOf[T any](runs int, f func() (time.Duration, T, error)) (time.Duration, T, error) {
+	var best time.Duration
+	var val T
+	for i := range max(runs, 1) {
+		d, v, err := f()
+		if err != nil {
+			return 0, v, err
+		}
+		if i == 0 || d < best {
+			best, val = d, v
+		}
+	}
+	return best, val, nil
+}
+
 func warmCache(paths []string) {
 	buf := make([]byte, 4<<20)
 	for _, p := range paths {

@@ -93,18 +93,7 @@ func nativeEval(model, archPath, data string, threads int, fast bool) (time.Dura
 
 func benchMNIST(ctx context.Context, dist, model, archPath, data string, runs int) error {
 	best := func(threads int, fast bool) (time.Duration, string, error) {
-		var out time.Duration
-		var js string
-		for i := range max(runs, 1) {
-			d, s, err := nativeEval(model, archPath, data, threads, fast)
-			if err != nil {
-				return 0, "", err
-			}
-			if i == 0 || d < out {
-				out, js = d, s
-			}
-		}
-		return out, js, nil
+		return bestOf(runs, func() (time.Duration, string, error) { return nativeEval(model, archPath, data, threads, fast) })
 	}
 	exact1, want, err := best(1, false)
 	if err != nil {
