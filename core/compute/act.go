@@ -59,7 +59,7 @@ func ActRef(act Act, v float32) float32 {
 
 // The polynomials of ActF32, fitted for this purpose (weighted least squares with
 // Lawson's iterations toward minimax, coefficients rounded to float32: `go run
-// ./core/compute/internal/actfit` refits and prints them), lowest degree first.
+// ./build/actfit` refits and prints them), lowest degree first.
 // ActWGSL writes them into the shaders, so the two cannot differ.
 var (
 	// tanh(a) = a + a³·P(a²) for 0 ≤ a < 0.55: 7e-8 relative in float32 Horner.

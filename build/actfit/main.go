@@ -1,5 +1,5 @@
 // Command actfit refits the polynomials of compute.ActF32 and prints them as Go
-// tables with their errors: go run ./core/compute/internal/actfit. Each is a weighted
+// tables with their errors: go run ./build/actfit. Each is a weighted
 // least-squares fit on Chebyshev nodes, reweighted by Lawson's iterations toward the
 // minimax fit, in float64; the coefficients are then rounded to float32 and the
 // errors measured with float32 Horner evaluation, as the kernels compute.
