@@ -60,6 +60,59 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 		}
 	}
 
+	// Weighted soups whose weights are all the same power of two (WiSE-FT at α = ½)
+	// take the unit sum too, scaled exactly; any other weights stay on the CPU.
+	for _, ws := range [][]float64{{0.5, 0.5}, {0.25, 0.25, 0.25}, {2, 2, 2, 2, 2}, {0.7, 0.7}, {0.5, 0.25}, {-0.5, -0.5}} {
+		models := make([][]float32, len(ws))
+		for i := range models {
+			models[i] = randT(r, 20000)
+			for c := range models[i] {
+				if r.IntN(50) == 0 {
+					models[i][c] = hardValue(r)
+				}
+			}
+		}
+		frac, _ := math.Frexp(ws[0])
+		equalPow2 := frac == 0.5
+		for _, w := range ws[1:] {
+			equalPow2 = equalPow2 && w == ws[0]
+		}
+		for _, norm := range []bool{true, false} {
+			cm := &compute.Emulator{}
+			mk := func(c compute.Merger) *Job {
+				per := make([]Params, len(ws))
+				for i, w := range ws {
+					per[i] = mp("weight", w)
+				}
+				return &Job{Tensor: "x", Models: models, Params: mp("normalize", norm), ModelParams: per, Compute: c, Options: Options{AllowNonFinite: true}}
+			}
+			name := fmt.Sprintf("linear weights %v normalize %v", ws, norm)
+			assertEqual(t, name, mergeOK(t, "linear", mk(cm)), mergeOK(t, "linear", mk(nil)))
+			if (cm.Sums == 1) != equalPow2 {
+				t.Errorf("%s: the backend ran %d unit sums", name, cm.Sums)
+			}
+		}
+	}
+
+	// WiSE-FT at α = ½ is ½·(z + f), the unit sum's form; other alphas stay on the CPU.
+	for _, alpha := range []float64{0.5, 0.3, 0, 1} {
+		models := [][]float32{randT(r, 20000), randT(r, 20000)}
+		for c := range models[1] {
+			if r.IntN(50) == 0 {
+				models[1][c] = hardValue(r)
+			}
+		}
+		cm := &compute.Emulator{}
+		mk := func(c compute.Merger) *Job {
+			return &Job{Tensor: "x", Models: models, Params: mp("alpha", alpha), Compute: c, Options: Options{AllowNonFinite: true}}
+		}
+		name := fmt.Sprintf("wise_ft alpha %v", alpha)
+		assertEqual(t, name, mergeOK(t, "wise_ft", mk(cm)), mergeOK(t, "wise_ft", mk(nil)))
+		if (cm.Sums == 1) != (alpha == 0.5) {
+			t.Errorf("%s: the backend ran %d unit sums", name, cm.Sums)
+		}
+	}
+
 	// TIES: the backend counts the selection histograms of tensors above the sorting
 	// size; a tensor whose base holds a subnormal is declined and counted on the CPU.
 	for _, poison := range []bool{false, true} {

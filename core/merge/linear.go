@@ -35,9 +35,8 @@ func mergeLinear(j *Job, out []float32) error {
 	} else if inv := 1 / sum; exactReciprocal(sum, inv) {
 		scale = linearScale{mul: inv, unit: scale.unit}
 	}
-	if scale.unit && j.Compute != nil {
-		div, mul := scale.div, scale.mul
-		if j.Compute.UnitSum(out, j.Models, div, mul) {
+	if j.Compute != nil {
+		if div, mul, ok := unitSumForm(ws, normalize); ok && j.Compute.UnitSum(out, j.Models, div, mul) {
 			return nil // Merge scans the output for NaN and infinity
 		}
 	}
@@ -93,6 +92,34 @@ type linearScale struct {
 	div  float64 // when non-zero, divide by it
 	mul  float64 // otherwise multiply by it
 	unit bool    // every weight is 1: w·x is x exactly, so the products can go
+}
+
+// unitSumForm says how a backend's unit sum (compute.Merger.UnitSum: float32(s/div),
+// or float32(s·mul) when div is 0, s the float64 sum of the inputs) gives this
+// merge's bits, when it can: every weight 1, or every weight the same power of two w
+// (a soup of two models weighted ½ each). Multiplying by w is exact, and float64 rounding commutes
+// with it, so the CPU's Σ w·xᵢ is w·s exactly; normalized, w·s/(n·w) is the real
+// number s/n, rounded once as s/n is; otherwise it is s·w. w is kept within 2^±900,
+// where no product or sum can leave float64's normal range.
+func unitSumForm(ws []float64, normalize bool) (div, mul float64, ok bool) {
+	w := ws[0]
+	frac, exp := math.Frexp(w)
+	if frac != 0.5 || exp < -900 || exp > 900 {
+		return 0, 0, false
+	}
+	for _, v := range ws[1:] {
+		if v != w {
+			return 0, 0, false
+		}
+	}
+	if !normalize {
+		return 0, w, true
+	}
+	n := float64(len(ws))
+	if inv := 1 / n; exactReciprocal(n, inv) {
+		return 0, inv, true
+	}
+	return n, 0, true
 }
 
 func allOnes(ws []float64) bool {
@@ -237,6 +264,9 @@ var wiseFTMethod = &Method{
 
 func mergeWiseFT(j *Job, out []float32) error {
 	a := j.float("alpha")
+	if a == 0.5 && j.Compute != nil && j.Compute.UnitSum(out, j.Models, 0, 0.5) {
+		return nil // ½·z + ½·f is ½·(z + f) exactly, the unit sum's form (unitSumForm)
+	}
 	z, f := j.Models[0], j.Models[1]
 	return j.run(out, 0, func(_ *scratch, lo, hi int) {
 		lerp(out[lo:hi], z[lo:hi], f[lo:hi], a)
