@@ -48,10 +48,10 @@
 //     division, to 5 to 14 float32 ulps of the value (of the input, for gelu). relu is
 //     the one activation a GPU computes exactly.
 //
-// What stays on the CPU, and why: weighted sums whose weights are not all 1 or all
-// the same power of two (package merge finds that form: unitSumForm) (their
-// float64 products need a full soft-float multiply, for a merge that is bound by
-// reading its inputs anyway), TIES' sign election with weights other than 1 (float64
+// What stays on the CPU, and why: weighted sums whose weights are neither all 1 nor
+// all the same power of two (package merge turns those into unit sums), since their
+// float64 products would need a full soft-float multiply, for a merge that is bound
+// by reading its inputs anyway; TIES' sign election with weights other than 1 (float64
 // sums of float32·float64 products, same reason), the masks of DARE, DELLA and
 // breadcrumbs (random draws, bands) and so their sums, the SVD methods; and in the
 // forward pass, pooling, an activation that does not follow a linear layer or a
