@@ -39,6 +39,9 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	SweepStalePartials(dir, "."+base+".")
 	f, err := CreatePartial(dir, "."+base+".*.partial")
 	if err != nil {
+		if err != errStopped {
+			err = &OutputError{Path: path, Dir: filepath.Clean(dir), Err: err}
+		}
 		return nil, err
 	}
 	return &AtomicFile{File: f, final: path}, nil
@@ -256,7 +259,7 @@ func MkdirStaging(parent, pattern string) (string, error) {
 	}
 	dir, err := os.MkdirTemp(parent, pattern)
 	if err != nil {
-		return "", err
+		return "", &OutputError{Dir: filepath.Clean(parent), Err: err}
 	}
 	partials.staging = append(partials.staging, dir)
 	return dir, nil

@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 )
@@ -67,3 +68,33 @@ type NotExistError struct {
 func (e *NotExistError) Error() string { return e.Path + ": no such file or folder" }
 
 func (e *NotExistError) Unwrap() error { return fs.ErrNotExist }
+
+// OutputError reports an output that cannot be created where the user asked: a
+// missing or read-only folder, a full disk. It names the output and its folder, not the
+// temporary file the output is written through, and says what to do.
+type OutputError struct {
+	Path string // the output as the user named it; "" when only the folder is known
+	Dir  string // the folder it goes in
+	Err  error  // the operating system's error
+}
+
+func (e *OutputError) Error() string {
+	what := "an output in " + e.Dir
+	if e.Path != "" {
+		what = e.Path
+	}
+	switch {
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return fmt.Sprintf("cannot write %s: the folder %s does not exist; create it or choose another output path", what, e.Dir)
+	case errors.Is(e.Err, fs.ErrPermission):
+		return fmt.Sprintf("cannot write %s: the folder %s is not writable (permission denied); choose another output path or change the folder's permissions", what, e.Dir)
+	}
+	cause := e.Err
+	var pe *fs.PathError
+	if errors.As(cause, &pe) {
+		cause = pe.Err // the path in it is the temporary file's
+	}
+	return fmt.Sprintf("cannot write %s in the folder %s: %v", what, e.Dir, cause)
+}
+
+func (e *OutputError) Unwrap() error { return e.Err }

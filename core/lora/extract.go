@@ -155,6 +155,10 @@ func Extract(ctx context.Context, base, ft ckpt.Source, rank int, dir string, op
 	// Assembled in a staging folder that a signal's clean-up removes too.
 	tmp, err := ckpt.MkdirStaging(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(filepath.Clean(dir))+".partial-")
 	if err != nil {
+		var oe *ckpt.OutputError
+		if errors.As(err, &oe) {
+			oe.Path = dir
+		}
 		return nil, err
 	}
 	defer ckpt.DoneStaging(tmp)
