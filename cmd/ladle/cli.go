@@ -41,7 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
-				fmt.Fprintf(stdout, "usage: ladle %s %s\n\n%s\n", c.name, c.args, c.summary)
+				// The command's own -h knows its flags; commands parse their flags
+				// before doing anything, so this runs nothing else.
+				err := c.run(&cmdContext{stdout: io.Discard, stderr: io.Discard}, append(args[2:len(args):len(args)], "-h"))
+				printCommandHelp(stdout, c, err)
 				return 0
 			}
 		}
@@ -62,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
+		printCommandHelp(stdout, c, err)
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "ladle %s: %s\nusage: ladle %s %s\n", c.name, ue.msg, c.name, c.args)
@@ -71,6 +75,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// catches any that were not, so that no error can drive the terminal.
 		fmt.Fprintf(stderr, "ladle %s: %s\n", c.name, ckpt.EscapeControls(err.Error()))
 		return 1
+	}
+}
+
+// helpError is flag.ErrHelp with the flags of the command (or subcommand) that was
+// asked for help, as flag.PrintDefaults lists them.
+type helpError struct{ flags string }
+
+func (e *helpError) Error() string { return flag.ErrHelp.Error() }
+func (e *helpError) Unwrap() error { return flag.ErrHelp }
+
+// printCommandHelp prints a command's usage, summary and, when err is a helpError, its
+// flags with their defaults.
+func printCommandHelp(w io.Writer, c *command, err error) {
+	fmt.Fprintf(w, "usage: ladle %s %s\n\n%s\n", c.name, c.args, c.summary)
+	var he *helpError
+	if errors.As(err, &he) && he.flags != "" {
+		fmt.Fprintf(w, "\nflags:\n%s", he.flags)
 	}
 }
 
@@ -106,7 +127,11 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				var b strings.Builder
+				fs.SetOutput(&b)
+				fs.PrintDefaults()
+				fs.SetOutput(io.Discard)
+				return nil, &helpError{flags: b.String()}
 			}
 			msg := err.Error()
 			if rest, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {

@@ -56,3 +56,34 @@ func TestFlagsAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// -h and --help after a command print its usage and its flags with their defaults (on
+// stdout, exit 0), and `ladle help COMMAND` prints the same; a bare -h used to print
+// nothing at all.
+func TestCommandHelpListsFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"merge", "-h"}, []string{"usage: ladle merge", "-shard-size", "-threads", "-seed"}},
+		{[]string{"merge", "--help"}, []string{"usage: ladle merge", "-shard-size"}},
+		{[]string{"help", "merge"}, []string{"usage: ladle merge", "-shard-size", "-threads"}},
+		{[]string{"eval", "-h"}, []string{"usage: ladle eval", "-split", "-arch"}},
+		{[]string{"serve", "-h"}, []string{"usage: ladle serve", "-addr", "127.0.0.1:8080"}},
+		{[]string{"help", "analyze"}, []string{"usage: ladle analyze", "-density"}},
+		{[]string{"lora", "-h"}, []string{"usage: ladle lora", "-rank"}},
+		{[]string{"data", "import-csv", "-h"}, []string{"usage: ladle data", "-label-column"}},
+		{[]string{"labs", "-h"}, []string{"usage: ladle labs"}},
+	}
+	for _, c := range cases {
+		code, stdout, stderr := runCLI(t, c.args...)
+		if code != 0 {
+			t.Errorf("ladle %v: exit %d (stderr %q)", c.args, code, stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("ladle %v: stdout %q lacks %q", c.args, stdout, w)
+			}
+		}
+	}
+}

@@ -32,6 +32,9 @@ func runLabs(ctx *cmdContext, args []string) error {
 	if len(args) == 0 {
 		return usagef("want a subcommand: build")
 	}
+	if args[0] == "-h" || args[0] == "--help" {
+		args = []string{"build", "-h"} // build is the only subcommand: show its flags
+	}
 	if args[0] != "build" {
 		return usagef("unknown subcommand %q; want build", args[0])
 	}

@@ -23,10 +23,10 @@ func init() {
 }
 
 func runLora(ctx *cmdContext, args []string) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		args = []string{"extract", "-h"} // extract is the only subcommand: show its flags
+	}
 	if len(args) == 0 || args[0] != "extract" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return flag.ErrHelp
-		}
 		return usagef("want a subcommand: extract")
 	}
 	fs := flag.NewFlagSet("lora extract", flag.ContinueOnError)
