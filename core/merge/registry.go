@@ -200,7 +200,11 @@ func register(ms ...*Method) {
 		if _, dup := registry[m.Name]; dup {
 			panic("merge: method registered twice: " + m.Name)
 		}
-		m.Params = append(m.Params, commonLadleParams...)
+		common := commonLadleParams
+		if m.Dense {
+			common = append([]Param{denseSparseParam}, commonLadleParams[1:]...)
+		}
+		m.Params = append(m.Params, common...)
 		registry[m.Name] = m
 	}
 }
@@ -316,6 +320,12 @@ var commonLadleParams = []Param{
 	{Name: "allow_nonfinite", Type: Bool, Default: false, Ladle: true,
 		Doc: "Keep NaN or Inf values in the output instead of failing with an error naming the tensor."},
 }
+
+// denseSparseParam replaces the sparse option (commonLadleParams[0]) for the methods
+// that declare Dense: they cannot keep shared zeros, so `require` is refused rather than
+// accepted and then broken.
+var denseSparseParam = Param{Name: "sparse", Type: String, Default: SparseAllow, Choices: []string{SparseAllow}, Ladle: true,
+	Doc: "Sparse soups: not kept by this method, which rebuilds each 2-D tensor from singular directions and so fills in exact zeros shared by every input; `require` is refused."}
 
 func seedParam() Param {
 	return Param{Name: "seed", Type: Int, Default: 0, Min: fptr(0), Ladle: true,

@@ -186,6 +186,9 @@ func (m *Method) validate(j *Job, out []float32) error {
 	if err := m.checkOption(j, "rescale_mode", j.Options.RescaleMode, RescalePaper); err != nil {
 		return err
 	}
+	if m.Dense && j.Options.Sparse == SparseRequire {
+		return j.errorf("%s", m.denseSparseMsg())
+	}
 	if err := m.checkOption(j, "sparse", j.Options.Sparse, SparseAllow); err != nil {
 		return err
 	}
@@ -393,6 +396,9 @@ func (m *Method) ParseOptions(ladle map[string]any) (Options, error) {
 	if err := str("rescale_mode", &o.RescaleMode); err != nil {
 		return o, err
 	}
+	if v, ok := ladle["sparse"]; ok && v == SparseRequire && m.Dense {
+		return o, fmt.Errorf("merge %s: ladle.%s", m.Name, m.denseSparseMsg())
+	}
 	if err := str("sparse", &o.Sparse); err != nil {
 		return o, err
 	}
@@ -404,4 +410,10 @@ func (m *Method) ParseOptions(ladle map[string]any) (Options, error) {
 		o.AllowNonFinite = b
 	}
 	return o, nil
+}
+
+// denseSparseMsg is why a Dense method refuses `sparse: require`, and what to do.
+func (m *Method) denseSparseMsg() string {
+	return "sparse: require asks that exact zeros shared by every input stay zeros, but " + m.Name +
+		" rebuilds each 2-D tensor from singular directions and fills them in; use a method that keeps them (linear, task_arithmetic, ties, ...) or remove sparse: require"
 }

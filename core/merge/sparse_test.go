@@ -2,6 +2,8 @@ package merge
 
 import (
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -128,5 +130,50 @@ func TestDenseMethodsDeclared(t *testing.T) {
 		if !spread {
 			t.Errorf("%s declares Dense but keeps shared zeros; drop the flag", m.Name)
 		}
+	}
+}
+
+// A Dense method cannot honour `sparse: require` (it fills shared zeros in), so it
+// refuses the option instead of accepting it and densifying the soup anyway, and its
+// registry entry does not claim that shared zeros are preserved.
+func TestDenseMethodsRefuseSparseRequire(t *testing.T) {
+	r := rand.New(rand.NewPCG(32, 32))
+	dense := 0
+	for _, m := range All() {
+		p, _ := m.Param("sparse")
+		if !m.Dense {
+			if !slices.Contains(p.Choices, SparseRequire) {
+				t.Errorf("%s: sparse: require is not offered", m.Name)
+			}
+			continue
+		}
+		dense++
+		if strings.Contains(p.Doc, "always preserved") || slices.Contains(p.Choices, SparseRequire) {
+			t.Errorf("%s: the sparse option still promises shared zeros: %v %q", m.Name, p.Choices, p.Doc)
+		}
+		base := randT(r, 600)
+		models := [][]float32{near(r, base, 0.3), near(r, base, 0.3)}
+		for e := 0; e < 600; e += 7 { // the same zero pattern everywhere
+			base[e], models[0][e], models[1][e] = 0, 0, 0
+		}
+		j := jobFor(m, "dense.weight", base, models)
+		j.Shape = []int64{20, 30}
+		j.Options.Sparse = SparseRequire
+		mergeErr(t, m.Name, j, "sparse: require", "fills them in")
+	}
+	if dense == 0 {
+		t.Error("no method declares Dense")
+	}
+}
+
+// The recipe-time check (ParseOptions, run before any tensor is read) gives the same
+// reason.
+func TestDenseMethodsRefuseSparseRequireInOptions(t *testing.T) {
+	m := method(t, "tsv_merge")
+	if _, err := m.ParseOptions(map[string]any{"sparse": SparseRequire}); err == nil || !strings.Contains(err.Error(), "fills them in") {
+		t.Errorf("ParseOptions(sparse: require) = %v", err)
+	}
+	if _, err := m.ParseOptions(map[string]any{"sparse": SparseAllow}); err != nil {
+		t.Errorf("ParseOptions(sparse: allow) = %v", err)
 	}
 }
