@@ -113,7 +113,18 @@ func Analyze(ctx context.Context, base Input, models []Input, opt Options) (*Res
 			if ni == 0 || nj == 0 {
 				continue
 			}
-			res.Cosine[i][j] = dots[hi][lo] / float64(ni*nj)
+			if i == j {
+				res.Cosine[i][j] = 1 // exactly: the quotient's rounding may miss it by an ulp
+				continue
+			}
+			// ‖δi‖‖δj‖ as √(‖δi‖²‖δj‖²), one rounding, so that identical task vectors
+			// give exactly 1 (√(fl(d²)) = d); clamped, since a cosine past ±1 by rounding
+			// would turn into NaN in an acos downstream.
+			den := math.Sqrt(dots[i][i] * dots[j][j])
+			if math.IsInf(den, 0) || den == 0 {
+				den = float64(ni * nj)
+			}
+			res.Cosine[i][j] = max(-1, min(1, dots[hi][lo]/den))
 		}
 	}
 	return res, nil

@@ -332,3 +332,34 @@ func TestAnalyzeErrors(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// A cosine is a cosine: 1 on the diagonal and between −1 and 1 everywhere, even where
+// the rounding of Σ δi·δj / (‖δi‖ ‖δj‖) lands just outside (identical task vectors gave
+// 1.0000000000000002, which acos turns into NaN).
+func TestCosineStaysInRange(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for trial := range 50 {
+		n := 3 + r.IntN(60)
+		bv, av, cv := make([]float64, n), make([]float64, n), make([]float64, n)
+		for e := range bv {
+			bv[e] = r.NormFloat64()
+			av[e] = bv[e] + r.NormFloat64()*math.Pow(10, -float64(r.IntN(4)))
+			cv[e] = bv[e] - (av[e] - bv[e]) // the opposite task vector (up to rounding)
+		}
+		base := source(t, "base", tensorSpec{"w", dtype.F64, []int64{int64(n)}, bv})
+		a := source(t, "a", tensorSpec{"w", dtype.F64, []int64{int64(n)}, av})
+		a2 := source(t, "a2", tensorSpec{"w", dtype.F64, []int64{int64(n)}, av})
+		c := source(t, "c", tensorSpec{"w", dtype.F64, []int64{int64(n)}, cv})
+		got, err := Analyze(context.Background(), base, []Input{a, a2, c}, Options{Density: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, row := range got.Cosine {
+			for j, v := range row {
+				if math.Abs(v) > 1 || (i == j && v != 1) || (i < 2 && j < 2 && v != 1) {
+					t.Fatalf("trial %d: cosine[%d][%d] = %v (%v)", trial, i, j, v, got.Cosine)
+				}
+			}
+		}
+	}
+}
