@@ -87,3 +87,17 @@ func TestCommandHelpListsFlags(t *testing.T) {
 		}
 	}
 }
+
+// Messages read as sentences, not as a program's trace: a missing recipe is named as
+// such (it was "stat nope.yaml: no such file or directory"), and one model is "1 model".
+func TestMessagesReadWell(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runCLI(t, "merge", dir+"/nope.yaml", "-o", dir+"/out.safetensors")
+	if code != 1 || !strings.Contains(stderr, "nope.yaml: no such file or folder") || strings.Contains(stderr, "stat ") {
+		t.Errorf("missing recipe: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "eval", dir+"/model.safetensors", "--arch", dir+"/nope.json", "--data", dir+"/d.safetensors")
+	if code == 0 || strings.Contains(stderr, "stat ") {
+		t.Errorf("missing files for eval: exit %d, %q", code, stderr)
+	}
+}

@@ -54,6 +54,9 @@ func kindOf(m fs.FileMode) string {
 // links are followed). It checks before opening, since opening a FIFO already blocks.
 func OpenInput(path string) (*os.File, fs.FileInfo, error) {
 	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, &NotExistError{Path: path} // "stat PATH: ..." reads like a program's trace
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -119,7 +119,11 @@ func (m *Method) validate(j *Job, out []float32) error {
 			return j.errorf("needs at least %d models besides the base, got %d; add models to the recipe", m.MinModels, nm)
 		}
 		if m.MaxModels > 0 && nm > m.MaxModels {
-			return j.errorf("takes at most %d models besides the base, got %d; remove models from the recipe", m.MaxModels, nm)
+			what := "models"
+			if m.MaxModels == 1 {
+				what = "model"
+			}
+			return j.errorf("takes at most %d %s besides the base, got %d; remove models from the recipe", m.MaxModels, what, nm)
 		}
 	}
 	if m.NeedsBase {

@@ -171,7 +171,7 @@ func TestBadRecipesFailBeforeReadingTensors(t *testing.T) {
 		{"merge_method: linear\nmodels: [a.safetensors, other.safetensors]\n", "fc.weight ([10 299] here, [10 300]"},
 		{"merge_method: linear\nmodels: [a.safetensors, other.safetensors]\n", "lacks 5 tensor(s)"},
 		{"merge_method: linear\nmodels: [a.safetensors, other.safetensors]\n", "extra.weight"},
-		{"merge_method: slerp\nbase_model: base.safetensors\nmodels: [a.safetensors, b.safetensors]\n", "at most 1"},
+		{"merge_method: slerp\nbase_model: base.safetensors\nmodels: [a.safetensors, b.safetensors]\n", "at most 1 model besides the base, the recipe has 2"},
 		{"merge_method: model_stock\nbase_model: base.safetensors\nmodels: [a.safetensors]\n", "at least 2"},
 		{"merge_method: linear\nmodels: [a.safetensors]\nout_dtype: int8\n", "out_dtype"},
 		{"merge_method: ties\nbase_model: base.safetensors\nmodels: [a.safetensors]\nladle: {trim_scope: model}\nparameters: {density: [0.1, 0.9]}\n", "one number for the whole model"},

@@ -296,6 +296,9 @@ func (p *Plan) checkModels() error {
 		return errorf("models", "%s needs at least %d %s, the recipe has %d", m.Name, m.MinModels, what, n)
 	}
 	if m.MaxModels > 0 && n > m.MaxModels {
+		if m.MaxModels == 1 {
+			what = strings.Replace(what, "models", "model", 1)
+		}
 		return errorf("models", "%s takes at most %d %s, the recipe has %d", m.Name, m.MaxModels, what, n)
 	}
 	return nil
