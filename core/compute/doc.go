@@ -51,13 +51,13 @@
 // What stays on the CPU, and why: weighted sums whose weights are neither all 1 nor
 // all the same power of two (package merge turns those into unit sums), since their
 // float64 products would need a full soft-float multiply, for a merge that is bound
-// by reading its inputs anyway; TIES' sign election with weights other than 1 (float64
-// sums of float32·float64 products, same reason), the masks of DARE, DELLA and
-// breadcrumbs (random draws, bands) and so their sums, the SVD methods; and in the
-// forward pass, pooling, an activation that does not follow a linear layer or a
-// convolution, batchnorms other than one right after a convolution or a linear layer
-// (which a ConvAffiner or LinearHeader applies in that layer's pass), softmax
-// (probabilities: see Head) and a log_softmax that does not end a linear layer's
-// head: element-wise passes that would cost a device round trip each for less work
-// than the copy.
+// by reading its inputs anyway; TIES' sign election and task-vector sums with such
+// weights (float64 sums of float32·float64 products, same reason); the masks of
+// DARE, DELLA and breadcrumbs (random draws, bands) and so their sums; the SVD
+// methods; and in the forward pass, pooling, an activation that does not follow a
+// linear layer or a convolution, batchnorms other than one right after a convolution
+// or a linear layer (which a ConvAffiner or LinearHeader applies in that layer's
+// pass), softmax (probabilities: see Head) and a log_softmax that does not end a
+// linear layer's head: element-wise passes that would cost a device round trip each
+// for less work than the copy.
 package compute

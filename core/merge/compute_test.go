@@ -136,7 +136,8 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 
 	// TIES' sign election and disjoint sums on the backend (weights 1): models with
 	// zeros, equal magnitudes, opposite signs, subnormals, NaN and Inf, every density
-	// and both normalize settings and trim scopes; the weights 0.7 stay on the CPU.
+	// and both normalize settings and trim scopes, models weighted 1 or ½ (a power of
+	// two: exact scaling); the weights 0.7 stay on the CPU.
 	for _, hard := range []bool{false, true} {
 		b := randT(r, 5000)
 		models := [][]float32{near(r, b, 0.01), near(r, b, 0.01), tiedT(r, 5000), near(r, b, 0.001)}
@@ -155,7 +156,7 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 		}
 		for _, density := range []float64{1, 0.5, 0.1, 0} {
 			for _, norm := range []bool{true, false} {
-				for _, w := range []float64{1, 0.7} {
+				for _, w := range []float64{1, 0.5, 0.7} {
 					cm := &compute.Emulator{}
 					mk := func(c compute.Merger) *Job {
 						return &Job{Tensor: "x", Base: b, Models: models, Params: mp("density", density, "normalize", norm, "weight", w, "lambda", 0.9),
@@ -163,18 +164,18 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 					}
 					name := fmt.Sprintf("ties hard %v density %v normalize %v weight %v", hard, density, norm, w)
 					assertEqual(t, name, mergeOK(t, "ties", mk(cm)), mergeOK(t, "ties", mk(nil)))
-					if (cm.Ties == 1) != (w == 1) {
+					if (cm.Ties == 1) != (w != 0.7) {
 						t.Errorf("%s: the backend ran %d TIES sums", name, cm.Ties)
 					}
-					if hard && w == 1 && density > 0 && cm.TiesFlagged == 0 {
+					if hard && w != 0.7 && density > 0 && cm.TiesFlagged == 0 {
 						t.Errorf("%s: no element was left to the CPU", name)
 					}
 				}
 			}
 		}
-		// task arithmetic: the task-vector sum on the backend (weights 1)
+		// task arithmetic: the task-vector sum on the backend (weights 1 or ½)
 		for _, norm := range []bool{true, false} {
-			for _, w := range []float64{1, 0.5} {
+			for _, w := range []float64{1, 0.5, 0.7} {
 				cm := &compute.Emulator{}
 				mk := func(c compute.Merger) *Job {
 					return &Job{Tensor: "x", Base: b, Models: models, Params: mp("normalize", norm, "weight", w, "lambda", -0.7),
@@ -182,10 +183,10 @@ func TestComputeBackendGivesCPUBytes(t *testing.T) {
 				}
 				name := fmt.Sprintf("task_arithmetic hard %v normalize %v weight %v", hard, norm, w)
 				assertEqual(t, name, mergeOK(t, "task_arithmetic", mk(cm)), mergeOK(t, "task_arithmetic", mk(nil)))
-				if (cm.Tasks == 1) != (w == 1) {
+				if (cm.Tasks == 1) != (w != 0.7) {
 					t.Errorf("%s: the backend ran %d task sums", name, cm.Tasks)
 				}
-				if hard && w == 1 && cm.TiesFlagged == 0 {
+				if hard && w != 0.7 && cm.TiesFlagged == 0 {
 					t.Errorf("%s: no element was left to the CPU", name)
 				}
 			}

@@ -137,8 +137,8 @@ func mergeGTA(j *Job, out []float32, sp sparsifier, cons consensus) error {
 	if err != nil {
 		return j.errorf("%v", err)
 	}
-	if sp == spMagnitude && cons == consTies && j.Compute != nil && allOnes(ws) {
-		if tiesOnBackend(j, out, ms, ws, lam, normalize, int(rowLen)) {
+	if w, ok := equalPowerOfTwo(ws); ok && sp == spMagnitude && cons == consTies && j.Compute != nil {
+		if tiesOnBackend(j, out, ms, ws, w, lam, normalize, int(rowLen)) {
 			return nil
 		}
 	}
@@ -146,8 +146,8 @@ func mergeGTA(j *Job, out []float32, sp sparsifier, cons consensus) error {
 	if normalize && cons == consSum && math.Abs(sumW) >= 1e-8 {
 		den = sumW // |Σw| < 1e-8 counts as 1
 	}
-	if sp == spNone && cons == consSum && j.Compute != nil && allOnes(ws) {
-		if taskOnBackend(j, out, lam, den) {
+	if w, ok := equalPowerOfTwo(ws); ok && sp == spNone && cons == consSum && j.Compute != nil {
+		if taskOnBackend(j, out, w, lam, den) {
 			return nil
 		}
 	}
@@ -180,12 +180,15 @@ func mergeGTA(j *Job, out []float32, sp sparsifier, cons consensus) error {
 // float64 sums and counts take 12 bytes an element).
 const tiesBlock = 1 << 20
 
-// tiesOnBackend runs TIES' sign election and disjoint sums (models weighted 1) on
-// j.Compute a block at a time, and finishes each element as tiesCombine does: the
-// division by the agreeing count and θ0 + λ·mixed, in float64. Elements the backend
-// flags, and blocks it declines after the first, are computed by the CPU path. It
-// returns false, having written nothing, when the backend declines the first block.
-func tiesOnBackend(j *Job, out []float32, ms []gtaModel, ws []float64, lam float64, normalize bool, rowLen int) bool {
+// tiesOnBackend runs TIES' sign election and disjoint sums on j.Compute a block at a
+// time, for models all weighted w, a power of two (equalPowerOfTwo): the backend sums
+// the plain deltas, and w·sum and w·count are exactly tiesCombine's weighted sums
+// (whose signs, for w > 0, are the plain sums'). It finishes each element as
+// tiesCombine does: the division by the agreeing weight and θ0 + λ·mixed, in float64.
+// Elements the backend flags, and blocks it declines after the first, are computed
+// by the CPU path. It returns false, having written nothing, when the backend
+// declines the first block.
+func tiesOnBackend(j *Job, out []float32, ms []gtaModel, ws []float64, w, lam float64, normalize bool, rowLen int) bool {
 	n, base := len(out), j.Base
 	block := min(n, tiesBlock)
 	mixed, count := make([]float64, block), make([]uint32, block)
@@ -225,9 +228,9 @@ func tiesOnBackend(j *Job, out []float32, ms []gtaModel, ws []float64, lam float
 				cpu(c, c+1)
 				continue
 			}
-			mx := mixed[c-lo]
+			mx := mixed[c-lo] * w
 			if normalize {
-				dv := float64(k)
+				dv := float64(k) * w
 				if dv == 0 {
 					dv = 1
 				}
@@ -239,13 +242,14 @@ func tiesOnBackend(j *Job, out []float32, ms []gtaModel, ws []float64, lam float
 	return true
 }
 
-// taskOnBackend computes task arithmetic's Σδᵢ (models weighted 1) on j.Compute a
-// block at a time and finishes each element as mergeGTA does, θ0 + λ·(Σδ/den) in
+// taskOnBackend computes task arithmetic's Σδᵢ on j.Compute a block at a time, for
+// models all weighted w, a power of two (equalPowerOfTwo, so w·Σδᵢ is exactly the
+// CPU's Σ w·δᵢ), and finishes each element as mergeGTA does, θ0 + λ·(w·Σδ/den) in
 // float64; elements the backend flags, and blocks it declines after the first, are
 // summed on the CPU. It returns false, having written nothing, when the backend
 // declines the first block. (A zero sum's sign cannot show: δ = −0 needs a base of
 // +0, and +0 + ±0 is +0.)
-func taskOnBackend(j *Job, out []float32, lam, den float64) bool {
+func taskOnBackend(j *Job, out []float32, w, lam, den float64) bool {
 	n, base, models := len(out), j.Base, j.Models
 	block := min(n, tiesBlock)
 	sum, count := make([]float64, block), make([]uint32, block)
@@ -275,6 +279,7 @@ func taskOnBackend(j *Job, out []float32, lam, den float64) bool {
 			if !onBackend || count[c-lo] == compute.TiesFlag {
 				a = cpu(c)
 			}
+			a *= w
 			out[c] = float32(float64(base[c]) + float64(lam*(a/den)))
 		}
 	}

@@ -96,21 +96,13 @@ type linearScale struct {
 
 // unitSumForm says how a backend's unit sum (compute.Merger.UnitSum: float32(s/div),
 // or float32(s·mul) when div is 0, s the float64 sum of the inputs) gives this
-// merge's bits, when it can: every weight 1, or every weight the same power of two w
-// (a soup of two models weighted ½ each). Multiplying by w is exact, and float64 rounding commutes
-// with it, so the CPU's Σ w·xᵢ is w·s exactly; normalized, w·s/(n·w) is the real
-// number s/n, rounded once as s/n is; otherwise it is s·w. w is kept within 2^±900,
-// where no product or sum can leave float64's normal range.
+// merge's bits, when it can: every weight the same power of two w (equalPowerOfTwo;
+// 1 included), so that the CPU's Σ w·xᵢ is w·s exactly. Normalized, w·s/(n·w) is the
+// real number s/n, rounded once as s/n is; otherwise it is s·w.
 func unitSumForm(ws []float64, normalize bool) (div, mul float64, ok bool) {
-	w := ws[0]
-	frac, exp := math.Frexp(w)
-	if frac != 0.5 || exp < -900 || exp > 900 {
+	w, ok := equalPowerOfTwo(ws)
+	if !ok {
 		return 0, 0, false
-	}
-	for _, v := range ws[1:] {
-		if v != w {
-			return 0, 0, false
-		}
 	}
 	if !normalize {
 		return 0, w, true
@@ -120,6 +112,29 @@ func unitSumForm(ws []float64, normalize bool) (div, mul float64, ok bool) {
 		return 0, inv, true
 	}
 	return n, 0, true
+}
+
+// equalPowerOfTwo returns w when every weight is the same positive power of two
+// within 2^±800 (a soup of two models weighted ½ each, or all 1). Multiplying a
+// float32, or a float32 difference, by such a w is exact in float64 and stays a
+// normal number, and float64 rounding commutes with it, so a weighted sum Σ w·xᵢ
+// computed in any order is exactly w times the plain sum Σ xᵢ in that order: a
+// backend that sums without weights gives the CPU's bits.
+func equalPowerOfTwo(ws []float64) (float64, bool) {
+	if len(ws) == 0 {
+		return 0, false
+	}
+	w := ws[0]
+	frac, exp := math.Frexp(w)
+	if frac != 0.5 || exp < -800 || exp > 800 {
+		return 0, false
+	}
+	for _, v := range ws[1:] {
+		if v != w {
+			return 0, false
+		}
+	}
+	return w, true
 }
 
 func allOnes(ws []float64) bool {
