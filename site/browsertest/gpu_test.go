@@ -157,6 +157,21 @@ models:
 parameters: {lambda: 0.6}
 `
 
+// burnHalves are merges whose weights are all ½ (a power of two): a WiSE-FT halfway
+// and a TIES merge, on the GPU's unit sums and TIES sums, scaled exactly.
+var burnHalves = []string{`merge_method: wise_ft
+models:
+  - model: run-a.pt
+  - model: run-b-whole-module.pt
+parameters: {alpha: 0.5}
+`, `merge_method: ties
+base_model: run-a.pt
+models:
+  - model: run-b-whole-module.pt
+  - model: run-c.safetensors
+parameters: {density: 0.4, weight: 0.5, lambda: 1.5}
+`}
+
 func mergeBytes(t *testing.T, b *Browser, recipe string) []byte {
 	t.Helper()
 	done := eval[message](t, b, fmt.Sprintf("ladleTest.merge(%q)", recipe))
@@ -170,9 +185,11 @@ func mergeBytes(t *testing.T, b *Browser, recipe string) []byte {
 	return got
 }
 
-// TestGPUMergesAreCPUBytes: with ?gpu=force the burn-mnist uniform soup and a TIES
-// merge computed through the WebGPU kernels are byte-identical to `ladle merge`, and the
-// kernels did run (uniform sums for all 18 float tensors, TIES' selection histograms).
+// TestGPUMergesAreCPUBytes: with ?gpu=force the burn-mnist uniform soup, TIES merges
+// (weights 1 and other), task arithmetic, and merges weighted ½ (WiSE-FT halfway, TIES)
+// computed through the WebGPU kernels are byte-identical to `ladle merge`, and the
+// kernels did run (uniform sums for all 18 float tensors, TIES' selection histograms
+// and sums, task-vector sums).
 func TestGPUMergesAreCPUBytes(t *testing.T) {
 	paths := burnFixtures(t)
 	dir := filepath.Dir(paths[0])
@@ -212,6 +229,15 @@ func TestGPUMergesAreCPUBytes(t *testing.T) {
 	}
 	if r = backendOf(t, b, 1); r.Stats.TaskSums == 0 {
 		t.Fatalf("task arithmetic summed nothing on the GPU: %+v", r.Stats)
+	}
+	for _, recipe := range burnHalves {
+		before := r.Stats.UnitSums + r.Stats.Ties
+		if got, want := mergeBytes(t, b, recipe), nativeMerge(t, dir, recipe); !bytes.Equal(got, want) {
+			t.Fatalf("the GPU merge with weights ½ differs from ladle merge's:\n%s", recipe)
+		}
+		if r = backendOf(t, b, 1); r.Stats.UnitSums+r.Stats.Ties == before {
+			t.Fatalf("the merge with weights ½ summed nothing on the GPU: %+v\n%s", r.Stats, recipe)
+		}
 	}
 	t.Logf("task arithmetic: %d tensors' task-vector sums on the GPU", r.Stats.TaskSums)
 }
