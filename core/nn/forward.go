@@ -129,7 +129,9 @@ type reluFuser interface {
 // (two) over the activations. A linear layer takes the batchnorm after it (and that
 // batchnorm's relu) and then a log_softmax: on the CPU they run as their own layers
 // would, in order (linear.forwardHead), and a device computes them in the layer's
-// pass, so that a classifier's output needs no device round trip of its own.
+// pass, so that a classifier's output needs no device round trip of its own. A gelu,
+// tanh or sigmoid right after a linear layer or a convolution goes with it the same
+// way (forwardWithAct).
 func inferenceSteps(layers []layer) []step {
 	var out []step
 	for i := 0; i < len(layers); i++ {
