@@ -1,0 +1,60 @@
+package playground
+
+// Defects found by a newcomer's walkthrough of every lab (a teacher on a laptop, a
+// student on a phone, a practitioner typing recipes and dropping broken files), each
+// driven as a person would and failing on the page before its fix.
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"ladle/site/browsertest"
+)
+
+// openPageAt loads the page afresh at a viewport size (the previous one is restored
+// when the test ends).
+func openPageAt(t *testing.T, w, h int64) *browsertest.Browser {
+	t.Helper()
+	b := openPage(t)
+	t.Cleanup(func() { chromedp.Do(b.Ctx, chromedp.EmulateViewport(1200, 900)) })
+	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(w, h)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Navigate(sharedSrv.URL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, `document.querySelector('[data-testid=run]') !== null && !document.body.textContent.includes('Looking for bundled labs')`, 30*time.Second)
+	return b
+}
+
+// sticksOut lists the elements of a card that reach past the card's right edge
+// outside a horizontally scrolling box, and says whether the page scrolls sideways.
+const sticksOut = `((sel) => { const card = document.querySelector(sel); const edge = card.getBoundingClientRect().right; const out = [];
+	const W = document.documentElement.clientWidth; if (document.documentElement.scrollWidth > W) out.push('the page scrolls sideways: ' + document.documentElement.scrollWidth + ' px wide in a ' + W + ' px window');
+	for (const e of card.querySelectorAll('*')) { const r = e.getBoundingClientRect(); if (r.width === 0 || r.right <= edge + 0.5) continue;
+		let scrolled = false; for (let p = e.parentElement; p && p !== card; p = p.parentElement) { const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll') scrolled = true; }
+		if (!scrolled) out.push(e.tagName.toLowerCase() + (e.dataset.testid ? '[' + e.dataset.testid + ']' : '') + ' "' + e.textContent.trim().slice(0, 30) + '" ends at ' + Math.round(r.right) + ' px, the card at ' + Math.round(edge)); }
+	return out.slice(0, 8); })`
+
+// On a phone, the Evaluate card fits the screen: the split picker and the live table
+// (with its n and at-build columns) stay inside the card, and the page does not
+// scroll sideways.
+func TestWalkthroughPhoneEvaluateFits(t *testing.T) {
+	b := openPageAt(t, 390, 844)
+	openLab(t, b, "soups")
+	click(t, b, "run")
+	waitFor(t, b, hasResult, 60*time.Second)
+	waitFor(t, b, `!document.querySelector('[data-testid=evaluate]').disabled`, 60*time.Second)
+	click(t, b, "evaluate")
+	waitFor(t, b, `document.querySelectorAll('[data-testid=eval-row]').length === 12 && !document.querySelector('[data-testid=eval-table]').textContent.includes('evaluating')`, 60*time.Second)
+	if out := eval[[]string](t, b, sticksOut+`('.card.evaluate')`); len(out) > 0 {
+		t.Errorf("at 390x844 the Evaluate card overflows:\n  %s", strings.Join(out, "\n  "))
+	}
+	// every column of a row is on screen
+	if cut := eval[[]string](t, b, `[...document.querySelector('[data-testid=eval-row]').children].filter(c => { const r = c.getBoundingClientRect(); return r.width > 0 && r.right > document.documentElement.clientWidth; }).map(c => c.textContent.trim())`); len(cut) > 0 {
+		t.Errorf("at 390x844 a row's cells %q are off screen", cut)
+	}
+}
