@@ -180,6 +180,7 @@ func (a *App) AddModels(files ...ModelFile) {
 	for _, f := range files {
 		if IsDataset(f) {
 			a.AddDataset(f)
+			a.filesGone([]string{f.Name}) // a curve measured on the file it replaces
 			continue
 		}
 		replaced := false
@@ -188,7 +189,9 @@ func (a *App) AddModels(files ...ModelFile) {
 				a.Models[i], replaced = f, true
 			}
 		}
-		if !replaced {
+		if replaced {
+			a.filesGone([]string{f.Name})
+		} else {
 			a.Models = append(a.Models, f)
 		}
 		switch {
@@ -201,6 +204,7 @@ func (a *App) AddModels(files ...ModelFile) {
 	}
 	a.fixBase()
 	a.regenerate()
+	a.pairDefaults()
 	var names []string
 	for _, f := range files {
 		names = append(names, f.Name)
@@ -243,6 +247,8 @@ func (a *App) RemoveModel(name string) {
 	a.fixBase()
 	a.regenerate()
 	a.withdraw(a.runUses(name))
+	a.filesGone([]string{name})
+	a.pairDefaults()
 }
 
 // ClearModels forgets every loaded file.
@@ -252,6 +258,10 @@ func (a *App) ClearModels() {
 	a.Form.PerModel = map[string]map[string]string{}
 	a.regenerate()
 	a.withdraw(true)
+	if a.Sweep.Running {
+		a.Sweep.ID++ // its late answers are ignored
+	}
+	a.Sweep.Running, a.Sweep.Err, a.Sweep.Points, a.Sweep.Base, a.Sweep.A, a.Sweep.B = false, "", nil, "", "", ""
 }
 
 // ToggleModel includes or leaves out a loaded model.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"ladle/core/lora/ref"
 	"ladle/core/merge/info"
 	recipe "ladle/core/recipe/spec"
 )
@@ -511,7 +512,65 @@ func (a *App) SetInterp(on bool) {
 	if on && a.Sweep.A == "" && len(names) > 0 {
 		a.Sweep.A = names[0]
 	}
-	if on && a.Sweep.B == "" && len(names) > 1 {
-		a.Sweep.B = names[1]
+	if on && a.Sweep.B == "" {
+		for _, n := range names {
+			if n != a.Sweep.A {
+				a.Sweep.B = n
+				break
+			}
+		}
 	}
+}
+
+// filesGone forgets what the live curve holds of files that were removed or replaced:
+// the curve, when its recipe names one of them (its points were measured on other
+// files and could no longer be merged), and the straight line's ends, which move to
+// the first loaded models.
+func (a *App) filesGone(names []string) {
+	if len(names) == 0 {
+		return
+	}
+	if len(a.Sweep.Points) > 0 && (slices.Contains(names, a.Sweep.Dataset) || recipeNames(a, a.Sweep.Base, names)) {
+		if a.Sweep.Running {
+			a.Sweep.ID++ // its late answers are ignored
+		}
+		a.Sweep.Running, a.Sweep.Err, a.Sweep.Points, a.Sweep.Base = false, "", nil, ""
+		a.Sweep.Param = SweepParam{}
+	}
+	if slices.Contains(names, a.Sweep.A) {
+		a.Sweep.A = ""
+	}
+	if slices.Contains(names, a.Sweep.B) {
+		a.Sweep.B = ""
+	}
+}
+
+// pairDefaults gives the straight line's unset ends the first loaded models.
+func (a *App) pairDefaults() {
+	if a.Sweep.Interp {
+		a.SetInterp(true)
+	}
+}
+
+// recipeNames reports whether the recipe text names any of the files: by its parse
+// when the page has one, else by the names' appearance in the text.
+func recipeNames(a *App, text string, names []string) bool {
+	if r, err, ok := a.parse(text); ok && err == nil {
+		paths := r.ModelPaths()
+		for _, p := range paths {
+			base, dir, adapted := ref.Split(p)
+			for _, n := range names {
+				if p == n || (adapted && (base == n || dir == n)) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, n := range names {
+		if strings.Contains(text, n) {
+			return true
+		}
+	}
+	return false
 }

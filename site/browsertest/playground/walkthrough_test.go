@@ -58,3 +58,26 @@ func TestWalkthroughPhoneEvaluateFits(t *testing.T) {
 		t.Errorf("at 390x844 a row's cells %q are off screen", cut)
 	}
 }
+
+// A live curve goes with the models it was drawn from: after opening another lab (whose
+// files replace them) it is no longer shown, and the straight line's model pickers
+// move to the new lab's models, so that Sweep draws their line.
+func TestWalkthroughCurveLeavesWithItsModels(t *testing.T) {
+	b := openPage(t)
+	openLab(t, b, "rebasin")
+	// Try step 3: the straight line between the two models
+	eval[bool](t, b, `(document.querySelectorAll('[name=sweep-mode]')[1].click(), true)`)
+	waitFor(t, b, `document.querySelector('#interp-b') !== null && !document.querySelector('[data-testid=sweep]').disabled`, 30*time.Second)
+	click(t, b, "sweep")
+	waitFor(t, b, `document.querySelectorAll('[data-testid=curve-point]').length >= 2 && !document.querySelector('[data-testid=sweep]').disabled`, 90*time.Second)
+	openLab(t, b, "soups")
+	if eval[bool](t, b, `document.querySelector('[data-testid=curve]') !== null`) {
+		t.Errorf("after opening the soups lab the Live curve still shows the Re-Basin lab's curve: %q",
+			eval[string](t, b, `document.querySelector('[data-testid=curve] figcaption').textContent`))
+	}
+	click(t, b, "sweep")
+	waitFor(t, b, `document.querySelectorAll('[data-testid=curve-point]').length >= 2 || document.querySelector('.card.sweep .error') !== null`, 90*time.Second)
+	if msg := eval[string](t, b, `(document.querySelector('.card.sweep .error') || {textContent: ''}).textContent`); msg != "" {
+		t.Errorf("the straight line between two of the soups lab's models fails: %s", msg)
+	}
+}
