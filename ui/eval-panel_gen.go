@@ -286,6 +286,13 @@ func (c *EvalPanel) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 		}
 		vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n  "}
 		vgparent.AppendChild(vgn)
+		if c.P.App.EvalSkipped() != "" {
+			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "p", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "doc"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "eval-skipped"}}}
+			vgparent.AppendChild(vgn)
+			vgn.SetInnerHTML(c.P.App.EvalSkipped())
+		}
+		vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n  "}
+		vgparent.AppendChild(vgn)
 		if len(c.P.App.ShownRows()) > 0 {
 			vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "table", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "scores live"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "eval-table"}}}
 			vgparent.AppendChild(vgn)

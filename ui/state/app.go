@@ -533,6 +533,9 @@ type Result struct {
 	URL     string // an object URL of the Blob
 	Bytes   int64
 	Seconds float64
+	// Signature: the result's header marks it as a robust weight signature, which
+	// Evaluate does not score (set once the header is read).
+	Signature bool
 }
 
 // StartRun begins a run and returns its ID; the previous result is dropped.

@@ -271,21 +271,69 @@ func (a *App) CanEvaluate() (bool, string) {
 	switch {
 	case len(a.Datasets) == 0:
 		return false, "Load a dataset to evaluate: drop a safetensors file with x and y (ladle data import-idx or import-csv makes one), or open a lab."
-	case len(a.EvalModels()) == 0 && (a.Run.Result == nil):
+	case len(a.EvalModels()) == 0 && !a.ResultIsModel():
 		return false, "Load models (or merge) to evaluate."
 	}
 	return true, ""
 }
 
-// EvalModels are the models Evaluate scores: every readable loaded model.
+// EvalModels are the models Evaluate scores: every readable loaded network, that is
+// neither a LoRA adapter (it is evaluated applied to its base, as BASE+ADAPTER) nor a
+// robust weight signature (a direction for a few layers, patched into a model).
 func (a *App) EvalModels() []string {
 	var out []string
 	for _, m := range a.Models {
-		if m.Error == "" {
+		if m.Error == "" && !m.IsAdapter() && !m.IsSignature() {
 			out = append(out, m.Name)
 		}
 	}
 	return out
+}
+
+// ResultIsModel reports whether there is a merge result that Evaluate scores: one that
+// is not a signature.
+func (a *App) ResultIsModel() bool { return a.Run.Result != nil && !a.Run.Result.Signature }
+
+// SetResultSignature records that the result's header marks it as a signature.
+func (a *App) SetResultSignature(sig bool) {
+	if a.Run.Result != nil {
+		a.Run.Result.Signature = sig
+	}
+}
+
+// EvalSkipped says which loaded files (and result) Evaluate leaves out, and why ("" when
+// none).
+func (a *App) EvalSkipped() string {
+	var sigs, adapters []string
+	if a.Run.Result != nil && a.Run.Result.Signature {
+		sigs = append(sigs, "the result")
+	}
+	for _, m := range a.Models {
+		switch {
+		case m.Error != "":
+		case m.IsSignature():
+			sigs = append(sigs, m.Name)
+		case m.IsAdapter():
+			adapters = append(adapters, m.Name)
+		}
+	}
+	var parts []string
+	if len(sigs) > 0 {
+		parts = append(parts, fmt.Sprintf("Not evaluated: %s, robust weight %s: %s the robust model's change to a few layers, not a network; patch %s into a model and evaluate that.",
+			strings.Join(sigs, ", "), plural(len(sigs), "signature", "signatures"), plural(len(sigs), "it holds", "each holds"), plural(len(sigs), "it", "one")))
+	}
+	if len(adapters) > 0 {
+		parts = append(parts, fmt.Sprintf("Not evaluated on %s own: %s, LoRA %s; a recipe's BASE+ADAPTER model is what gets merged and evaluated.",
+			plural(len(adapters), "its", "their"), strings.Join(adapters, ", "), plural(len(adapters), "adapter", "adapters")))
+	}
+	return strings.Join(parts, " ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // StartEval begins an evaluation of total models and returns its ID. Rows of the

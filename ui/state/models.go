@@ -24,6 +24,17 @@ type ModelFile struct {
 	Error    string            `json:"error,omitempty"` // why it could not be read
 }
 
+// SignatureKey is the metadata key that marks a robust weight signature (what an
+// RWS extraction writes): a direction for a few layers, patched into a model, never a
+// network of its own.
+const SignatureKey = "ladle.rws"
+
+// IsSignature reports whether the file is a robust weight signature.
+func (m ModelFile) IsSignature() bool {
+	_, ok := m.Metadata[SignatureKey]
+	return ok
+}
+
 // Parameters is the total element count.
 func (m ModelFile) Parameters() int64 {
 	var n int64

@@ -152,7 +152,7 @@ func (h *host) Evaluate() {
 	if ok, _ := h.app.CanEvaluate(); !ok || h.pool == nil {
 		return
 	}
-	h.evaluate(h.app.EvalModels(), h.app.Run.Result != nil && h.resultBlob.Truthy())
+	h.evaluate(h.app.EvalModels(), h.app.ResultIsModel() && h.resultBlob.Truthy())
 }
 
 // evaluate starts scoring models (and the result) on the workers. The render lock is
@@ -337,9 +337,9 @@ func (h *host) MergePoint(i int) {
 	h.Run()
 }
 
-// afterMerge runs when a merge result is offered: its greedy soup trace is read from
-// its header, and it is evaluated at once when a dataset is loaded. The render lock is
-// held.
+// afterMerge runs when a merge result is offered: its header is read, and then it is
+// evaluated at once when a dataset is loaded (unless the header marks a signature,
+// which is no network), and a greedy soup's trace is shown. The render lock is held.
 func (h *host) afterMerge() {
 	h.app.DropResultRow()
 	h.app.SetGreedy(nil)
@@ -347,30 +347,31 @@ func (h *host) afterMerge() {
 	if !blob.Truthy() {
 		return
 	}
-	if h.app.Eval.Dataset != "" && !h.app.Eval.Running {
-		h.evaluate(nil, true)
-	}
 	recipeText := h.app.RecipeText
-	m := h.app.Method()
-	if m == nil || m.SelectionKey == "" { // no whole-model selection to trace
-		return
+	key := "" // where a whole-model selection records its trace
+	if m := h.app.Method(); m != nil {
+		key = m.SelectionKey
 	}
-	key := m.SelectionKey
 	_, ch := h.pool.request(0, map[string]any{"type": wire.TypeInspect, "files": []any{blob}, "names": []any{state.ResultName}})
 	go func() {
 		m := final(ch)
-		if str(m.Get("type")) != wire.TypeInspected {
-			return
+		meta := js.Undefined()
+		if str(m.Get("type")) == wire.TypeInspected {
+			meta = m.Get("models").Index(0).Get("metadata")
 		}
-		meta := m.Get("models").Index(0).Get("metadata").Get(key)
-		if meta.Type() != js.TypeString {
-			return
-		}
+		has := func(k string) bool { return meta.Type() == js.TypeObject && meta.Get(k).Type() == js.TypeString }
 		h.update(func() {
 			if !h.resultBlob.Equal(blob) {
 				return
 			}
-			g, err := state.ParseGreedyTrace(meta.String(), h.app.RecipeModels(recipeText))
+			h.app.SetResultSignature(has(state.SignatureKey))
+			if h.app.ResultIsModel() && h.app.Eval.Dataset != "" && !h.app.Eval.Running {
+				h.evaluate(nil, true)
+			}
+			if key == "" || !has(key) {
+				return
+			}
+			g, err := state.ParseGreedyTrace(meta.Get(key).String(), h.app.RecipeModels(recipeText))
 			if err != nil {
 				h.app.SetNotice(err.Error())
 				return

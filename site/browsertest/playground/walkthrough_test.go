@@ -81,3 +81,38 @@ func TestWalkthroughCurveLeavesWithItsModels(t *testing.T) {
 		t.Errorf("the straight line between two of the soups lab's models fails: %s", msg)
 	}
 }
+
+// In the robust-signatures lab, Evaluate scores the models and leaves the signatures
+// (the lab's .sig files and an extracted signature, which are directions in weight
+// space, not networks) out with a word why, instead of a red "no tensor fc1.weight"
+// error in their rows; a patched model is scored as usual.
+func TestWalkthroughSignaturesAreNotEvaluated(t *testing.T) {
+	b := openPage(t)
+	openLab(t, b, "robust-signatures")
+	click(t, b, "run") // Try step 1: extract the blur signature
+	waitFor(t, b, hasResult, 60*time.Second)
+	waitFor(t, b, `!document.querySelector('[data-testid=evaluate]').disabled`, 60*time.Second)
+	click(t, b, "evaluate")
+	waitFor(t, b, `document.querySelectorAll('[data-testid=eval-row]').length > 0 && !document.querySelector('[data-testid=eval-table]').textContent.includes('evaluating') && !document.querySelector('[data-testid=evaluate]').disabled`, 90*time.Second)
+	rows := eval[[]string](t, b, `[...document.querySelectorAll('[data-testid=eval-row]')].map(r => r.dataset.model + ': ' + (r.querySelector('.model-error') ? r.querySelector('.model-error').textContent : r.dataset.accuracy))`)
+	for _, r := range rows {
+		if strings.HasPrefix(r, "result:") || strings.Contains(r, ".sig.safetensors") {
+			t.Errorf("a signature is evaluated as a model: %s", r)
+		}
+	}
+	if len(rows) < 5 {
+		t.Errorf("the lab's models are not all scored: %q", rows)
+	}
+	note := eval[string](t, b, `document.querySelector('[data-testid=eval-skipped]') ? document.querySelector('[data-testid=eval-skipped]').textContent : ''`)
+	for _, want := range []string{"blur.sig.safetensors", "contrast.sig.safetensors", "result", "signature"} {
+		if !strings.Contains(note, want) {
+			t.Errorf("the Evaluate card does not say that %s is left out: %q", want, note)
+		}
+	}
+	// Try step 2: the patched model is a model again, and is scored at once
+	eval[bool](t, b, `([...document.querySelectorAll('.lab .actions button')].find(e => e.textContent.startsWith('Patch blur')).click(), true)`)
+	waitFor(t, b, runEnabled+` && !`+hasResult, 30*time.Second)
+	click(t, b, "run")
+	waitFor(t, b, hasResult, 60*time.Second)
+	waitFor(t, b, `(() => { const r = document.querySelector('[data-testid=eval-row][data-model=result]'); return r && r.dataset.accuracy !== ''; })()`, 60*time.Second)
+}
