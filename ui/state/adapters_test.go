@@ -49,8 +49,16 @@ func TestAdapterBesideItsBase(t *testing.T) {
 		t.Errorf("a checkpoint named as an adapter: %q", a.RecipeErr)
 	}
 	a.SetRecipeText("merge_method: task_arithmetic\nbase_model: base.safetensors\nmodels:\n  - model: base.safetensors+lora-b\n")
-	if !strings.Contains(a.RecipeErr, "not loaded") {
+	if !strings.Contains(a.RecipeErr, "not loaded") || !strings.Contains(a.RecipeErr, "adapter folder lora-b") || !strings.Contains(a.RecipeErr, "Choose a folder") {
 		t.Errorf("a missing adapter: %q", a.RecipeErr)
+	}
+	a.SetRecipeText("merge_method: task_arithmetic\nbase_model: base.safetensors\nmodels:\n  - model: other.safetensors+lora-a\n")
+	if !strings.Contains(a.RecipeErr, `base model "other.safetensors", which is not loaded`) {
+		t.Errorf("a missing base of an adapter: %q", a.RecipeErr)
+	}
+	a.SetRecipeText("merge_method: task_arithmetic\nbase_model: base.safetensors\nmodels:\n  - model: lora-a\n")
+	if !strings.Contains(a.RecipeErr, "lora-a is a LoRA adapter folder, not a model") || !strings.Contains(a.RecipeErr, "base.safetensors+lora-a") {
+		t.Errorf("an adapter named as a model: %q", a.RecipeErr)
 	}
 	a.SetMethod("task_arithmetic")
 	a.AddModels() // back to the form

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"ladle/core/lora/ref"
 	"ladle/core/merge/info"
 	recipe "ladle/core/recipe/spec"
 )
@@ -396,6 +397,25 @@ func (a *App) withdraw(changed bool) {
 	a.Run = Run{ID: r.ID, Workers: r.Workers}
 }
 
+// notLoaded says which part of a model the recipe names is not loaded: for
+// BASE+ADAPTER, the base file or the adapter folder.
+func (a *App) notLoaded(p string) string {
+	base, dir, adapted := ref.Split(p)
+	if !adapted {
+		return fmt.Sprintf("The recipe names %q, which is not loaded: drop that file, or rename the model in the recipe.", p)
+	}
+	_, haveBase := a.plain(base)
+	_, haveDir := a.plain(dir)
+	const how = "choose its folder (adapter_config.json with adapter_model.safetensors) with Choose a folder…"
+	switch {
+	case haveBase && !haveDir:
+		return fmt.Sprintf("The recipe applies the LoRA adapter %q to %s, but the adapter folder %s is not loaded: %s, or fix the name in the recipe.", dir, base, dir, how)
+	case !haveBase && haveDir:
+		return fmt.Sprintf("The recipe applies the adapter %s to the base model %q, which is not loaded: drop that file, or fix the name in the recipe.", dir, base)
+	}
+	return fmt.Sprintf("The recipe names %q: the base model %q and the LoRA adapter %q are not loaded: drop the base, %s, or fix the names in the recipe.", p, base, dir, how)
+}
+
 // check says, in plain words, why a recipe cannot run in the page ("" when it can):
 // an unknown method, models that are not loaded, or models that do not fit together.
 func (a *App) check(r *recipe.Recipe) string {
@@ -419,9 +439,15 @@ func (a *App) check(r *recipe.Recipe) string {
 	}
 	for _, p := range paths {
 		if mf, ok := a.Model(p); !ok {
-			return fmt.Sprintf("The recipe names %q, which is not loaded: drop that file, or rename the model in the recipe.", p)
+			return a.notLoaded(p)
 		} else if mf.Error != "" {
 			return fmt.Sprintf("%s cannot be read: %s", p, mf.Error)
+		} else if mf.IsAdapter() {
+			base := a.adapterBase()
+			if base == "" {
+				base = "BASE"
+			}
+			return fmt.Sprintf("%s is a LoRA adapter folder, not a model: name it after the base model it was trained on, as %s+%s.", p, base, p)
 		}
 	}
 	if m.NeedsBase && r.BaseModel == "" {

@@ -5,12 +5,17 @@ package playground
 // driven as a person would and failing on the page before its fix.
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"ladle/core/ckpt"
+	"ladle/core/lora"
 	"ladle/site/browsertest"
 )
 
@@ -115,4 +120,54 @@ func TestWalkthroughSignaturesAreNotEvaluated(t *testing.T) {
 	click(t, b, "run")
 	waitFor(t, b, hasResult, 60*time.Second)
 	waitFor(t, b, `(() => { const r = document.querySelector('[data-testid=eval-row][data-model=result]'); return r && r.dataset.accuracy !== ''; })()`, 60*time.Second)
+}
+
+// A LoRA adapter named wrongly in a typed recipe is caught as it is typed, with a
+// message that names the part that is missing and what to do: the adapter folder not
+// chosen, and the adapter folder named as a model of its own (which passed the page's
+// check and then failed in the engine with "no file named lora-low", listing the
+// folder's files).
+func TestWalkthroughAdapterMistakes(t *testing.T) {
+	lab := labDir(t, "task-arithmetic")
+	dir := t.TempDir()
+	raw, err := os.ReadFile(filepath.Join(lab, "base.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "base.safetensors"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, err := ckpt.Open(filepath.Join(lab, "base.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	ft, err := ckpt.Open(filepath.Join(lab, "task-low.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ft.Close()
+	if _, err := lora.Extract(context.Background(), base, ft, 4, filepath.Join(dir, "lora-low"), lora.ExtractOptions{BaseName: "base.safetensors"}); err != nil {
+		t.Fatal(err)
+	}
+	b := openPage(t)
+	setFiles(t, b, []string{filepath.Join(dir, "base.safetensors")})
+	waitFor(t, b, modelsListed([]string{"base.safetensors"}), 30*time.Second)
+	if err := b.SetFiles(`#folder-input`, []string{filepath.Join(dir, "lora-low")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, modelsListed([]string{"base.safetensors", "lora-low"}), 30*time.Second)
+	for _, c := range []struct{ recipe, want string }{
+		{"merge_method: task_arithmetic\nbase_model: base.safetensors\nmodels:\n  - model: base.safetensors+my-lora\n",
+			`the adapter folder my-lora is not loaded: choose its folder`},
+		{"merge_method: task_arithmetic\nbase_model: base.safetensors\nmodels:\n  - model: lora-low\n",
+			`lora-low is a LoRA adapter folder, not a model: name it after the base model it was trained on, as base.safetensors+lora-low`},
+	} {
+		typeRecipe(t, b, c.recipe)
+		waitFor(t, b, errorVisible, 30*time.Second)
+		msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`)
+		if !strings.Contains(msg, c.want) || eval[bool](t, b, runEnabled) {
+			t.Errorf("typed\n%s\nthe page says %q (Run enabled: %v); want it to say %q", c.recipe, msg, eval[bool](t, b, runEnabled), c.want)
+		}
+	}
 }
