@@ -95,8 +95,11 @@ func prepareSlices(r *recipe.Recipe, m *merge.Method, open Opener, read ReadFile
 			if err != nil {
 				return p, err
 			}
+			if sm.layers == 0 {
+				return p, errorf(swhere+".layer_range", "%s has no numbered layers (none of its tensor names has an all-digit part, as model.layers.3.mlp.up_proj.weight does), so a layer range cannot cut it; slices are for layered models: merge it whole, listing it under models: without slices", src.Model)
+			}
 			if src.To > sm.layers {
-				return p, errorf(swhere+".layer_range", "[%d, %d] goes past the layers of %s, which has %d (0 to %d)", src.From, src.To, src.Model, sm.layers, sm.layers-1)
+				return p, errorf(swhere+".layer_range", "[%d, %d] goes past the layers of %s, which has %d (0 to %d): the range's end is exclusive, so the widest is [0, %d]", src.From, src.To, src.Model, sm.layers, sm.layers-1, sm.layers)
 			}
 			key := fmt.Sprintf("%s [layers %d-%d]", src.Model, src.From, src.To-1)
 			if _, dup := views[key]; dup {

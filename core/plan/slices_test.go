@@ -179,8 +179,10 @@ func TestSlicesErrors(t *testing.T) {
 	dir := t.TempDir()
 	writeLlama(t, dir, "a.safetensors", 4, 10)
 	writeLlama(t, dir, "b.safetensors", 4, 20)
+	writeWith(t, filepath.Join(dir, "flat.safetensors"), "conv1.weight", 1) // no numbered layers
 	for _, tc := range []struct{ yaml, want string }{
-		{"merge_method: passthrough\nslices: [{sources: [{model: a.safetensors, layer_range: [2, 6]}]}]\n", "goes past the layers of a.safetensors, which has 4"},
+		{"merge_method: passthrough\nslices: [{sources: [{model: a.safetensors, layer_range: [2, 6]}]}]\n", "goes past the layers of a.safetensors, which has 4 (0 to 3): the range's end is exclusive, so the widest is [0, 4]"},
+		{"merge_method: passthrough\nslices: [{sources: [{model: flat.safetensors, layer_range: [0, 2]}]}]\n", "flat.safetensors has no numbered layers"},
 		{"merge_method: linear\nslices: [{sources: [{model: a.safetensors, layer_range: [0, 2]}, {model: b.safetensors, layer_range: [0, 3]}]}]\n", "spans 3 layers"},
 		{"merge_method: ties\nbase_model: c.safetensors\nslices: [{sources: [{model: a.safetensors, layer_range: [0, 2]}, {model: b.safetensors, layer_range: [0, 2]}]}]\n", "not among the slice's sources"},
 		{"merge_method: passthrough\nslices: [{sources: [{model: a.safetensors, layer_range: [0, 2]}, {model: b.safetensors, layer_range: [0, 2]}]}]\n", "at most 1"},

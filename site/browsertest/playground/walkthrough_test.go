@@ -171,3 +171,19 @@ func TestWalkthroughAdapterMistakes(t *testing.T) {
 		}
 	}
 }
+
+// A mergekit `slices:` recipe over models without numbered layers (the labs' and
+// burn-mnist's conv/fc networks) says so and what to do, instead of "goes past the
+// layers of finetune-01.safetensors, which has 0 (0 to -1)".
+func TestWalkthroughSlicesWithoutLayers(t *testing.T) {
+	b := openPage(t)
+	openLab(t, b, "soups")
+	typeRecipe(t, b, "slices:\n  - sources:\n    - model: finetune-01.safetensors\n      layer_range: [0, 2]\n  - sources:\n    - model: finetune-02.safetensors\n      layer_range: [1, 3]\nmerge_method: passthrough\n")
+	waitFor(t, b, runEnabled, 30*time.Second)
+	click(t, b, "run")
+	waitFor(t, b, errorVisible, 60*time.Second)
+	msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`)
+	if !strings.Contains(msg, "finetune-01.safetensors has no numbered layers") || !strings.Contains(msg, "models:") || strings.Contains(msg, "-1") {
+		t.Errorf("slices over a model without layers: %q", msg)
+	}
+}
