@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"ladle/core/ckpt"
 	"slices"
+	"strconv"
 	"time"
 
 	"ladle/core/lora/ref"
@@ -283,10 +284,48 @@ func (a *App) ToggleModel(name string) {
 }
 
 // SetMethod picks a method; values typed for parameters it also has are kept.
+//
+// A parameter the method requires without a default that is also its swept scalar
+// (slerp's t, della's density) starts at the middle of its range, so that the picked
+// method runs at once and the Live curve has a slider to move and a Sweep to press;
+// the field shows the value, to change.
 func (a *App) SetMethod(name string) {
 	a.Form.Method = name
+	a.startRequired()
 	a.fixBase()
 	a.regenerate()
+}
+
+func (a *App) startRequired() {
+	var m *info.Method
+	for i := range a.Methods {
+		if a.Methods[i].Name == a.Form.Method {
+			m = &a.Methods[i]
+		}
+	}
+	if m == nil {
+		return
+	}
+	for _, p := range m.Params {
+		if !p.Required || p.Sweep == "" || p.Default != nil || p.Min == nil || p.Max == nil {
+			continue
+		}
+		mid := strconv.FormatFloat((*p.Min+*p.Max)/2, 'g', -1, 64)
+		if !p.PerModel {
+			if a.Form.Global[p.Name] == "" {
+				a.Form.Global[p.Name] = mid
+			}
+			continue
+		}
+		for _, model := range a.Form.Models {
+			if a.Form.PerModel[model] == nil {
+				a.Form.PerModel[model] = map[string]string{}
+			}
+			if a.Form.PerModel[model][p.Name] == "" {
+				a.Form.PerModel[model][p.Name] = mid
+			}
+		}
+	}
 }
 
 // SetBase picks the base model.

@@ -49,3 +49,30 @@ func TestCurveLeavesWithItsFiles(t *testing.T) {
 		t.Errorf("after Clear all: %d points, running %v, same ID %v, A %q", len(a.Sweep.Points), a.Sweep.Running, a.Sweep.ID == id, a.Sweep.A)
 	}
 }
+
+// Picking a method whose swept scalar is required without a default (slerp's t, a
+// global one; della's density, per model) starts it at the middle of its range, so
+// that the form's recipe runs; a value already typed stays.
+func TestPickedMethodStartsItsRequiredScalar(t *testing.T) {
+	a := newApp()
+	a.AddModels(mnistModel("a.pt"), mnistModel("b.pt"))
+	a.SetMethod("slerp")
+	if a.Form.Global["t"] != "0.5" || !a.CanRun() {
+		t.Errorf("slerp: t %q, can run %v (%s)\n%s", a.Form.Global["t"], a.CanRun(), a.RecipeErr, a.RecipeText)
+	}
+	a.SetParam("", "t", "0.3")
+	a.SetMethod("linear")
+	a.SetMethod("slerp")
+	if a.Form.Global["t"] != "0.3" {
+		t.Errorf("a typed t was replaced by %q", a.Form.Global["t"])
+	}
+	a.SetMethod("della")
+	if !a.CanRun() {
+		t.Errorf("della: %s\n%s", a.RecipeErr, a.RecipeText)
+	}
+	for _, m := range []string{"b.pt"} {
+		if a.Form.PerModel[m]["density"] != "0.5" {
+			t.Errorf("della: %s's density %q", m, a.Form.PerModel[m]["density"])
+		}
+	}
+}

@@ -187,3 +187,23 @@ func TestWalkthroughSlicesWithoutLayers(t *testing.T) {
 		t.Errorf("slices over a model without layers: %q", msg)
 	}
 }
+
+// The Re-Basin lab's Try step 4 ("pick slerp in 2. Method, move the slider or press
+// Sweep"): picking slerp gives a recipe that runs, with t at the middle of its range
+// and the Live curve's slider on it (before: "parameters.t: missing", Run disabled,
+// no slider, and Sweep said "Fix the recipe first").
+func TestWalkthroughPickedSlerpRunsAndSweeps(t *testing.T) {
+	b := openPage(t)
+	openLab(t, b, "rebasin")
+	choose(t, b, `[data-testid=method-select]`, "slerp")
+	waitFor(t, b, runEnabled+" || "+errorVisible, 30*time.Second)
+	if eval[bool](t, b, errorVisible) || !eval[bool](t, b, runEnabled) {
+		t.Fatalf("slerp picked in 2. Method cannot run: %q\n%s", eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`), eval[string](t, b, editorText))
+	}
+	if text := eval[string](t, b, editorText); !strings.Contains(text, "t: 0.5") {
+		t.Errorf("the recipe does not start t at 0.5:\n%s", text)
+	}
+	waitFor(t, b, `document.querySelector('[data-testid=sweep-slider]') !== null && !document.querySelector('[data-testid=sweep]').disabled`, 30*time.Second)
+	click(t, b, "run")
+	waitFor(t, b, hasResult, 60*time.Second)
+}
