@@ -6,6 +6,7 @@ import (
 	"ladle/core/ckpt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"ladle/core/lora/ref"
@@ -405,6 +406,10 @@ func (a *App) SetRecipeText(text string) {
 // applyText takes the editor's text once it is parsed: the form follows it and it is
 // checked. Until an engine worker has parsed it, Run waits (Verifying).
 func (a *App) applyText() {
+	if strings.TrimSpace(a.RecipeText) == "" { // (an empty Verifying means none: say it here)
+		a.RecipeErr, a.Verifying = "The recipe is empty: type one, or pick a method in 2. Method and the form writes it again.", ""
+		return
+	}
 	r, err, ok := a.parse(a.RecipeText)
 	switch {
 	case !ok:

@@ -207,3 +207,18 @@ func TestWalkthroughPickedSlerpRunsAndSweeps(t *testing.T) {
 	click(t, b, "run")
 	waitFor(t, b, hasResult, 60*time.Second)
 }
+
+// Emptying the recipe editor says so and disables Run (before: "Ready: press Run to
+// merge", Run enabled, and "The merge failed: the recipe is empty" after pressing it);
+// picking a method has the form write the recipe again.
+func TestWalkthroughEmptyRecipe(t *testing.T) {
+	b := openPage(t)
+	openLab(t, b, "soups")
+	typeRecipe(t, b, "")
+	waitFor(t, b, errorVisible, 30*time.Second)
+	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, "The recipe is empty") || eval[bool](t, b, runEnabled) {
+		t.Errorf("an empty recipe: %q, Run enabled %v", msg, eval[bool](t, b, runEnabled))
+	}
+	choose(t, b, `[data-testid=method-select]`, "linear")
+	waitFor(t, b, runEnabled+` && `+editorText+`.includes('finetune-01.safetensors')`, 30*time.Second)
+}
