@@ -103,7 +103,18 @@ func (c *EvalPanel) status() string {
 		}
 		return fmt.Sprintf("Evaluating on %s (%s)%s: %d of %d models done…", e.Dataset, e.Split, on, int(e.Done), e.Total)
 	case len(e.Rows) > 0:
-		return fmt.Sprintf("%d models scored on %s, split %s.", len(e.Rows), e.Dataset, e.Split)
+		failed := 0
+		for _, r := range e.Rows {
+			if r.Error != "" {
+				failed++
+			}
+		}
+		scored := len(e.Rows) - failed
+		msg := fmt.Sprintf("%d %s scored on %s, split %s.", scored, plural(scored, "model", "models"), e.Dataset, e.Split)
+		if failed > 0 {
+			msg += fmt.Sprintf(" %d could not be evaluated: %s says why.", failed, plural(failed, "its row", "their rows"))
+		}
+		return msg
 	}
 	return ""
 }
@@ -398,3 +409,10 @@ func (c *Labs) liveStatus() string {
 }
 
 func (c *Labs) liveChart() *state.Chart { return state.CurveChart(c.P.App.LiveCurve()) }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

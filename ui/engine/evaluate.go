@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"ladle/core/ckpt"
@@ -192,19 +193,22 @@ func (e *Engine) evalModel(ctx context.Context, name string, open func(string) (
 // losses instead of the figures.
 func evalSource(ctx context.Context, r EvalResult, src ckpt.Source, arch *nn.Arch, data *eval.Dataset, part *Part, progress func(done, total int)) (EvalResult, error) {
 	if arch == nil {
+		if _, ok := src.Metadata()[nn.MetadataKey]; !ok { // (nn's message gives the command's --arch)
+			return r, fmt.Errorf("%s: the checkpoint carries no architecture (no %q metadata): drop an ARCH.json that describes it, and every model is evaluated with it", r.Model, nn.MetadataKey)
+		}
 		a, err := nn.ArchOf(src)
 		if err != nil {
-			return r, fmt.Errorf("%s: %v; drop an ARCH.json that describes it", r.Model, err)
+			return r, named(r.Model, err)
 		}
 		arch = a
 	}
 	tensors, err := nn.ReadTensors(arch, src)
 	if err != nil {
-		return r, fmt.Errorf("%s: %w", r.Model, err)
+		return r, named(r.Model, err)
 	}
 	m, err := nn.NewModel(arch, tensors)
 	if err != nil {
-		return r, fmt.Errorf("%s: %w", r.Model, err)
+		return r, named(r.Model, err)
 	}
 	// On the CPU, exact: the same bits as ladle eval on any machine. A GPU forwarder
 	// (WebGPU in the page) sums in its own order: its figures agree with ladle eval's
@@ -276,4 +280,12 @@ func (e *Engine) evalProgress(id string, total int) func(model, done, n int, nam
 		last = now
 		e.post(EvalProgress{Type: TypeProgress, ID: id, ModelsDone: model, ModelsTotal: total, SamplesDone: done, SamplesTotal: n, Model: name})
 	}
+}
+
+// named prefixes an error with the model's name, unless it already starts with it.
+func named(name string, err error) error {
+	if strings.HasPrefix(err.Error(), name+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }

@@ -222,3 +222,26 @@ func TestWalkthroughEmptyRecipe(t *testing.T) {
 	choose(t, b, `[data-testid=method-select]`, "linear")
 	waitFor(t, b, runEnabled+` && `+editorText+`.includes('finetune-01.safetensors')`, 30*time.Second)
 }
+
+// A dropped checkpoint without an architecture gets a row that says what to do in the
+// page (not the command's --arch) and names the file once, and the status counts it
+// apart from the scored models (before: "noarch.safetensors: noarch.safetensors: ...
+// give one with --arch ARCH.json; drop an ARCH.json ..." and "12 models scored").
+func TestWalkthroughEvalErrorRow(t *testing.T) {
+	dir := t.TempDir()
+	noarch := filepath.Join(dir, "noarch.safetensors")
+	writeFloats(t, noarch, []float32{1, 2, 3})
+	b := openPage(t)
+	openLab(t, b, "soups")
+	setFiles(t, b, []string{noarch})
+	waitFor(t, b, modelsListed([]string{noarch}), 30*time.Second)
+	click(t, b, "evaluate")
+	waitFor(t, b, `document.querySelectorAll('[data-testid=eval-row]').length === 12 && !document.querySelector('[data-testid=eval-table]').textContent.includes('evaluating') && !document.querySelector('[data-testid=evaluate]').disabled`, 90*time.Second)
+	msg := eval[string](t, b, `document.querySelector('[data-testid=eval-row][data-model="noarch.safetensors"] .model-error').textContent`)
+	if strings.Count(msg, "noarch.safetensors") > 1 || strings.Contains(msg, "--arch") || !strings.Contains(msg, "drop an ARCH.json") {
+		t.Errorf("the row of a checkpoint without an architecture says %q", msg)
+	}
+	if s := eval[string](t, b, `document.querySelector('[data-testid=eval-status]').textContent`); !strings.HasPrefix(s, "11 models scored") || !strings.Contains(s, "1 could not be evaluated") {
+		t.Errorf("the status after one failed model: %q", s)
+	}
+}
