@@ -245,3 +245,30 @@ func TestWalkthroughEvalErrorRow(t *testing.T) {
 		t.Errorf("the status after one failed model: %q", s)
 	}
 }
+
+// On a 1366x768 laptop the sticky run card leaves the page room: after a merge it
+// takes at most a fifth of the window (before: 247 px, a third), with Run, the status
+// and Download on screen and not overlapping.
+func TestWalkthroughLaptopRunCardIsCompact(t *testing.T) {
+	b := openPageAt(t, 1366, 768)
+	openLab(t, b, "soups")
+	click(t, b, "run")
+	waitFor(t, b, hasResult, 60*time.Second)
+	eval[bool](t, b, `(document.querySelector('#files-h').scrollIntoView(), true)`)
+	waitFor(t, b, `document.querySelector('.card.run').getBoundingClientRect().bottom <= window.innerHeight + 1`, 30*time.Second)
+	if h := eval[float64](t, b, `document.querySelector('.card.run').getBoundingClientRect().height`); h > 768/5 {
+		t.Errorf("the run card is %.0f px high in a 768 px window", h)
+	}
+	boxes := eval[[][]float64](t, b, `['[data-testid=run]', '[data-testid=status]', '[data-testid=download]'].map(s => { const r = document.querySelector(s).getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })`)
+	for i, a := range boxes {
+		if a[1] < 0 || a[3] > 768 || a[2] <= a[0] {
+			t.Errorf("control %d is off screen: %v", i, a)
+		}
+		for j := i + 1; j < len(boxes); j++ {
+			c := boxes[j]
+			if a[0] < c[2] && c[0] < a[2] && a[1] < c[3] && c[1] < a[3] {
+				t.Errorf("controls %d and %d overlap: %v %v", i, j, a, c)
+			}
+		}
+	}
+}
