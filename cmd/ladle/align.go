@@ -48,6 +48,9 @@ func runAlign(ctx *cmdContext, args []string) error {
 	if err != nil {
 		return usagef("--seed must be a whole number from 0 to 2^64-1, not %q", *seedFlag)
 	}
+	if err := refuseInputAsOutput(*out, paths[0], paths[1], *archPath); err != nil {
+		return err
+	}
 	a, err := ckpt.Open(paths[0])
 	if err != nil {
 		return err

@@ -52,6 +52,9 @@ func runImportIDX(ctx *cmdContext, args []string) error {
 	if *out == "" {
 		return usagef("no output: give -o DATA.safetensors")
 	}
+	if err := refuseInputAsOutput(*out, paths...); err != nil {
+		return err
+	}
 	images, _, err := ckpt.OpenInput(paths[0])
 	if err != nil {
 		return err
@@ -91,6 +94,9 @@ func runImportCSV(ctx *cmdContext, args []string) error {
 	}
 	if *out == "" {
 		return usagef("no output: give -o DATA.safetensors")
+	}
+	if err := refuseInputAsOutput(*out, paths...); err != nil {
+		return err
 	}
 	f, _, err := ckpt.OpenInput(paths[0])
 	if err != nil {

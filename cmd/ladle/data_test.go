@@ -66,7 +66,8 @@ func TestDataImportCSV(t *testing.T) {
 		{[]string{"data", "import-csv", csvPath, "--label-column", "1"}, 2, "-o"},
 		{[]string{"data", "import-csv", bad, "--label-column", "0", "-o", filepath.Join(dir, "never.safetensors")}, 1, `bad.csv: csv: line 2, column 1: "oops"`},
 		{[]string{"data", "import-csv", csvPath, "--label-column", "7", "-o", out}, 1, "label column 7 does not exist"},
-		{[]string{"data", "import-csv", csvPath, "--label-column", "2", "-o", csvPath, "--split", "x"}, 1, "not a dataset"},
+		{[]string{"data", "import-csv", csvPath, "--label-column", "2", "-o", csvPath, "--split", "x"}, 1, "is one of the inputs"},
+		{[]string{"data", "import-csv", csvPath, "--label-column", "2", "-o", bad, "--split", "x"}, 1, "not a dataset"},
 		{[]string{"data"}, 2, "subcommand"},
 		{[]string{"data", "export"}, 2, `unknown subcommand "export"`},
 	}

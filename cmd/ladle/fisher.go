@@ -67,6 +67,9 @@ func runFisher(ctx *cmdContext, args []string) error {
 	if err != nil {
 		return usagef("--seed must be a whole number from 0 to 2^64-1, not %q", *seedFlag)
 	}
+	if err := refuseInputAsOutput(*out, paths[0], *data, *archPath); err != nil {
+		return err
+	}
 	src, err := ckpt.Open(paths[0])
 	if err != nil {
 		return err

@@ -71,7 +71,8 @@ func runMerge(ctx *cmdContext, args []string) error {
 	for _, k := range r.Ignored {
 		fmt.Fprintf(ctx.stderr, "note: %s: %s does not apply to a tensor merge and is ignored\n", recipePath, k)
 	}
-	p, err := plan.Prepare(r, plan.FileOpener(r.Dir))
+	rec := &inputRecorder{dir: r.Dir}
+	p, err := plan.PrepareWith(r, rec.opener(), rec.read)
 	if err != nil {
 		return fmt.Errorf("%s: %w", recipePath, err)
 	}
@@ -87,6 +88,9 @@ func runMerge(ctx *cmdContext, args []string) error {
 	reportWholeModelSteps(ctx.stdout, p, r)
 	for v := 0; v < p.Outputs(); v++ {
 		dest := outputPath(*out, p.OutputLabel(v))
+		if err := refuseInputAsOutput(dest, append(rec.inputs(), recipePath)...); err != nil {
+			return err
+		}
 		opts.Output = v
 		start := time.Now()
 		bar := newProgressBar(ctx.stderr, *quiet, dest)
