@@ -14,7 +14,7 @@ import (
 func init() {
 	register(&command{
 		name:    "eval",
-		args:    "MODEL [--arch ARCH.json] --data DATA.safetensors [--split NAME] [--batch N] [--threads N] [--fast] [--json]",
+		args:    "MODEL [--arch ARCH.json] --data DATA.safetensors [--split test|val|NAME] [--batch N] [--threads N] [--fast] [--json]",
 		summary: "measure a model's accuracy and loss on a dataset (--arch may be left out when the checkpoint carries ladle.arch)",
 		run:     runEval,
 	})

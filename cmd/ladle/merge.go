@@ -20,7 +20,7 @@ import (
 func init() {
 	register(&command{
 		name:    "merge",
-		args:    "RECIPE.yaml -o OUT.safetensors [--seed N] [--threads N] [--shard-size SIZE]",
+		args:    "RECIPE.yaml -o OUT.safetensors [--seed N] [--threads N] [--shard-size SIZE] [--quiet]",
 		summary: "merge checkpoints as a mergekit-style recipe says (linear, ties, dare_ties, ...)",
 		run:     runMerge,
 	})
@@ -255,6 +255,11 @@ func reportWholeModelSteps(w io.Writer, p *plan.Plan, r *recipe.Recipe) {
 		where += ", split " + r.Ladle.Eval.Split
 	}
 	fmt.Fprintf(w, "greedy soup on %s (keep a model when the candidate's accuracy is %s the soup's):\n", where, rule)
+	// Columns line up however many steps and however long the names.
+	numW, nameW := len(strconv.Itoa(len(g.Steps))), 30
+	for _, s := range g.Steps {
+		nameW = max(nameW, len(s.Model))
+	}
 	for i, s := range g.Steps {
 		verdict := "not kept"
 		if s.Kept {
@@ -264,7 +269,7 @@ func reportWholeModelSteps(w io.Writer, p *plan.Plan, r *recipe.Recipe) {
 		if i == 0 {
 			what, verdict = "best model", "start"
 		}
-		fmt.Fprintf(w, "  %d. %-30s %s accuracy %.4f  %s\n", i+1, s.Model, what, s.Accuracy, verdict)
+		fmt.Fprintf(w, "  %*d. %-*s %-12s accuracy %.4f  %s\n", numW, i+1, nameW, s.Model, what, s.Accuracy, verdict)
 	}
 	fmt.Fprintf(w, "ingredients (%d): %s; soup accuracy %.4f\n", len(g.Ingredients), strings.Join(g.Ingredients, ", "), g.Accuracy)
 }

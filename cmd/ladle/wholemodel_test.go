@@ -329,6 +329,16 @@ func TestGreedySoupCommand(t *testing.T) {
 		t.Errorf("merge printed %q", stdout)
 	}
 	t.Logf("%s", stdout)
+	col := -1 // the steps' accuracy column lines up
+	for _, line := range strings.Split(stdout, "\n") {
+		if i := strings.Index(line, " accuracy "); i >= 0 && strings.Contains(line, ". ") {
+			if col >= 0 && i != col {
+				t.Errorf("step lines are not aligned:\n%s", stdout)
+				break
+			}
+			col = i
+		}
+	}
 	if r := evalJSON(t, out, "--data", data); r.Accuracy != rec.Accuracy {
 		t.Errorf("the soup scores %v, the record says %v", r.Accuracy, rec.Accuracy)
 	}
