@@ -308,6 +308,11 @@ func (x *executor) job(ctx context.Context, t ckpt.Info, set *bufSet) (*merge.Jo
 		}
 		inputs[k] = set.inputs[k]
 	}
+	for k := range inputs {
+		if inputs[k] == nil {
+			inputs[k] = []float32{} // a tensor of no elements: present, not missing (a nil Base means "no base")
+		}
+	}
 	j := &merge.Job{Tensor: t.Name, Shape: t.Shape, Seed: x.seed, Options: p.options, Workers: x.threads, Compute: x.compute}
 	if p.Base != nil {
 		j.Base, inputs = inputs[0], inputs[1:]
