@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"ladle/core/tensor"
@@ -115,15 +116,17 @@ func (m *Method) validate(j *Job, out []float32) error {
 	j.numel = len(out)
 	nm := len(j.Models)
 	if !m.PartialModels {
+		models := func(k int) string { // "1 model", "2 models"
+			if k == 1 {
+				return "1 model"
+			}
+			return strconv.Itoa(k) + " models"
+		}
 		if nm < m.MinModels {
-			return j.errorf("needs at least %d models besides the base, got %d; add models to the recipe", m.MinModels, nm)
+			return j.errorf("needs at least %s besides the base, got %d; add models to the recipe", models(m.MinModels), nm)
 		}
 		if m.MaxModels > 0 && nm > m.MaxModels {
-			what := "models"
-			if m.MaxModels == 1 {
-				what = "model"
-			}
-			return j.errorf("takes at most %d %s besides the base, got %d; remove models from the recipe", m.MaxModels, what, nm)
+			return j.errorf("takes at most %s besides the base, got %d; remove models from the recipe", models(m.MaxModels), nm)
 		}
 	}
 	if m.NeedsBase {

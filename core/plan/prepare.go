@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"ladle/core/ckpt"
@@ -292,14 +293,18 @@ func (p *Plan) checkModels() error {
 	if p.usesBase() {
 		what = "models besides the base"
 	}
+	// "1 model", "2 models"
+	count := func(k int) string {
+		if k == 1 {
+			return "1 " + strings.Replace(what, "models", "model", 1)
+		}
+		return strconv.Itoa(k) + " " + what
+	}
 	if n < m.MinModels {
-		return errorf("models", "%s needs at least %d %s, the recipe has %d", m.Name, m.MinModels, what, n)
+		return errorf("models", "%s needs at least %s, the recipe has %d", m.Name, count(m.MinModels), n)
 	}
 	if m.MaxModels > 0 && n > m.MaxModels {
-		if m.MaxModels == 1 {
-			what = strings.Replace(what, "models", "model", 1)
-		}
-		return errorf("models", "%s takes at most %d %s, the recipe has %d", m.Name, m.MaxModels, what, n)
+		return errorf("models", "%s takes at most %s, the recipe has %d", m.Name, count(m.MaxModels), n)
 	}
 	return nil
 }
