@@ -69,7 +69,7 @@ func TestCommandHelpListsFlags(t *testing.T) {
 		{[]string{"merge", "--help"}, []string{"usage: ladle merge", "-shard-size"}},
 		{[]string{"help", "merge"}, []string{"usage: ladle merge", "-shard-size", "-threads"}},
 		{[]string{"eval", "-h"}, []string{"usage: ladle eval", "-split", "-arch"}},
-		{[]string{"serve", "-h"}, []string{"usage: ladle serve", "-addr", "127.0.0.1:8080"}},
+		{[]string{"serve", "-h"}, []string{"usage: ladle serve", "-addr", "127.0.0.1:8080", "-dist string"}},
 		{[]string{"help", "analyze"}, []string{"usage: ladle analyze", "-density"}},
 		{[]string{"lora", "-h"}, []string{"usage: ladle lora", "-rank"}},
 		{[]string{"data", "import-csv", "-h"}, []string{"usage: ladle data", "-label-column"}},

@@ -36,7 +36,7 @@ var (
 func runServe(ctx *cmdContext, args []string) error {
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fset.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	distDir := fset.String("dist", "", "serve this built playground folder (from `go run ./build dist -o DIR`) instead of finding one")
+	distDir := fset.String("dist", "", "serve this built playground folder (made by go run ./build dist -o DIR) instead of finding one")
 	allowHosts := fset.String("allow-host", "", "also answer requests for these host names (comma-separated; e.g. a name in /etc/hosts or a reverse proxy's); localhost and the bound address always work")
 	positional, err := parseFlags(fset, args)
 	if err != nil {
