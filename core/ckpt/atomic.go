@@ -39,10 +39,7 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	SweepStalePartials(dir, "."+base+".")
 	f, err := CreatePartial(dir, "."+base+".*.partial")
 	if err != nil {
-		if err != errStopped {
-			err = &OutputError{Path: path, Dir: filepath.Clean(dir), Err: err}
-		}
-		return nil, err
+		return nil, OutputErrorFor(path, err)
 	}
 	return &AtomicFile{File: f, final: path}, nil
 }
@@ -130,6 +127,15 @@ func CreatePartial(dir, pattern string) (*os.File, error) {
 	return f, nil
 }
 
+// OutputErrorFor reports that the output path could not be created in its folder
+// (an OutputError), or passes err on when the command is being stopped.
+func OutputErrorFor(path string, err error) error {
+	if err == nil || err == errStopped {
+		return err
+	}
+	return &OutputError{Path: path, Dir: filepath.Dir(filepath.Clean(path)), Err: err}
+}
+
 // CommitPartial renames a finished partial file to its final name.
 func CommitPartial(partial, final string) error {
 	partials.Lock()
@@ -206,7 +212,7 @@ func MkdirOutput(dir string) (created string, err error) {
 		return "", errStopped
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+		return "", OutputErrorFor(dir, err)
 	}
 	if created != "" {
 		partials.dirs = append(partials.dirs, created)

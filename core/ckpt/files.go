@@ -96,7 +96,7 @@ func CheckOutputFile(path string) error {
 		return nil
 	}
 	if err != nil {
-		return err
+		return OutputErrorFor(path, err) // e.g. a parent that is a file
 	}
 	if !fi.Mode().IsRegular() {
 		return &NotRegularError{Path: path, Kind: kindOf(fi.Mode()), Output: true}
@@ -112,7 +112,7 @@ func CheckOutputDir(path string) error {
 		return nil
 	}
 	if err != nil {
-		return err
+		return OutputErrorFor(path, err) // e.g. a parent that is a file
 	}
 	if !fi.IsDir() {
 		kind := kindOf(fi.Mode())

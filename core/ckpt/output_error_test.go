@@ -57,3 +57,13 @@ func TestOutputErrorReadOnlyFolder(t *testing.T) {
 		t.Errorf("error %q", msg)
 	}
 }
+
+// A folder output (a sharded checkpoint) whose parent is missing names the folder too.
+func TestOutputErrorFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(dir, []byte("x"), 0o644)
+	_, err := MkdirOutput(filepath.Join(dir, "sub", "merged"))
+	if err == nil || !strings.Contains(err.Error(), "cannot write "+filepath.Join(dir, "sub", "merged")) || strings.Contains(err.Error(), "lstat") {
+		t.Errorf("MkdirOutput under a file: %v", err)
+	}
+}

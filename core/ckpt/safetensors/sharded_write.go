@@ -114,7 +114,7 @@ func (sw *ShardedWriter) shardOf(pos int) (idx int, first bool) {
 func (sw *ShardedWriter) startShard(i int) error {
 	tmp, err := ckpt.CreatePartial(sw.dir, "."+ShardName(sw.prefix, i, len(sw.plan))+".*.partial")
 	if err != nil {
-		return sw.fail(err)
+		return sw.fail(ckpt.OutputErrorFor(filepath.Join(sw.dir, ShardName(sw.prefix, i, len(sw.plan))), err))
 	}
 	sw.tmp, sw.cur = tmp, i
 	sw.buf = bufio.NewWriterSize(tmp, 1<<20)
