@@ -27,7 +27,7 @@ func OpenNPZ(r io.ReaderAt, size int64, path string) (*Reader, error) {
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return nil, w.format(ErrBadZip, "not a readable zip archive: %v", err)
+		return nil, w.format(ErrBadZip, "not a readable zip archive: %v (a truncated or damaged file?); copy or download it again, or save it again with numpy.savez", err)
 	}
 	rd := newReader(r, path, "npz")
 	var skipped []string

@@ -121,7 +121,7 @@ type scanner struct {
 }
 
 func (s *scanner) eof() error {
-	return fmt.Errorf("%w: the stream ends before its STOP opcode", errPickle)
+	return fmt.Errorf("%w: the stream ends before its STOP opcode (the file is truncated or damaged); copy or download it again, or save it again with torch.save", errPickle)
 }
 
 func (s *scanner) byte() (byte, error) {
