@@ -37,7 +37,7 @@ func syntaxError(data []byte, err error) string {
 	end := 0
 	for n, l := range lines {
 		end += len(l)
-		if n+1 <= reported {
+		if n+1 < reported || len(l) == 0 { // the reported line is a candidate too (tabs are reported where they are); "" follows the last newline
 			continue
 		}
 		var doc yaml.Node
@@ -46,21 +46,23 @@ func syntaxError(data []byte, err error) string {
 			continue
 		}
 		if pm := yamlLine.FindStringSubmatch(strings.TrimPrefix(perr.Error(), "yaml: ")); pm != nil && strings.HasSuffix(perr.Error(), what) {
-			return "line " + strconv.Itoa(n+1) + ": " + what + hint(what)
+			return "line " + strconv.Itoa(n+1) + ": " + what + hint(what, l)
 		}
 		break
 	}
-	return msg + hint(what)
+	return msg + hint(what, nil)
 }
 
-// hint says what to do about the YAML parser's usual complaints.
-func hint(what string) string {
+// hint says what to do about the YAML parser's usual complaints; line is the line at
+// fault, when known.
+func hint(what string, line []byte) string {
 	switch {
+	case strings.Contains(what, "tab character"),
+		strings.Contains(what, "found character that cannot start any token") && bytes.ContainsRune(line, '\t'):
+		return " (YAML indents with spaces, not tabs)"
 	case strings.Contains(what, "did not find expected '-' indicator"), strings.Contains(what, "did not find expected key"),
 		strings.Contains(what, "mapping values are not allowed"):
 		return " (check this line's indentation: items of one list, and keys of one mapping, start in the same column)"
-	case strings.Contains(what, "found character that cannot start any token") && strings.Contains(what, "tab"):
-		return " (YAML indents with spaces, not tabs)"
 	}
 	return ""
 }
