@@ -529,7 +529,11 @@ func (a *App) check(r *recipe.Recipe) string {
 		files = append(files, mf)
 	}
 	if c := Compatibility(files); !c.OK() && !m.PartialModels {
-		return fmt.Sprintf("The models do not line up: %s %s.", c.Mismatches[0].Tensor, c.Mismatches[0].Detail)
+		more := ""
+		if n := len(c.Mismatches) - 1; n > 0 {
+			more = fmt.Sprintf(" (and %d more %s, listed under 1. Models)", n, plural(n, "tensor", "tensors"))
+		}
+		return fmt.Sprintf("The models do not line up: %s %s%s. Merge checkpoints of one architecture: untick or remove the one that differs, or take it out of the recipe.", c.Mismatches[0].Tensor, c.Mismatches[0].Detail, more)
 	}
 	if verify {
 		if msg, ok := a.verified[a.RecipeText]; ok {

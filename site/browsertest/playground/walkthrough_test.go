@@ -272,3 +272,25 @@ func TestWalkthroughLaptopRunCardIsCompact(t *testing.T) {
 		}
 	}
 }
+
+// Checkpoints of different shapes are refused with the tensor, the files and their
+// shapes, and what to do (before: only "The models do not line up: w shapes differ:
+// ...").
+func TestWalkthroughShapeMismatchSaysWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	small, big := filepath.Join(dir, "small.safetensors"), filepath.Join(dir, "big.safetensors")
+	writeFloats(t, small, []float32{1, 2, 3})
+	writeFloats(t, big, []float32{1, 2, 3, 4})
+	b := openPage(t)
+	setFiles(t, b, []string{small, big})
+	waitFor(t, b, modelsListed([]string{small, big})+" && "+errorVisible, 30*time.Second)
+	msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`)
+	for _, want := range []string{"w ", "small.safetensors [3]", "big.safetensors [4]", "untick or remove the one that differs"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("two checkpoints of different shapes: %q does not say %q", msg, want)
+		}
+	}
+	if eval[bool](t, b, runEnabled) {
+		t.Error("Run is enabled for checkpoints that do not line up")
+	}
+}
