@@ -365,6 +365,23 @@ func (c *Labs) pressed(name string) string {
 	return "false"
 }
 
+// recipePressed marks the lab recipe the editor holds, unedited: after "Press Greedy
+// soup" the button says which recipe Run will merge.
+func (c *Labs) recipePressed(file string) string {
+	l := c.P.App.Labs
+	if l.RecipeFile == file && l.RecipeText == c.P.App.RecipeText {
+		return "true"
+	}
+	return "false"
+}
+
+func (c *Labs) recipeClass(file string) string {
+	if c.recipePressed(file) == "true" {
+		return "lab-recipe pressed"
+	}
+	return "lab-recipe"
+}
+
 // busy marks the lab buttons while a lab loads; they stay focusable (a disabled
 // button would drop the focus to the page), and OpenLab ignores clicks meanwhile.
 func (c *Labs) busy() any {

@@ -225,6 +225,9 @@ func (c *Labs) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 							_ = r
 							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "button", Attr: []vugu.VGAttribute{{Namespace: "", Key: "type", Val: "button"}}}
 							vgparent.AppendChild(vgn)
+							vgn.AddAttrInterface("aria-pressed", c.recipePressed(r.File))
+							vgn.AddAttrInterface("class", c.recipeClass(r.File))
+							vgn.AddAttrInterface("data-recipe", r.File)
 							vgn.SetInnerHTML(r.Name)
 							vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 								EventType: "click",

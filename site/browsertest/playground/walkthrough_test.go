@@ -294,3 +294,23 @@ func TestWalkthroughShapeMismatchSaysWhatToDo(t *testing.T) {
 		t.Error("Run is enabled for checkpoints that do not line up")
 	}
 }
+
+// A lab's recipe buttons say which recipe the editor holds ("Press Greedy soup, then
+// Run merge": before, nothing on the buttons changed), until it is edited.
+func TestWalkthroughLabRecipeButtonIsPressed(t *testing.T) {
+	b := openPage(t)
+	openLab(t, b, "soups")
+	pressed := `[...document.querySelectorAll('.lab [data-recipe]')].filter(e => e.getAttribute('aria-pressed') === 'true').map(e => e.textContent)`
+	if got := eval[[]string](t, b, pressed); len(got) != 1 || got[0] != "Uniform soup" {
+		t.Errorf("after opening the lab the pressed recipe buttons are %q", got)
+	}
+	eval[bool](t, b, `(document.querySelector('.lab [data-recipe="greedy.yaml"]').click(), true)`)
+	waitFor(t, b, editorText+`.includes('greedy_soup')`, 30*time.Second)
+	if got := eval[[]string](t, b, pressed); len(got) != 1 || got[0] != "Greedy soup" {
+		t.Errorf("after pressing Greedy soup the pressed recipe buttons are %q", got)
+	}
+	typeRecipe(t, b, eval[string](t, b, editorText)+"# my change\n")
+	if got := eval[[]string](t, b, pressed); len(got) != 0 {
+		t.Errorf("after an edit the pressed recipe buttons are %q", got)
+	}
+}
