@@ -351,6 +351,15 @@ func (c *SweepPanel) xAt(i int) string {
 }
 
 // pick merges the point of the chart's dot i.
+// pickKey merges point i on Enter or Space, so that the curve's points (focusable
+// buttons) can be chosen without a mouse.
+func (c *SweepPanel) pickKey(event vugu.DOMEvent, i int) {
+	if k := event.PropString("key"); k == "Enter" || k == " " {
+		event.PreventDefault()
+		c.pick(i)
+	}
+}
+
 func (c *SweepPanel) pick(i int) {
 	if c.layout == nil || i >= len(c.layout.Xs) || c.P.Eval == nil {
 		return

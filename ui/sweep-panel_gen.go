@@ -596,14 +596,20 @@ func (c *SweepPanel) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 							_ = i
 							d := d
 							_ = d
-							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "svg", Data: "circle", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "dot acc pick"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "curve-point"}, vugu.VGAttribute{Namespace: "", Key: "r", Val: "5"}}}
+							vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "svg", Data: "circle", Attr: []vugu.VGAttribute{{Namespace: "", Key: "class", Val: "dot acc pick"}, vugu.VGAttribute{Namespace: "", Key: "data-testid", Val: "curve-point"}, vugu.VGAttribute{Namespace: "", Key: "r", Val: "5"}, vugu.VGAttribute{Namespace: "", Key: "tabindex", Val: "0"}, vugu.VGAttribute{Namespace: "", Key: "role", Val: "button"}}}
 							vgparent.AppendChild(vgn)
+							vgn.AddAttrInterface("aria-label", d.Label)
 							vgn.AddAttrInterface("cx", d.X)
 							vgn.AddAttrInterface("cy", d.Y)
 							vgn.AddAttrInterface("data-x", c.xAt(i))
 							vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
 								EventType: "click",
 								Func:      func(event vugu.DOMEvent) { c.pick(i) },
+								// TODO: implement capture, etc. mostly need to decide syntax
+							})
+							vgn.DOMEventHandlerSpecList = append(vgn.DOMEventHandlerSpecList, vugu.DOMEventHandlerSpec{
+								EventType: "keydown",
+								Func:      func(event vugu.DOMEvent) { c.pickKey(event, i) },
 								// TODO: implement capture, etc. mostly need to decide syntax
 							})
 							{
@@ -658,7 +664,7 @@ func (c *SweepPanel) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 					vgparent.AppendChild(vgn)
 					vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute(nil)}
 					vgparent.AppendChild(vgn)
-					vgn.SetInnerHTML(vugu.HTML("The line marks the recipe\x26#39;s value; click a point to merge it as the result."))
+					vgn.SetInnerHTML(vugu.HTML("The line marks the recipe\x26#39;s value; click a point (or tab to it and press Enter) to merge it as the result."))
 					vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: "\n    "}
 					vgparent.AppendChild(vgn)
 				}

@@ -314,3 +314,31 @@ func TestWalkthroughLabRecipeButtonIsPressed(t *testing.T) {
 		t.Errorf("after an edit the pressed recipe buttons are %q", got)
 	}
 }
+
+// A point of the live curve can be merged from the keyboard: the points are buttons
+// in the tab order, and Enter merges the focused one (before: mouse only).
+func TestWalkthroughCurvePointByKeyboard(t *testing.T) {
+	b := openPage(t)
+	openLab(t, b, "task-arithmetic")
+	waitFor(t, b, `!document.querySelector('[data-testid=sweep]').disabled`, 30*time.Second)
+	click(t, b, "sweep")
+	waitFor(t, b, `document.querySelectorAll('[data-testid=curve-point]').length === 11 && !document.querySelector('[data-testid=sweep]').disabled`, 90*time.Second)
+	// Tab from the Sweep button reaches the points
+	eval[bool](t, b, `(document.querySelector('[data-testid=sweep]').focus(), true)`)
+	for range 40 {
+		if eval[bool](t, b, `document.activeElement && document.activeElement.dataset && document.activeElement.dataset.testid === 'curve-point'`) {
+			break
+		}
+		if err := chromedp.Do(b.Ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := eval[string](t, b, `document.activeElement.dataset.testid === 'curve-point' ? document.activeElement.dataset.x : ''`)
+	if x == "" {
+		t.Fatal("Tab from Sweep never reaches a point of the curve")
+	}
+	if err := chromedp.Do(b.Ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, hasResult+` && `+editorText+`.split('\n').some(l => l.trim() === 'lambda: `+x+`')`, 60*time.Second)
+}
