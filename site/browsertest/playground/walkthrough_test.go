@@ -246,52 +246,36 @@ func TestWalkthroughEvalErrorRow(t *testing.T) {
 	}
 }
 
-// On a 1366x768 laptop the sticky run card leaves the page room: after a merge it
-// takes at most a fifth of the window (before: 247 px, a third), with Run, the status
-// and Download on screen and not overlapping.
-func TestWalkthroughLaptopRunCardIsCompact(t *testing.T) {
-	b := openPageAt(t, 1366, 768)
-	openLab(t, b, "soups")
-	click(t, b, "run")
-	waitFor(t, b, hasResult, 60*time.Second)
-	eval[bool](t, b, `(document.querySelector('#files-h').scrollIntoView(), true)`)
-	waitFor(t, b, `document.querySelector('.card.run').getBoundingClientRect().bottom <= window.innerHeight + 1`, 30*time.Second)
-	if h := eval[float64](t, b, `document.querySelector('.card.run').getBoundingClientRect().height`); h > 768/5 {
-		t.Errorf("the run card is %.0f px high in a 768 px window", h)
-	}
-	boxes := eval[[][]float64](t, b, `['[data-testid=run]', '[data-testid=status]', '[data-testid=download]'].map(s => { const r = document.querySelector(s).getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })`)
-	for i, a := range boxes {
-		if a[1] < 0 || a[3] > 768 || a[2] <= a[0] {
-			t.Errorf("control %d is off screen: %v", i, a)
+// The sticky run card leaves the page room: after a merge it takes at most a fifth of
+// a 1366x768 laptop's window (before: 247 px, a third) and under a third of a 390x844
+// phone's (before: 345 px, two fifths), with Run, the status and Download on screen
+// and not overlapping.
+func TestWalkthroughRunCardIsCompact(t *testing.T) {
+	for _, size := range []struct {
+		w, h  int64
+		share float64
+	}{{1366, 768, 0.2}, {390, 844, 0.3}} {
+		b := openPageAt(t, size.w, size.h)
+		openLab(t, b, "soups")
+		click(t, b, "run")
+		waitFor(t, b, hasResult, 60*time.Second)
+		eval[bool](t, b, `(document.querySelector('#files-h').scrollIntoView(), true)`)
+		waitFor(t, b, `document.querySelector('.card.run').getBoundingClientRect().bottom <= window.innerHeight + 1`, 30*time.Second)
+		if h := eval[float64](t, b, `document.querySelector('.card.run').getBoundingClientRect().height`); h > size.share*float64(size.h) {
+			t.Errorf("%dx%d: the run card is %.0f px high", size.w, size.h, h)
 		}
-		for j := i + 1; j < len(boxes); j++ {
-			c := boxes[j]
-			if a[0] < c[2] && c[0] < a[2] && a[1] < c[3] && c[1] < a[3] {
-				t.Errorf("controls %d and %d overlap: %v %v", i, j, a, c)
+		boxes := eval[[][]float64](t, b, `['[data-testid=run]', '[data-testid=status]', '[data-testid=download]'].map(s => { const r = document.querySelector(s).getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })`)
+		for i, a := range boxes {
+			if a[1] < 0 || a[3] > float64(size.h) || a[0] < 0 || a[2] > float64(size.w) || a[2] <= a[0] {
+				t.Errorf("%dx%d: control %d is off screen: %v", size.w, size.h, i, a)
+			}
+			for j := i + 1; j < len(boxes); j++ {
+				c := boxes[j]
+				if a[0] < c[2] && c[0] < a[2] && a[1] < c[3] && c[1] < a[3] {
+					t.Errorf("%dx%d: controls %d and %d overlap: %v %v", size.w, size.h, i, j, a, c)
+				}
 			}
 		}
-	}
-}
-
-// Checkpoints of different shapes are refused with the tensor, the files and their
-// shapes, and what to do (before: only "The models do not line up: w shapes differ:
-// ...").
-func TestWalkthroughShapeMismatchSaysWhatToDo(t *testing.T) {
-	dir := t.TempDir()
-	small, big := filepath.Join(dir, "small.safetensors"), filepath.Join(dir, "big.safetensors")
-	writeFloats(t, small, []float32{1, 2, 3})
-	writeFloats(t, big, []float32{1, 2, 3, 4})
-	b := openPage(t)
-	setFiles(t, b, []string{small, big})
-	waitFor(t, b, modelsListed([]string{small, big})+" && "+errorVisible, 30*time.Second)
-	msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`)
-	for _, want := range []string{"w ", "small.safetensors [3]", "big.safetensors [4]", "untick or remove the one that differs"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("two checkpoints of different shapes: %q does not say %q", msg, want)
-		}
-	}
-	if eval[bool](t, b, runEnabled) {
-		t.Error("Run is enabled for checkpoints that do not line up")
 	}
 }
 
