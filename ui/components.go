@@ -3,6 +3,8 @@ package ui
 import (
 	"fmt"
 	"ladle/core/ckpt"
+	"math"
+	"strconv"
 
 	"github.com/vugu/vugu"
 
@@ -402,10 +404,35 @@ func (c *Labs) hasScores() bool {
 
 func (c *Labs) caption() string {
 	lab := c.P.App.Labs.Lab
+	text := "Accuracy, measured when the lab was built"
 	if lab.Data != "" {
-		return "Accuracy on " + lab.Data + ", measured when the lab was built"
+		text = "Accuracy on " + lab.Data + ", measured when the lab was built"
 	}
-	return "Accuracy, measured when the lab was built"
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range c.labAccuracies() {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	if hi-lo > 1e-9 {
+		text += fmt.Sprintf("; bars span %s to %s, the range shown", state.Percent(lo), state.Percent(hi))
+	}
+	return text
+}
+
+func (c *Labs) labAccuracies() []float64 {
+	var all []float64
+	for _, s := range c.P.App.Labs.Lab.Results.Ingredients {
+		all = append(all, s.Accuracy)
+	}
+	for _, s := range c.P.App.Labs.Lab.Results.Soups {
+		all = append(all, s.Accuracy)
+	}
+	return all
+}
+
+// bar is a lab score's bar, scaled to the range of the table's figures as the live
+// table's are: 92.4% and 95.9% must not look alike.
+func (c *Labs) bar(acc float64) string {
+	return strconv.FormatFloat(state.ScaledBar(acc, c.labAccuracies()), 'f', 4, 64)
 }
 
 func (c *Labs) chart() *state.Chart { return state.CurveChart(c.P.App.Labs.Lab.Curve) }

@@ -379,7 +379,8 @@ func (c *Labs) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 											vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "meter", Attr: []vugu.VGAttribute{{Namespace: "", Key: "min", Val: "0"}, vugu.VGAttribute{Namespace: "", Key: "max", Val: "1"}}}
 											vgparent.AppendChild(vgn)
 											vgn.AddAttrInterface("aria-label", s.Name)
-											vgn.AddAttrInterface("value", s.Accuracy)
+											vgn.AddAttrInterface("data-accuracy", s.Accuracy)
+											vgn.AddAttrInterface("value", c.bar(s.Accuracy))
 											vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: " "}
 											vgparent.AppendChild(vgn)
 											vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute(nil)}
@@ -431,7 +432,8 @@ func (c *Labs) Build(vgin *vugu.BuildIn) (vgout *vugu.BuildOut) {
 											vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "meter", Attr: []vugu.VGAttribute{{Namespace: "", Key: "min", Val: "0"}, vugu.VGAttribute{Namespace: "", Key: "max", Val: "1"}}}
 											vgparent.AppendChild(vgn)
 											vgn.AddAttrInterface("aria-label", s.Name)
-											vgn.AddAttrInterface("value", s.Accuracy)
+											vgn.AddAttrInterface("data-accuracy", s.Accuracy)
+											vgn.AddAttrInterface("value", c.bar(s.Accuracy))
 											vgn = &vugu.VGNode{Type: vugu.VGNodeType(1), Data: " "}
 											vgparent.AppendChild(vgn)
 											vgn = &vugu.VGNode{Type: vugu.VGNodeType(3), Namespace: "", Data: "span", Attr: []vugu.VGAttribute(nil)}

@@ -511,9 +511,19 @@ func (a *App) labRecipeNameOf(text string) string {
 // shown, so that 92.4% and 95.9% look different: the lowest gets a short bar, the
 // highest a full one.
 func (e Eval) Bar(acc float64) float64 {
-	lo, hi := math.Inf(1), math.Inf(-1)
+	var all []float64
 	for _, r := range e.Rows {
-		if v := r.Acc(); !math.IsNaN(v) {
+		all = append(all, r.Acc())
+	}
+	return ScaledBar(acc, all)
+}
+
+// ScaledBar is Eval.Bar over any figures: acc's bar length from 0 to 1, scaled to the
+// range of all (NaNs ignored).
+func ScaledBar(acc float64, all []float64) float64 {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range all {
+		if !math.IsNaN(v) {
 			lo, hi = math.Min(lo, v), math.Max(hi, v)
 		}
 	}
