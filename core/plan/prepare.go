@@ -438,6 +438,19 @@ func (p *Plan) checkTensors() error {
 			p.merged = append(p.merged, t)
 		}
 	}
+	// A merged tensor keeps its input's dtype unless out_dtype says otherwise, and
+	// Ladle reads more float types (F8) than it writes: say so now, not after the
+	// merge has run up to that tensor.
+	if p.OutDType == dtype.Invalid {
+		for _, t := range p.merged {
+			switch t.DType {
+			case dtype.F32, dtype.F16, dtype.BF16, dtype.F64:
+				continue
+			}
+			return errorf("out_dtype", "missing: tensor %q is %s in %s, a type Ladle reads but does not write, so the merged tensor needs another type; set out_dtype: bfloat16 (or float16, float32)",
+				t.Name, t.DType, p.refName())
+		}
+	}
 	return nil
 }
 
