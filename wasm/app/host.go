@@ -125,8 +125,8 @@ func (h *host) start() {
 	win.Call("addEventListener", "drop", js.FuncOf(func(_ js.Value, args []js.Value) any {
 		ev := args[0]
 		ev.Call("preventDefault")
-		files := list(ev.Get("dataTransfer").Get("files"))
-		go h.update(func() { h.page.Dragging = false; h.addFiles(single(files)) })
+		plain, dirs := collectDrop(ev.Get("dataTransfer"))
+		go h.update(func() { h.page.Dragging = false; h.addDropped(plain, dirs) })
 		return nil
 	}))
 }
@@ -180,8 +180,7 @@ func (h *host) AddFiles(event vugu.DOMEvent) {
 }
 
 func (h *host) DropFiles(event vugu.DOMEvent) {
-	ev := js.Value(event.JSEvent())
-	h.addFiles(single(list(ev.Get("dataTransfer").Get("files"))))
+	h.addDropped(collectDrop(js.Value(event.JSEvent()).Get("dataTransfer")))
 }
 
 // addFiles inspects models' files in the workers and adds them as models, in their

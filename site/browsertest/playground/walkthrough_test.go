@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"ladle/core/ckpt"
@@ -129,28 +130,7 @@ func TestWalkthroughSignaturesAreNotEvaluated(t *testing.T) {
 // check and then failed in the engine with "no file named lora-low", listing the
 // folder's files).
 func TestWalkthroughAdapterMistakes(t *testing.T) {
-	lab := labDir(t, "task-arithmetic")
-	dir := t.TempDir()
-	raw, err := os.ReadFile(filepath.Join(lab, "base.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "base.safetensors"), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base, err := ckpt.Open(filepath.Join(lab, "base.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer base.Close()
-	ft, err := ckpt.Open(filepath.Join(lab, "task-low.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ft.Close()
-	if _, err := lora.Extract(context.Background(), base, ft, 4, filepath.Join(dir, "lora-low"), lora.ExtractOptions{BaseName: "base.safetensors"}); err != nil {
-		t.Fatal(err)
-	}
+	dir := adapterBeside(t)
 	b := openPage(t)
 	setFiles(t, b, []string{filepath.Join(dir, "base.safetensors")})
 	waitFor(t, b, modelsListed([]string{"base.safetensors"}), 30*time.Second)
@@ -348,4 +328,73 @@ func TestWalkthroughLabTableBarsAreScaled(t *testing.T) {
 	if c := eval[string](t, b, `document.querySelector('.lab table.scores caption').textContent`); !strings.Contains(c, "bars span 92.4% to 96.1%") {
 		t.Errorf("the caption does not give the bars' range: %q", c)
 	}
+}
+
+// adapterBeside writes the task-arithmetic lab's base and a LoRA adapter folder
+// extracted from its task-low fine-tune (PEFT's layout) into a new folder.
+func adapterBeside(t *testing.T) string {
+	t.Helper()
+	lab := labDir(t, "task-arithmetic")
+	dir := t.TempDir()
+	raw, err := os.ReadFile(filepath.Join(lab, "base.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "base.safetensors"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, err := ckpt.Open(filepath.Join(lab, "base.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	ft, err := ckpt.Open(filepath.Join(lab, "task-low.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ft.Close()
+	if _, err := lora.Extract(context.Background(), base, ft, 4, filepath.Join(dir, "lora-low"), lora.ExtractOptions{BaseName: "base.safetensors"}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// dropOn drags paths (files or folders) from the desktop onto the element sel and
+// drops them, as a person does (Input.dispatchDragEvent).
+func dropOn(t *testing.T, b *browsertest.Browser, sel string, paths []string) {
+	t.Helper()
+	eval[bool](t, b, fmt.Sprintf(`(document.querySelector(%q).scrollIntoView({block: 'center'}), true)`, sel))
+	at := eval[[]float64](t, b, fmt.Sprintf(`(() => { const r = document.querySelector(%q).getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`, sel))
+	data := &input.DragData{Files: paths, DragOperationsMask: 1} // copy
+	for _, typ := range []input.DispatchDragEventType{input.DispatchDragEventTypeDragEnter, input.DispatchDragEventTypeDragOver, input.DispatchDragEventTypeDrop} {
+		if _, err := chromedp.Call(b.Ctx, input.DispatchDragEvent, input.DispatchDragEventParams{Type: typ, X: at[0], Y: at[1], Data: data}); err != nil {
+			t.Fatalf("dragging %v onto %s: %v", paths, sel, err)
+		}
+	}
+}
+
+// A LoRA adapter folder dropped beside its base is read as the folder it is (issue 10:
+// "drop an adapter folder beside its base"), as when chosen with "Choose a folder…";
+// before, the drop gave the page an unreadable File for the folder: "lora-low:
+// reading bytes 0-4096: NotFoundError".
+func TestWalkthroughDroppedAdapterFolder(t *testing.T) {
+	dir := adapterBeside(t)
+	b := openPage(t)
+	dropOn(t, b, ".dropzone", []string{filepath.Join(dir, "base.safetensors"), filepath.Join(dir, "lora-low")})
+	waitFor(t, b, modelsListed([]string{"base.safetensors", "lora-low"}), 30*time.Second)
+	if msg := eval[string](t, b, `(document.querySelector('[data-model="lora-low"] .model-error') || {textContent: ''}).textContent`); msg != "" {
+		t.Fatalf("the dropped adapter folder cannot be read: %s", msg)
+	}
+	if f := eval[string](t, b, `document.querySelector('[data-model="lora-low"] .facts').textContent`); !strings.Contains(f, "lora-adapter") {
+		t.Errorf("the dropped folder is not listed as an adapter: %q", f)
+	}
+	choose(t, b, `[data-testid=method-select]`, "task_arithmetic")
+	waitFor(t, b, editorText+`.includes('base.safetensors+lora-low') && `+runEnabled, 30*time.Second)
+	click(t, b, "run")
+	waitFor(t, b, hasResult, 60*time.Second)
+	// a file alone, dropped anywhere on the page, still comes in as a model
+	extra := filepath.Join(dir, "extra.safetensors")
+	writeFloats(t, extra, []float32{1, 2, 3})
+	dropOn(t, b, ".card.method", []string{extra})
+	waitFor(t, b, modelsListed([]string{extra}), 30*time.Second)
 }
