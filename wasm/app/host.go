@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"strings"
 	"sync"
 	"syscall/js"
 	"time"
@@ -185,8 +186,15 @@ func (h *host) DropFiles(event vugu.DOMEvent) {
 
 // addFiles inspects models' files in the workers and adds them as models, in their
 // order. The render lock is held.
+//
+// A YAML file among them is a recipe, not a model: it goes into the editor (as Import
+// recipe… does) once the models it names are in.
 func (h *host) addFiles(files []input) {
+	files, recipe := takeRecipe(files)
 	if files = h.takeArch(files); len(files) == 0 {
+		if recipe.Truthy() {
+			h.importRecipe(recipe)
+		}
 		return
 	}
 	h.page.Reading += len(files)
@@ -202,8 +210,26 @@ func (h *host) addFiles(files []input) {
 				}
 			}
 			h.app.AddModels(models...)
+			if recipe.Truthy() {
+				h.importRecipe(recipe)
+			}
 		})
 	}()
+}
+
+// takeRecipe takes the first YAML file (.yaml, .yml) out of files: a recipe dropped or
+// chosen with its checkpoints.
+func takeRecipe(files []input) (rest []input, recipe js.Value) {
+	recipe = js.Undefined()
+	for _, in := range files {
+		name := strings.ToLower(in.names[0])
+		if len(in.files) == 1 && !recipe.Truthy() && (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+			recipe = in.files[0]
+			continue
+		}
+		rest = append(rest, in)
+	}
+	return rest, recipe
 }
 
 // inspect describes models, one request per model (a file, or a sharded folder's
@@ -328,7 +354,11 @@ func (h *host) ImportRecipe(event vugu.DOMEvent) {
 	if len(files) == 0 {
 		return
 	}
-	f := files[0]
+	h.importRecipe(files[0])
+}
+
+// importRecipe reads a recipe file into the editor. The render lock is held.
+func (h *host) importRecipe(f js.Value) {
 	name := str(f.Get("name"))
 	if f.Get("size").Float() > maxRecipeFile {
 		h.app.SetNotice(fmt.Sprintf("%s is larger than 1 MB, which is not a recipe: choose a YAML or JSON recipe file.", name))

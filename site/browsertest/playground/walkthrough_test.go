@@ -398,3 +398,36 @@ func TestWalkthroughDroppedAdapterFolder(t *testing.T) {
 	dropOn(t, b, ".card.method", []string{extra})
 	waitFor(t, b, modelsListed([]string{extra}), 30*time.Second)
 }
+
+// A recipe.yaml dropped with its checkpoints goes into the recipe editor, as Import
+// recipe… does, once the models it names are in (before: listed as an unreadable
+// model, "the file holds text … is this a README, a config or a log, renamed?").
+func TestWalkthroughDroppedRecipe(t *testing.T) {
+	lab := labDir(t, "task-arithmetic")
+	dir := t.TempDir()
+	var paths []string
+	for _, n := range []string{"base.safetensors", "task-low.safetensors", "task-high.safetensors"} {
+		raw, err := os.ReadFile(filepath.Join(lab, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, filepath.Join(dir, n))
+		if err := os.WriteFile(paths[len(paths)-1], raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const text = "merge_method: ties\nbase_model: base.safetensors\nmodels:\n  - model: task-low.safetensors\n    parameters: {weight: 1, density: 0.3}\n  - model: task-high.safetensors\n    parameters: {weight: 1, density: 0.3}\nparameters: {lambda: 0.9}\n"
+	recipeFile := filepath.Join(dir, "my-ties.yaml")
+	if err := os.WriteFile(recipeFile, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := openPage(t)
+	dropOn(t, b, ".dropzone", append([]string{recipeFile}, paths...))
+	waitFor(t, b, modelsListed(paths)+` && `+editorText+` === `+fmt.Sprintf("%q", text), 30*time.Second)
+	if eval[bool](t, b, `document.querySelector('[data-model="my-ties.yaml"]') !== null`) {
+		t.Error("the recipe file is listed as a model")
+	}
+	waitFor(t, b, runEnabled, 30*time.Second)
+	click(t, b, "run")
+	waitFor(t, b, hasResult, 60*time.Second)
+}
