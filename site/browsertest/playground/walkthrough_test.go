@@ -397,6 +397,13 @@ func TestWalkthroughDroppedAdapterFolder(t *testing.T) {
 	writeFloats(t, extra, []float32{1, 2, 3})
 	dropOn(t, b, ".card.method", []string{extra})
 	waitFor(t, b, modelsListed([]string{extra}), 30*time.Second)
+	// a sharded checkpoint's folder is one model named after the folder
+	shardFixture(t, filepath.Join(labDir(t, "soups"), "finetune-01.safetensors"), dir, "ft01-sharded")
+	dropOn(t, b, ".dropzone", []string{filepath.Join(dir, "ft01-sharded")})
+	waitFor(t, b, modelsListed([]string{"ft01-sharded"}), 30*time.Second)
+	if f := eval[string](t, b, `document.querySelector('[data-model="ft01-sharded"]').textContent`); strings.Contains(f, "index.json") || !strings.Contains(f, "Tensors4") && !strings.Contains(f, "Tensors 4") {
+		t.Errorf("the dropped sharded folder is listed as %q", f)
+	}
 }
 
 // A recipe.yaml dropped with its checkpoints goes into the recipe editor, as Import
