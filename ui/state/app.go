@@ -444,20 +444,32 @@ func (a *App) withdraw(changed bool) {
 // notLoaded says which part of a model the recipe names is not loaded: for
 // BASE+ADAPTER, the base file or the adapter folder.
 func (a *App) notLoaded(p string) string {
+	var loaded, adapters []string
+	for _, m := range a.Models {
+		if m.IsAdapter() {
+			adapters = append(adapters, m.Name)
+		} else {
+			loaded = append(loaded, m.Name)
+		}
+	}
 	base, dir, adapted := ref.Split(p)
 	if !adapted {
+		if hint := recipe.DidYouMean(p, loaded); hint != "" { // a typo in a typed name
+			return fmt.Sprintf("The recipe names %q, which is not loaded%s: fix the name in the recipe, or drop that file.", p, hint)
+		}
 		return fmt.Sprintf("The recipe names %q, which is not loaded: drop that file, or rename the model in the recipe.", p)
 	}
 	_, haveBase := a.plain(base)
 	_, haveDir := a.plain(dir)
+	dirHint, baseHint := recipe.DidYouMean(dir, adapters), recipe.DidYouMean(base, loaded)
 	const how = "choose its folder (adapter_config.json with adapter_model.safetensors) with Choose a folder…"
 	switch {
 	case haveBase && !haveDir:
-		return fmt.Sprintf("The recipe applies the LoRA adapter %q to %s, but the adapter folder %s is not loaded: %s, or fix the name in the recipe.", dir, base, dir, how)
+		return fmt.Sprintf("The recipe applies the LoRA adapter %q to %s, but the adapter folder %s is not loaded%s: %s, or fix the name in the recipe.", dir, base, dir, dirHint, how)
 	case !haveBase && haveDir:
-		return fmt.Sprintf("The recipe applies the adapter %s to the base model %q, which is not loaded: drop that file, or fix the name in the recipe.", dir, base)
+		return fmt.Sprintf("The recipe applies the adapter %s to the base model %q, which is not loaded%s: drop that file, or fix the name in the recipe.", dir, base, baseHint)
 	}
-	return fmt.Sprintf("The recipe names %q: the base model %q and the LoRA adapter %q are not loaded: drop the base, %s, or fix the names in the recipe.", p, base, dir, how)
+	return fmt.Sprintf("The recipe names %q: the base model %q%s and the LoRA adapter %q%s are not loaded: drop the base, %s, or fix the names in the recipe.", p, base, baseHint, dir, dirHint, how)
 }
 
 // check says, in plain words, why a recipe cannot run in the page ("" when it can):

@@ -438,3 +438,15 @@ func TestWalkthroughDroppedRecipe(t *testing.T) {
 	click(t, b, "run")
 	waitFor(t, b, hasResult, 60*time.Second)
 }
+
+// A typed model name with a typo says which loaded file was meant (before: only "which
+// is not loaded: drop that file").
+func TestWalkthroughModelNameTypo(t *testing.T) {
+	b := openPage(t)
+	openLab(t, b, "soups")
+	typeRecipe(t, b, "merge_method: linear\nmodels:\n  - model: finetune-01.safetensor\n  - model: finetune-02.safetensors\n")
+	waitFor(t, b, errorVisible, 30*time.Second)
+	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, `"finetune-01.safetensor", which is not loaded (did you mean "finetune-01.safetensors"?)`) {
+		t.Errorf("a misspelt model name: %q", msg)
+	}
+}
