@@ -100,7 +100,8 @@ func TestGPUKernelsMatchCPU(t *testing.T) {
 }
 
 // TestNoWebGPUFallsBackToCPU: without --enable-unsafe-webgpu there is no adapter, and
-// the backend says so; with ?gpu=auto SwiftShader (a fallback adapter) is not used.
+// the backend says so; with ?gpu=auto SwiftShader (a fallback adapter) is not used; an
+// unknown ?gpu= value is auto, and said to be unknown.
 func TestNoWebGPUFallsBackToCPU(t *testing.T) {
 	b, _ := page(t, 1)
 	r := backendOf(t, b, 1)
@@ -115,6 +116,11 @@ func TestNoWebGPUFallsBackToCPU(t *testing.T) {
 	g = gpuPage(t, "?gpu=off")
 	if r = backendOf(t, g, 1); r.GPU || !strings.Contains(r.Reason, "off") {
 		t.Errorf("?gpu=off: backend %q", r.Text)
+	}
+	// a mistyped setting is auto, and the backend line says so
+	g = gpuPage(t, "?gpu=froce")
+	if r = backendOf(t, g, 1); r.GPU || !strings.Contains(r.Reason, "?gpu=froce is not a setting (auto, off or force)") || !strings.Contains(r.Reason, "software WebGPU adapter") {
+		t.Errorf("?gpu=froce: backend %q", r.Text)
 	}
 }
 

@@ -4,6 +4,7 @@ package main
 
 import (
 	"net/url"
+	"strings"
 	"sync"
 	"syscall/js"
 
@@ -28,7 +29,11 @@ func startBackend(post func(gpu.Status)) *backend {
 	q, _ := url.ParseQuery(trimQuery(str(js.Global().Get("location").Get("search"))))
 	be := &backend{ready: make(chan struct{}), status: gpu.Status{Name: "CPU · WebAssembly", Reason: "looking for a WebGPU adapter"}}
 	go func() {
-		b, dev, st := gpu.Start(gpu.Mode(q.Get("gpu")), q.Get("gpucorrupt"))
+		mode, unknown := gpu.Mode(q.Get("gpu"))
+		b, dev, st := gpu.Start(mode, q.Get("gpucorrupt"))
+		if unknown != "" {
+			st.Reason = strings.TrimPrefix(st.Reason+"; "+unknown, "; ")
+		}
 		be.mu.Lock()
 		be.b, be.dev, be.status = b, dev, st
 		be.mu.Unlock()

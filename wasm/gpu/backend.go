@@ -26,14 +26,17 @@ func (s Status) Text() string {
 	return s.Name + " — " + s.Reason
 }
 
-// Mode reads the page's ?gpu= value: "auto" (also for "" and anything unknown),
-// "off" or "force".
-func Mode(v string) string {
-	switch v = strings.ToLower(strings.TrimSpace(v)); v {
-	case "off", "force":
-		return v
+// Mode reads the page's ?gpu= value: "auto" (also for ""), "off" or "force". Anything
+// else is auto too, and unknown says so, for the backend line: a mistyped
+// ?gpu=froce should not pass unnoticed.
+func Mode(v string) (mode, unknown string) {
+	switch v := strings.ToLower(strings.TrimSpace(v)); v {
+	case "off", "force", "auto":
+		return v, ""
+	case "":
+		return "auto", ""
 	}
-	return "auto"
+	return "auto", "?gpu=" + v + " is not a setting (auto, off or force), so auto"
 }
 
 const cpuName = "CPU · WebAssembly"
