@@ -76,6 +76,6 @@ func (c *Analysis) cellTitle(i, j int, v float64) string {
 
 func (c *Analysis) value(v float64) string { return state.JSONNumber(v) }
 func (c *Analysis) heat(v float64) string  { return "heat " + state.HeatClass(v) }
-func (c *Analysis) fixed(v float64) string { return fmt.Sprintf("%.2f", v) }
+func (c *Analysis) fixed(v float64) string { return state.CellText(v) }
 func (c *Analysis) sig(v float64) string   { return fmt.Sprintf("%.4g", v) }
 func (c *Analysis) pct(v float64) string   { return fmt.Sprintf("%.1f%%", 100*v) }

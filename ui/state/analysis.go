@@ -208,6 +208,17 @@ func JSONNumber(v float64) string {
 	return string(b)
 }
 
+// CellText is a cosine as a heatmap cell shows it, two decimals; a value that rounds
+// to zero is "0.00" whatever its sign (not "-0.00", which reads as a different
+// number beside its neighbours).
+func CellText(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 2, 64)
+	if s == "-0.00" {
+		return "0.00"
+	}
+	return s
+}
+
 // HeatClass buckets a cosine from −1 to 1 into one of 11 CSS classes (heat-0 to
 // heat-10; heat-5 is 0), since the page's policy allows no inline styles.
 func HeatClass(c float64) string {

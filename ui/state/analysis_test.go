@@ -1,6 +1,7 @@
 package state
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +198,14 @@ func TestResultName(t *testing.T) {
 		a.SetRecipeText(text)
 		if got := a.ResultName(); got != want {
 			t.Errorf("%q: %q, want %q", text, got, want)
+		}
+	}
+}
+
+func TestCellText(t *testing.T) {
+	for v, want := range map[float64]string{-0.001: "0.00", math.Copysign(0, -1): "0.00", 0: "0.00", -0.005001: "-0.01", 0.996: "1.00", -1: "-1.00", 0.25: "0.25"} {
+		if got := CellText(v); got != want {
+			t.Errorf("CellText(%v) = %q, want %q", v, got, want)
 		}
 	}
 }
