@@ -108,7 +108,7 @@ func Parse(data []byte, file, dir string) (*Recipe, error) {
 		return nil, &Error{File: file, Path: "slices", Msg: "a recipe lists either whole `models` or layer ranges under `slices`, not both (as in mergekit)"}
 	}
 	if len(r.Models) == 0 && len(r.Slices) == 0 {
-		return nil, &Error{File: file, Path: "models", Msg: "missing: list the models to merge (models: [{model: a.safetensors}, ...])"}
+		return nil, &Error{File: file, Path: "models", Msg: spec.MsgNoModels}
 	}
 	return r, nil
 }

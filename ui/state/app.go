@@ -416,6 +416,11 @@ func (a *App) applyText() {
 		a.RecipeErr, a.Verifying = "", a.RecipeText
 	case err != nil:
 		a.RecipeErr, a.Verifying = err.Error(), ""
+		if strings.Contains(err.Error(), recipe.MsgNoModels) {
+			if msg := a.unknownMethod(methodLine(a.RecipeText)); msg != "" {
+				a.RecipeErr = msg // the first thing to fix: the form follows the method
+			}
+		}
 	default:
 		f, shown := FromRecipe(r)
 		a.Form, a.FormHidden = f, !shown
@@ -472,10 +477,41 @@ func (a *App) notLoaded(p string) string {
 	return fmt.Sprintf("The recipe names %q: the base model %q%s and the LoRA adapter %q%s are not loaded: drop the base, %s, or fix the names in the recipe.", p, base, baseHint, dir, dirHint, how)
 }
 
+// methodLine returns the value of a top-level `merge_method:` line of recipe text, or
+// "" (a text that does not parse can still name its method).
+func methodLine(text string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, "merge_method:"); ok {
+			v, _, _ = strings.Cut(v, "#")
+			return strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return ""
+}
+
+// unknownMethod says that name is no method of the registry, with the nearest names
+// ("" when name is empty or a method).
+func (a *App) unknownMethod(name string) string {
+	if name == "" {
+		return ""
+	}
+	var names []string
+	for _, x := range a.Methods {
+		if x.Name == name {
+			return ""
+		}
+		names = append(names, x.Name)
+	}
+	return fmt.Sprintf("Unknown method %q%s.", name, recipe.DidYouMean(name, names))
+}
+
 // check says, in plain words, why a recipe cannot run in the page ("" when it can):
 // an unknown method, models that are not loaded, or models that do not fit together.
 func (a *App) check(r *recipe.Recipe) string {
 	a.Verifying = ""
+	if msg := a.unknownMethod(r.MergeMethod); msg != "" {
+		return msg
+	}
 	var m *info.Method
 	for i := range a.Methods {
 		if a.Methods[i].Name == r.MergeMethod {
@@ -483,11 +519,7 @@ func (a *App) check(r *recipe.Recipe) string {
 		}
 	}
 	if m == nil {
-		var names []string
-		for _, x := range a.Methods {
-			names = append(names, x.Name)
-		}
-		return fmt.Sprintf("Unknown method %q%s.", r.MergeMethod, recipe.DidYouMean(r.MergeMethod, names))
+		return "Say which method merges the models (for example merge_method: linear)."
 	}
 	paths := r.ModelPaths()
 	if len(paths) == 0 {

@@ -210,3 +210,25 @@ func TestRunLifecycle(t *testing.T) {
 		t.Errorf("after error: %+v", a.Run)
 	}
 }
+
+// TestUnknownMethodComesFirst: a typed recipe whose method is unknown says so, with
+// the nearest names, even where the text lacks more (no models yet): the method is
+// what to fix first.
+func TestUnknownMethodComesFirst(t *testing.T) {
+	for _, text := range []string{
+		"merge_method: tie\n",
+		"merge_method: tie # TIES\nmodels:\n  - model: a.safetensors\n",
+		"merge_method: \"tie\"\nbase_model: a.safetensors\n",
+	} {
+		a := newApp()
+		a.SetRecipeText(text)
+		if !strings.Contains(a.RecipeErr, `Unknown method "tie"`) || !strings.Contains(a.RecipeErr, "ties") {
+			t.Errorf("%q: the page says %q", text, a.RecipeErr)
+		}
+	}
+	a := newApp()
+	a.SetRecipeText("merge_method: ties\n")
+	if strings.Contains(a.RecipeErr, "Unknown method") || !strings.Contains(a.RecipeErr, "models") {
+		t.Errorf("a known method without models: the page says %q", a.RecipeErr)
+	}
+}

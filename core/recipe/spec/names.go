@@ -54,3 +54,8 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// MsgNoModels is the parser's message for a recipe that lists no models, which the
+// page tells apart (the message, not its type, crosses from the engine worker): there
+// an unknown merge_method is said first, as the form follows the method.
+const MsgNoModels = "missing: list the models to merge (models: [{model: a.safetensors}, ...])"
