@@ -741,7 +741,7 @@ func (r Run) Status() string {
 	case r.Result != nil:
 		return fmt.Sprintf("Merged %d tensors (%s read) in %.2f s%s. Ready to download.", p.TensorsTotal, ckpt.FormatBytes(p.BytesTotal), secs, rate)
 	}
-	return "Ready."
+	return "No merge yet." // (the hint says whether Run is ready: "Ready." here repeated it, or stood beside an error)
 }
 
 func without(xs []string, x string) []string {

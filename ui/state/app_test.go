@@ -232,3 +232,21 @@ func TestUnknownMethodComesFirst(t *testing.T) {
 		t.Errorf("a known method without models: the page says %q", a.RecipeErr)
 	}
 }
+
+// TestIdleStatusSaysNoMoreThanTheHint: before any run the status line says only that
+// nothing has run; whether Run is ready is the hint's to say ("Ready." beside "Ready:
+// press Run" repeated it, and stood beside a recipe error as if all were well).
+func TestIdleStatusSaysNoMoreThanTheHint(t *testing.T) {
+	a := newApp()
+	a.AddModels(mnistModel("run-a.pt"), mnistModel("run-b.pt"))
+	if !a.CanRun() || !strings.HasPrefix(a.Hint(), "Ready") {
+		t.Fatalf("can run %v, hint %q", a.CanRun(), a.Hint())
+	}
+	if s := a.Run.Status(); strings.Contains(s, "Ready") {
+		t.Errorf("the idle status %q repeats the hint %q", s, a.Hint())
+	}
+	a.SetRecipeText("merge_method: tie\n")
+	if s := a.Run.Status(); a.RecipeErr == "" || strings.Contains(s, "Ready") {
+		t.Errorf("beside the error %q the status says %q", a.RecipeErr, s)
+	}
+}
