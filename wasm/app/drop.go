@@ -62,15 +62,7 @@ func (h *host) addDropped(plain, dirs []js.Value) {
 				notice = problem
 			}
 			h.app.SetNotice(notice)
-			inputs := single(plain)
-			for _, m := range models {
-				in := input{names: m.Names}
-				for _, i := range m.Files {
-					in.files = append(in.files, files[i])
-				}
-				inputs = append(inputs, in)
-			}
-			h.addFiles(inputs)
+			h.addFiles(append(single(plain), folderInputs(models, files)...))
 		})
 	}()
 }

@@ -169,6 +169,12 @@ func (h *host) AddFiles(event vugu.DOMEvent) {
 	}
 	models, notice := ui.FolderFiles(relativePaths(files))
 	h.app.SetNotice(notice)
+	h.addFiles(folderInputs(models, files))
+}
+
+// folderInputs makes one input of each model ui.FolderFiles found in a folder's
+// files (a sharded checkpoint's shards together, an adapter's files together).
+func folderInputs(models []ui.FolderModel, files []js.Value) []input {
 	var inputs []input
 	for _, m := range models {
 		in := input{names: m.Names}
@@ -177,7 +183,7 @@ func (h *host) AddFiles(event vugu.DOMEvent) {
 		}
 		inputs = append(inputs, in)
 	}
-	h.addFiles(inputs)
+	return inputs
 }
 
 func (h *host) DropFiles(event vugu.DOMEvent) {

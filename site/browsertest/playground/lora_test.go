@@ -2,15 +2,10 @@ package playground
 
 import (
 	"bytes"
-	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"ladle/core/ckpt"
-	"ladle/core/lora"
 )
 
 // TestPlaygroundLoRAAdapters: two LoRA adapters (extracted from the task-arithmetic
@@ -18,31 +13,7 @@ import (
 // the form's recipe (BASE+FOLDER), and a task-arithmetic merge of them downloads byte
 // for byte what `ladle merge` gives for the same recipe over the same files.
 func TestPlaygroundLoRAAdapters(t *testing.T) {
-	lab := labDir(t, "task-arithmetic")
-	dir := t.TempDir()
-	raw, err := os.ReadFile(filepath.Join(lab, "base.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "base.safetensors"), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base, err := ckpt.Open(filepath.Join(lab, "base.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer base.Close()
-	for _, task := range []string{"low", "high"} {
-		ft, err := ckpt.Open(filepath.Join(lab, "task-"+task+".safetensors"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = lora.Extract(context.Background(), base, ft, 8, filepath.Join(dir, "lora-"+task), lora.ExtractOptions{BaseName: "base.safetensors"})
-		ft.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := adaptersBeside(t, 8, "low", "high")
 	b := openPage(t)
 	setFiles(t, b, []string{filepath.Join(dir, "base.safetensors")})
 	waitFor(t, b, modelsListed([]string{"base.safetensors"}), 30*time.Second)

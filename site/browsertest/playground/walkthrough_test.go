@@ -332,7 +332,12 @@ func TestWalkthroughLabTableBarsAreScaled(t *testing.T) {
 
 // adapterBeside writes the task-arithmetic lab's base and a LoRA adapter folder
 // extracted from its task-low fine-tune (PEFT's layout) into a new folder.
-func adapterBeside(t *testing.T) string {
+func adapterBeside(t *testing.T) string { return adaptersBeside(t, 4, "low") }
+
+// adaptersBeside writes the task-arithmetic lab's base.safetensors and, for each task,
+// a LoRA adapter folder lora-TASK of the given rank extracted from its task-TASK
+// fine-tune (PEFT's layout, named after base.safetensors) into a new folder.
+func adaptersBeside(t *testing.T, rank int, tasks ...string) string {
 	t.Helper()
 	lab := labDir(t, "task-arithmetic")
 	dir := t.TempDir()
@@ -348,13 +353,16 @@ func adapterBeside(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer base.Close()
-	ft, err := ckpt.Open(filepath.Join(lab, "task-low.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ft.Close()
-	if _, err := lora.Extract(context.Background(), base, ft, 4, filepath.Join(dir, "lora-low"), lora.ExtractOptions{BaseName: "base.safetensors"}); err != nil {
-		t.Fatal(err)
+	for _, task := range tasks {
+		ft, err := ckpt.Open(filepath.Join(lab, "task-"+task+".safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = lora.Extract(context.Background(), base, ft, rank, filepath.Join(dir, "lora-"+task), lora.ExtractOptions{BaseName: "base.safetensors"})
+		ft.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
