@@ -36,27 +36,7 @@ func bigSinCos(x float64) (*big.Float, *big.Float) {
 	k, _ := q.Int(nil)
 	r := new(big.Float).SetPrec(2*prec).Mul(new(big.Float).SetInt(k), twoPi)
 	r.Sub(new(big.Float).SetPrec(2*prec).SetFloat64(x), r) // x − 2πk, |r| < 2π
-	r.SetPrec(refPrec + 64)
-	sin, cos := new(big.Float).SetPrec(refPrec+64), new(big.Float).SetPrec(refPrec+64)
-	term := new(big.Float).SetPrec(refPrec + 64).SetInt64(1) // rⁿ/n!
-	for n := int64(0); n < 400; n++ {
-		switch n % 4 {
-		case 0:
-			cos.Add(cos, term)
-		case 1:
-			sin.Add(sin, term)
-		case 2:
-			cos.Sub(cos, term)
-		case 3:
-			sin.Sub(sin, term)
-		}
-		term.Mul(term, r)
-		term.Quo(term, new(big.Float).SetInt64(n+1))
-		if term.Sign() == 0 || term.MantExp(nil) < -int(refPrec)-80 {
-			break
-		}
-	}
-	return sin, cos
+	return bigSinCosBig(r.SetPrec(refPrec + 64))
 }
 
 // bigExp is eˣ: halved 16 times, the Taylor series, squared 16 times.
@@ -128,7 +108,8 @@ func bigAcos(x float64) *big.Float {
 	return y
 }
 
-// bigSinCosBig is (sin y, cos y) for a big y in [0, π] by their Taylor series.
+// bigSinCosBig is (sin y, cos y) for a big y of modest size (|y| < 2π) by their
+// Taylor series, summed to refPrec + 64 bits.
 func bigSinCosBig(y *big.Float) (*big.Float, *big.Float) {
 	p := uint(refPrec + 64)
 	sin, cos := new(big.Float).SetPrec(p), new(big.Float).SetPrec(p)

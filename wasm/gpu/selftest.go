@@ -317,10 +317,7 @@ func (d *Device) testLinear(r *rand.Rand, scale int) TestResult {
 	for _, relu := range []bool{false, true} {
 		compute.LinearRef(want, x, w, bias, n, in, out, relu)
 		if !d.Linear(got, x, w, bias, n, in, out, relu) {
-			res.Err = "declined"
-			if err := d.Lost(); err != nil {
-				res.Err = err.Error()
-			}
+			res.Err = d.declined()
 			return res
 		}
 		absx, absw := absOf(x), absOf(w)
@@ -345,10 +342,7 @@ func (d *Device) testConv(r *rand.Rand, scale int) TestResult {
 	for _, relu := range []bool{false, true} {
 		compute.Conv2DRef(want, x, w, bias, n, g, relu)
 		if !d.Conv2D(got, x, w, bias, n, g, relu) {
-			res.Err = "declined"
-			if err := d.Lost(); err != nil {
-				res.Err = err.Error()
-			}
+			res.Err = d.declined()
 			return res
 		}
 		mag := make([]float32, len(want))
@@ -391,10 +385,7 @@ func (d *Device) testConvBNReLU(r *rand.Rand, scale int) TestResult {
 	for _, relu := range []bool{false, true} {
 		compute.Conv2DAffineRef(want, x, w, bias, n, g, relu, bnScale, bnShift, true)
 		if !d.Conv2DAffine(got, x, w, bias, n, g, relu, bnScale, bnShift, true) {
-			res.Err = "declined"
-			if err := d.Lost(); err != nil {
-				res.Err = err.Error()
-			}
+			res.Err = d.declined()
 			return res
 		}
 		if !within(&res, got, want, mag) {
@@ -437,10 +428,7 @@ func (d *Device) testHead(r *rand.Rand, scale int) TestResult {
 		for _, hh := range []compute.Head{h, {Scale: h.Scale, Shift: h.Shift, ReLU: true}} {
 			compute.LinearHeadRef(want, x, w, bias, n, in, out, hh.ReLU, hh)
 			if !d.LinearHead(got, x, w, bias, n, in, out, hh.ReLU, hh) {
-				res.Err = "declined"
-				if err := d.Lost(); err != nil {
-					res.Err = err.Error()
-				}
+				res.Err = d.declined()
 				return res
 			}
 			copy(mag, logitMag)
@@ -627,6 +615,15 @@ func (d *Device) testChunks(r *rand.Rand, scale int) TestResult {
 		}
 	}
 	return res
+}
+
+// declined is why a kernel under test did not run: the lost device's error, or
+// "declined".
+func (d *Device) declined() string {
+	if err := d.Lost(); err != nil {
+		return err.Error()
+	}
+	return "declined"
 }
 
 // spice puts zeros, subnormals, equal values and a NaN into a forward test's inputs.

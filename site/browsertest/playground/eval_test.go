@@ -386,7 +386,7 @@ func TestPlaygroundGreedySoupTestSplit(t *testing.T) {
 	}
 	typeRecipe(t, b, recipe("nosuch"))
 	waitFor(t, b, errorVisible, 10*time.Second)
-	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, `data.safetensors has no split "nosuch" (tensors x.nosuch and y.nosuch)`) || eval[bool](t, b, runEnabled) {
+	if msg := eval[string](t, b, errorText); !strings.Contains(msg, `data.safetensors has no split "nosuch" (tensors x.nosuch and y.nosuch)`) || eval[bool](t, b, runEnabled) {
 		t.Errorf("a split the dataset lacks: run enabled %v, error %q", eval[bool](t, b, runEnabled), msg)
 	}
 	text := recipe("test")

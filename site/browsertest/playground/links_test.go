@@ -79,13 +79,13 @@ func checkLinks(t *testing.T, b *browsertest.Browser, base string) {
 	// a recipe alone: in the editor, naming the files it needs
 	navigate(t, b, base+"/#recipe="+enc)
 	waitFor(t, b, fmt.Sprintf(`%s === %q && %s`, editorText, stepRecipe, errorVisible), 30*time.Second)
-	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, "finetune-03.safetensors") {
+	if msg := eval[string](t, b, errorText); !strings.Contains(msg, "finetune-03.safetensors") {
 		t.Errorf("a recipe link without its lab: the error does not name the missing files: %q", msg)
 	}
 	// a broken link says so
 	navigate(t, b, base+"/?lab=no-such-lab#recipe=%%%")
 	waitFor(t, b, errorVisible+` && document.querySelector('[data-testid=error]').textContent.includes('no-such-lab')`, 30*time.Second)
-	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, "no-such-lab") || !strings.Contains(msg, "base64url") {
+	if msg := eval[string](t, b, errorText); !strings.Contains(msg, "no-such-lab") || !strings.Contains(msg, "base64url") {
 		t.Errorf("a broken link's error: %q", msg)
 	}
 }

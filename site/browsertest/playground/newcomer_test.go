@@ -171,7 +171,7 @@ func TestNewcomerErrorClearsWhenRecipeIsFixed(t *testing.T) {
 	typeRecipe(t, b, "merge_method: linear\nmodels:\n  - model: good.safetensors\n  - model: nan.safetensors\nladle: {allow_nonfinite: true}\n")
 	waitFor(t, b, runEnabled, 10*time.Second)
 	if eval[bool](t, b, errorVisible) {
-		t.Errorf("the recipe is fixed and Run is enabled, but the error is still shown: %q", eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`))
+		t.Errorf("the recipe is fixed and Run is enabled, but the error is still shown: %q", eval[string](t, b, errorText))
 	}
 }
 
@@ -181,7 +181,7 @@ func TestNewcomerYAMLErrorNamesTheLine(t *testing.T) {
 	openLab(t, b, "soups")
 	typeRecipe(t, b, "merge_method: linear\nmodels:\n  - model: finetune-01.safetensors\n    parameters: {weight: 1}\n   - model: finetune-02.safetensors\n")
 	waitFor(t, b, errorVisible, 10*time.Second)
-	msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`)
+	msg := eval[string](t, b, errorText)
 	if !strings.Contains(msg, "line 5") {
 		t.Errorf("the indentation error on line 5 is reported as %q", msg)
 	}
@@ -214,13 +214,13 @@ func TestNewcomerRecipeCheckedAsTyped(t *testing.T) {
 	formMsg := eval[string](t, b, `document.querySelector('[data-model="task-low.safetensors"] .field-error').textContent`)
 	typeRecipe(t, b, "merge_method: ties\nbase_model: base.safetensors\nmodels:\n  - model: task-low.safetensors\n    parameters: {weight: 1, density: 2}\n  - model: task-high.safetensors\n    parameters: {weight: 1, density: 0.5}\n")
 	waitFor(t, b, errorVisible, 5*time.Second)
-	msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`)
+	msg := eval[string](t, b, errorText)
 	if formMsg == "" || !strings.Contains(msg, formMsg) || eval[bool](t, b, runEnabled) {
 		t.Errorf("typed density 2: the page says %q (Run enabled: %v); the form says %q", msg, eval[bool](t, b, runEnabled), formMsg)
 	}
 	typeRecipe(t, b, "merge_method: ties\nbase_model: base.safetensors\nmodels:\n  - model: task-low.safetensors\n    parameters: {weight: 1, densty: 0.5}\n")
 	waitFor(t, b, errorVisible, 5*time.Second)
-	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, `did you mean "density"`) {
+	if msg := eval[string](t, b, errorText); !strings.Contains(msg, `did you mean "density"`) {
 		t.Errorf("a misspelt parameter is not flagged as typed: %q", msg)
 	}
 }

@@ -168,6 +168,7 @@ const (
 	errorVisible = `(() => { const e = document.querySelector('[data-testid=error]'); return e && e.checkVisibility() && e.textContent.trim() !== ''; })()`
 	editorText   = `document.querySelector('[data-testid=recipe-editor]').value`
 	statusText   = `document.querySelector('[data-testid=status]').textContent`
+	errorText    = `document.querySelector('[data-testid=error]').textContent`
 )
 
 // modelsListed is true once the model list shows every name.
@@ -387,7 +388,7 @@ func TestPlaygroundMergesLikeNative(t *testing.T) {
 	// A typed mistake shows in the error box and disables Run.
 	typeRecipe(t, b, "merge_method: linear\nmodels:\n  - model: not-loaded.safetensors\n  - model: run-a.pt\n")
 	waitFor(t, b, errorVisible+` && document.querySelector('[data-testid=run]').disabled`, 10*time.Second)
-	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, "not-loaded.safetensors") {
+	if msg := eval[string](t, b, errorText); !strings.Contains(msg, "not-loaded.safetensors") {
 		t.Errorf("error for a model that is not loaded: %q", msg)
 	}
 }
@@ -438,7 +439,7 @@ func TestPlaygroundHostileFile(t *testing.T) {
 	b := openPage(t)
 	setFiles(t, b, []string{paths[0], hostile, paths[2]})
 	waitFor(t, b, modelsListed([]string{paths[0], hostile, paths[2]})+" && "+errorVisible, 30*time.Second)
-	msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`)
+	msg := eval[string](t, b, errorText)
 	if !strings.Contains(msg, "hostile.safetensors") {
 		t.Errorf("the error does not name the file: %q", msg)
 	}

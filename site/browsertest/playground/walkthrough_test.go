@@ -146,7 +146,7 @@ func TestWalkthroughAdapterMistakes(t *testing.T) {
 	} {
 		typeRecipe(t, b, c.recipe)
 		waitFor(t, b, errorVisible, 30*time.Second)
-		msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`)
+		msg := eval[string](t, b, errorText)
 		if !strings.Contains(msg, c.want) || eval[bool](t, b, runEnabled) {
 			t.Errorf("typed\n%s\nthe page says %q (Run enabled: %v); want it to say %q", c.recipe, msg, eval[bool](t, b, runEnabled), c.want)
 		}
@@ -163,7 +163,7 @@ func TestWalkthroughSlicesWithoutLayers(t *testing.T) {
 	waitFor(t, b, runEnabled, 30*time.Second)
 	click(t, b, "run")
 	waitFor(t, b, errorVisible, 60*time.Second)
-	msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`)
+	msg := eval[string](t, b, errorText)
 	if !strings.Contains(msg, "finetune-01.safetensors has no numbered layers") || !strings.Contains(msg, "models:") || strings.Contains(msg, "-1") {
 		t.Errorf("slices over a model without layers: %q", msg)
 	}
@@ -179,7 +179,7 @@ func TestWalkthroughPickedSlerpRunsAndSweeps(t *testing.T) {
 	choose(t, b, `[data-testid=method-select]`, "slerp")
 	waitFor(t, b, runEnabled+" || "+errorVisible, 30*time.Second)
 	if eval[bool](t, b, errorVisible) || !eval[bool](t, b, runEnabled) {
-		t.Fatalf("slerp picked in 2. Method cannot run: %q\n%s", eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`), eval[string](t, b, editorText))
+		t.Fatalf("slerp picked in 2. Method cannot run: %q\n%s", eval[string](t, b, errorText), eval[string](t, b, editorText))
 	}
 	if text := eval[string](t, b, editorText); !strings.Contains(text, "t: 0.5") {
 		t.Errorf("the recipe does not start t at 0.5:\n%s", text)
@@ -197,7 +197,7 @@ func TestWalkthroughEmptyRecipe(t *testing.T) {
 	openLab(t, b, "soups")
 	typeRecipe(t, b, "")
 	waitFor(t, b, errorVisible, 30*time.Second)
-	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, "The recipe is empty") || eval[bool](t, b, runEnabled) {
+	if msg := eval[string](t, b, errorText); !strings.Contains(msg, "The recipe is empty") || eval[bool](t, b, runEnabled) {
 		t.Errorf("an empty recipe: %q, Run enabled %v", msg, eval[bool](t, b, runEnabled))
 	}
 	choose(t, b, `[data-testid=method-select]`, "linear")
@@ -454,7 +454,7 @@ func TestWalkthroughModelNameTypo(t *testing.T) {
 	openLab(t, b, "soups")
 	typeRecipe(t, b, "merge_method: linear\nmodels:\n  - model: finetune-01.safetensor\n  - model: finetune-02.safetensors\n")
 	waitFor(t, b, errorVisible, 30*time.Second)
-	if msg := eval[string](t, b, `document.querySelector('[data-testid=error]').textContent`); !strings.Contains(msg, `"finetune-01.safetensor", which is not loaded (did you mean "finetune-01.safetensors"?)`) {
+	if msg := eval[string](t, b, errorText); !strings.Contains(msg, `"finetune-01.safetensor", which is not loaded (did you mean "finetune-01.safetensors"?)`) {
 		t.Errorf("a misspelt model name: %q", msg)
 	}
 }
